@@ -1,0 +1,117 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadEnvironment } from '../config/load-environment.js';
+import { connectDocker } from '../docker/docker-engine.js';
+import { ConfigRejectedError, VipkeeperError } from '../errors.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
+import type { Logger } from '../log.js';
+import { planConfigs } from '../pipeline.js';
+import { loadTemplates } from '../render/load-templates.js';
+import { realValidator } from '../validate/check-config.js';
+import type { DesiredState } from '../model/desired-state.js';
+
+export interface RenderOptions {
+  readonly out: string;
+  readonly json: boolean;
+}
+
+export interface FileResult {
+  readonly file: string;
+  readonly written: boolean;
+  readonly error?: string;
+}
+
+export interface RenderReport {
+  readonly nodeRole: { readonly required: string | null; readonly present: boolean };
+  readonly selected: { container: string; id: string; service: string; server: string; address: string }[];
+  readonly skipped: { container: string; id: string; reason: string }[];
+  readonly notices: { container: string; message: string }[];
+  readonly files: readonly FileResult[];
+}
+
+/** `vipkeeper render --out DIR`: one pass, no daemon. Returns the process exit code. */
+export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv, log: Logger, print: (s: string) => void): Promise<number> {
+  const { config, warnings } = await loadEnvironment(env);
+  for (const w of warnings) log.warn({ variable: w.variable }, w.message);
+
+  const docker = await connectDocker(config.dockerHost);
+  const engineLabels = await docker.engineLabels();
+  const nodeRolePresent = config.nodeRole === null || engineLabels[config.roleLabel] === config.nodeRole;
+  if (!nodeRolePresent) {
+    log.warn(
+      { roleLabel: config.roleLabel, nodeRole: config.nodeRole },
+      `this Docker engine lacks the label ${config.roleLabel}=${config.nodeRole}: the agent would not take part in the VIP on this node`,
+    );
+  }
+  const containers = await docker.listLabelled(config.roleLabel, config.backendRole);
+  const templates = await loadTemplates(config.templatesDir);
+  const { state, rendered } = planConfigs(config, containers, templates);
+  logState(state, log);
+
+  const outDir = resolve(opts.out);
+  await mkdir(outDir, { recursive: true });
+  const validate = realValidator();
+  const files: FileResult[] = [];
+  for (const [name, kind, text] of [
+    ['haproxy.cfg', 'haproxy', rendered.haproxyCfg],
+    ['keepalived.conf', 'keepalived', rendered.keepalivedConf],
+  ] as const) {
+    try {
+      const file = await writeFileAtomic(outDir, name, text, (temp) => validate(kind, temp));
+      files.push({ file, written: true });
+    } catch (err) {
+      if (!(err instanceof VipkeeperError)) throw err;
+      log.error({ code: err.code, file: name }, err.message);
+      files.push({ file: resolve(outDir, name), written: false, error: err instanceof ConfigRejectedError ? err.output.trim() : err.message });
+    }
+  }
+
+  const report: RenderReport = {
+    nodeRole: { required: config.nodeRole, present: nodeRolePresent },
+    selected: state.services.flatMap((s) =>
+      s.servers.map((srv) => ({
+        container: srv.containerName,
+        id: srv.containerId.slice(0, 12),
+        service: s.name,
+        server: srv.name,
+        address: `${srv.address}:${srv.port}`,
+      })),
+    ),
+    skipped: state.skipped.map((s) => ({ container: s.containerName, id: s.containerId.slice(0, 12), reason: s.reason })),
+    notices: state.notices.map((n) => ({ container: n.containerName, message: n.message })),
+    files,
+  };
+  print(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return files.every((f) => f.written) ? 0 : 3;
+}
+
+function logState(state: DesiredState, log: Logger): void {
+  for (const s of state.skipped) {
+    const first = s.problems[0];
+    log.warn(
+      {
+        container: s.containerName,
+        id: s.containerId.slice(0, 12),
+        ...(first ? { label: first.label, value: first.shownValue, rule: first.rule } : {}),
+      },
+      `skipped container ${s.containerName}: ${s.reason}`,
+    );
+  }
+  for (const n of state.notices) log.warn({ container: n.containerName }, n.message);
+}
+
+export function formatReport(r: RenderReport): string {
+  const lines: string[] = [];
+  lines.push(`selected ${r.selected.length} container${r.selected.length === 1 ? '' : 's'}:`);
+  for (const s of r.selected) lines.push(`  ${s.container} (${s.id})  service ${s.service}  -> ${s.address}`);
+  lines.push(`skipped ${r.skipped.length} container${r.skipped.length === 1 ? '' : 's'}:`);
+  for (const s of r.skipped) lines.push(`  ${s.container} (${s.id}): ${s.reason}`);
+  for (const n of r.notices) lines.push(`note: ${n.container}: ${n.message}`);
+  if (!r.nodeRole.present) lines.push(`note: this engine lacks the node role ${r.nodeRole.required}`);
+  for (const f of r.files) {
+    lines.push(f.written ? `wrote ${f.file} (checked)` : `NOT written ${f.file}: rejected:\n${indent(f.error ?? '')}`);
+  }
+  return lines.join('\n');
+}
+
+const indent = (s: string) => s.split('\n').map((l) => `    ${l}`).join('\n');

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import {
+  ABSOLUTE_PATH,
+  HOSTNAME,
+  INTERFACE_NAME,
+  IPV4,
+  LABEL_KEY,
+  LABEL_VALUE_WORD,
+  ROUTER_ID,
+  VRRP_PASSWORD,
+  WHOLE_NUMBER,
+} from './patterns.js';
+
+// The single source of truth for every environment variable: its rule (a zod
+// schema over the raw text), its default, and the prose the README reference is
+// generated from. env.ts applies these; reference.ts prints them.
+
+export interface EnvVarSpec<T> {
+  readonly name: `VIPKEEPER_${string}`;
+  readonly meaning: string;
+  /** How the default reads in the reference. */
+  readonly defaultText: string;
+  /** Never print the value: errors and logs show a mask. */
+  readonly secret?: boolean;
+  /** An empty value means "none" rather than "unset, use the default". */
+  readonly emptyMeansNone?: boolean;
+  readonly schema: z.ZodType<T, string>;
+}
+
+const spec = <T>(s: EnvVarSpec<T>): EnvVarSpec<T> => s;
+
+const wholeIn = (min: number, max: number) =>
+  z
+    .string()
+    .regex(WHOLE_NUMBER, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+const boolean = z
+  .string()
+  .regex(/^(true|false|yes|no|on|off|1|0)$/i, 'must be true or false')
+  .transform((v) => /^(true|yes|on|1)$/i.test(v));
+
+/** Lists are separated by commas, spaces or both, like every list variable. */
+const listOf = <T>(item: z.ZodType<T, string>, what: string) =>
+  z
+    .string()
+    .transform((v) => v.split(/[\s,]+/).filter((s) => s.length > 0))
+    .pipe(z.array(z.string()))
+    .superRefine((items, ctx) => {
+      for (const it of items) {
+        if (!item.safeParse(it).success) ctx.addIssue({ code: 'custom', message: `"${it}" is not ${what}` });
+      }
+    })
+    .transform((items) => items.map((it) => item.parse(it)));
+
+export interface Cidr {
+  readonly address: string;
+  readonly prefix: number;
+}
+
+const cidr = z
+  .string()
+  .refine((v) => {
+    const [addr, prefix, extra] = v.split('/');
+    return extra === undefined && addr !== undefined && IPV4.test(addr) && prefix !== undefined &&
+      WHOLE_NUMBER.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= 32;
+  })
+  .transform((v): Cidr => {
+    const [address, prefix] = v.split('/');
+    return { address: address!, prefix: Number(prefix) };
+  });
+
+const ipv4 = z.string().regex(IPV4);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ENV = {
+  virtualIps: spec({
+    name: 'VIPKEEPER_VIRTUAL_IPS',
+    meaning: 'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated.',
+    defaultText: 'required',
+    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24').refine(
+      (l) => l.length > 0,
+      'must name at least one address in CIDR form',
+    ),
+  }),
+  interface: spec({
+    name: 'VIPKEEPER_INTERFACE',
+    meaning: 'Interface that carries VRRP adverts and the VIPs.',
+    defaultText: "the interface whose subnet holds the first VIP, else the default route's",
+    schema: z.string().regex(INTERFACE_NAME, 'must be an interface name of 1-15 letters, digits, `_`, `.` or `-`'),
+  }),
+  virtualRouterId: spec({
+    name: 'VIPKEEPER_VIRTUAL_ROUTER_ID',
+    meaning: 'VRRP virtual router id; every node of one VIP group uses the same, distinct from other groups on the segment.',
+    defaultText: '51',
+    schema: wholeIn(1, 255),
+  }),
+  priority: spec({
+    name: 'VIPKEEPER_PRIORITY',
+    meaning: 'VRRP priority of this node; the highest healthy node becomes MASTER.',
+    defaultText: '100',
+    schema: wholeIn(1, 254),
+  }),
+  state: spec({
+    name: 'VIPKEEPER_STATE',
+    meaning: 'Initial VRRP state. MASTER together with VIPKEEPER_NOPREEMPT=true is refused as a contradiction.',
+    defaultText: 'BACKUP',
+    schema: z
+      .string()
+      .transform((v) => v.toUpperCase())
+      .pipe(z.enum(['BACKUP', 'MASTER'], 'must be BACKUP or MASTER')),
+  }),
+  nopreempt: spec({
+    name: 'VIPKEEPER_NOPREEMPT',
+    meaning: 'When true a recovered node with a higher priority does not take the VIP back (no second failover).',
+    defaultText: 'true',
+    schema: boolean,
+  }),
+  vrrpVersion: spec({
+    name: 'VIPKEEPER_VRRP_VERSION',
+    meaning: 'VRRP protocol version. Version 3 allows sub-second adverts but has no authentication.',
+    defaultText: '2',
+    schema: z
+      .string()
+      .regex(/^[23]$/, 'must be 2 or 3')
+      .transform((v) => Number(v) as 2 | 3),
+  }),
+  advertInt: spec({
+    name: 'VIPKEEPER_ADVERT_INT',
+    meaning: 'Seconds between VRRP adverts; failover takes about three of them. Fractions (down to 0.01) need version 3.',
+    defaultText: '1',
+    schema: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,2})?$/, 'must be a number of seconds like 1 or 0.1')
+      .transform(Number)
+      .refine((n) => n >= 0.01 && n <= 255, 'must be from 0.01 to 255 seconds'),
+  }),
+  unicastPeers: spec({
+    name: 'VIPKEEPER_UNICAST_PEERS',
+    meaning:
+      "Peers' IPv4 addresses for unicast VRRP, comma or space separated; this node's own addresses are dropped, so every node can share one list.",
+    defaultText: 'none: multicast',
+    schema: listOf(ipv4, 'an IPv4 address'),
+  }),
+  authPass: spec({
+    name: 'VIPKEEPER_AUTH_PASS',
+    meaning:
+      'VRRP password (version 2 only). keepalived uses the first 8 characters; a longer one is accepted with a warning. Never logged.',
+    defaultText: 'none',
+    secret: true,
+    schema: z
+      .string()
+      .regex(VRRP_PASSWORD, 'must be 1-64 characters from A-Z a-z 0-9 . _ ~ @ % ^ & * ( ) + = : , / -'),
+  }),
+  authPassFile: spec({
+    name: 'VIPKEEPER_AUTH_PASS_FILE',
+    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored. Excludes VIPKEEPER_AUTH_PASS.',
+    defaultText: 'none',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  routerId: spec({
+    name: 'VIPKEEPER_ROUTER_ID',
+    meaning: "keepalived's router_id, shown in its logs and notifications.",
+    defaultText: 'the hostname',
+    schema: z.string().regex(ROUTER_ID, 'must be 1-63 letters, digits, `_`, `.` or `-`'),
+  }),
+  roleLabel: spec({
+    name: 'VIPKEEPER_ROLE_LABEL',
+    meaning: 'Label key that carries a role, on containers and on Docker engines.',
+    defaultText: 'role',
+    schema: z.string().regex(LABEL_KEY, 'must be a label key of letters, digits, `.`, `_`, `/` or `-`'),
+  }),
+  backendRole: spec({
+    name: 'VIPKEEPER_BACKEND_ROLE',
+    meaning: 'Role value that marks backend containers. Also the name of the default service.',
+    defaultText: 'apps',
+    schema: z.string().regex(LABEL_VALUE_WORD, 'must be 1-63 letters, digits, `.`, `_` or `-`'),
+  }),
+  nodeRole: spec({
+    name: 'VIPKEEPER_NODE_ROLE',
+    meaning:
+      "Role this host's Docker engine must carry (engine labels, `dockerd --label role=load-balancer`) for the node to take part. Empty: no check.",
+    defaultText: 'load-balancer',
+    emptyMeansNone: true,
+    schema: z.string().regex(LABEL_VALUE_WORD, 'must be empty or 1-63 letters, digits, `.`, `_` or `-`'),
+  }),
+  publishedHost: spec({
+    name: 'VIPKEEPER_PUBLISHED_HOST',
+    meaning: 'Address HAProxy uses to reach a published port.',
+    defaultText: "the port binding's own address when it is specific, else 127.0.0.1",
+    schema: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .refine((v) => IPV4.test(v) || HOSTNAME.test(v), 'must be an IPv4 address or a host name'),
+  }),
+  frontendPort: spec({
+    name: 'VIPKEEPER_FRONTEND_PORT',
+    meaning: 'Port HAProxy serves HTTP services on unless a service names its own `vipkeeper.frontend.port`.',
+    defaultText: '80',
+    schema: wholeIn(1, 65535),
+  }),
+  dockerHost: spec({
+    name: 'VIPKEEPER_DOCKER_HOST',
+    meaning: 'Docker endpoint: `unix:///path/to/docker.sock` or `tcp://host:port`.',
+    defaultText: 'DOCKER_HOST, else unix:///var/run/docker.sock',
+    schema: z
+      .string()
+      .regex(
+        /^(unix:\/\/\/[A-Za-z0-9._/@+-]+|tcp:\/\/[A-Za-z0-9.-]+:\d{1,5})$/,
+        'must be unix:///path or tcp://host:port',
+      ),
+  }),
+  configDir: spec({
+    name: 'VIPKEEPER_CONFIG_DIR',
+    meaning: 'Directory the rendered haproxy.cfg and keepalived.conf are written to (mount a directory, not single files).',
+    defaultText: '/etc/vipkeeper',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  runDir: spec({
+    name: 'VIPKEEPER_RUN_DIR',
+    meaning: "Directory for runtime sockets and pid files (HAProxy's admin socket lives here).",
+    defaultText: '/run/vipkeeper',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  templatesDir: spec({
+    name: 'VIPKEEPER_TEMPLATES_DIR',
+    meaning: 'Directory of user templates (`haproxy.cfg.ejs`, `keepalived.conf.ejs`); a file there overrides the built-in one.',
+    defaultText: 'none',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  logLevel: spec({
+    name: 'VIPKEEPER_LOG_LEVEL',
+    meaning: 'Log level: fatal, error, warn, info, debug, trace or silent.',
+    defaultText: 'info',
+    schema: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`)),
+  }),
+} as const;
+
+export const ENV_SPECS: readonly EnvVarSpec<unknown>[] = Object.values(ENV) as EnvVarSpec<unknown>[];

@@ -1,0 +1,210 @@
+import type { EnvProblem } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { ENV, ENV_SPECS, type Cidr, type EnvVarSpec, LOG_LEVELS } from './env-schema.js';
+import type { HostFacts } from './host-facts.js';
+import { inSubnet, ROUTER_ID } from './patterns.js';
+import { maskSecret, Secret } from './secret.js';
+import { closestName } from '../util/closest-name.js';
+
+export interface Config {
+  readonly virtualIps: readonly Cidr[];
+  readonly interface: string;
+  readonly virtualRouterId: number;
+  readonly priority: number;
+  readonly state: 'BACKUP' | 'MASTER';
+  readonly nopreempt: boolean;
+  readonly vrrpVersion: 2 | 3;
+  readonly advertInt: number;
+  readonly unicastPeers: readonly string[];
+  readonly authPass: Secret | null;
+  readonly routerId: string;
+  readonly roleLabel: string;
+  readonly backendRole: string;
+  readonly nodeRole: string | null;
+  readonly publishedHost: string | null;
+  readonly frontendPort: number;
+  readonly dockerHost: string;
+  readonly configDir: string;
+  readonly runDir: string;
+  readonly templatesDir: string | null;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export interface EnvWarning {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export interface ParsedEnvironment {
+  readonly config: Config;
+  readonly warnings: readonly EnvWarning[];
+}
+
+/** What the edge read from VIPKEEPER_AUTH_PASS_FILE, if it is set. */
+export type AuthPassFileRead = { readonly content: string } | { readonly error: string };
+
+export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
+const KEEPALIVED_PASS_LENGTH = 8;
+
+function shown(spec: EnvVarSpec<unknown>, raw: string): string {
+  if (spec.secret) return maskSecret(raw);
+  // Values are printed JSON-quoted so control characters stay visible and harmless.
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}...` : raw);
+}
+
+/**
+ * Environment -> Config. Pure: host facts and the password file's content are
+ * read by the caller. Throws one ConfigError naming every bad variable.
+ */
+export function parseEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  facts: HostFacts,
+  authPassFile?: AuthPassFileRead,
+): ParsedEnvironment {
+  const problems: EnvProblem[] = [];
+  const warnings: EnvWarning[] = [];
+  const problem = (spec: EnvVarSpec<unknown>, rule: string) =>
+    problems.push({ variable: spec.name, shownValue: shown(spec, env[spec.name] ?? ''), rule });
+
+  // Present and valid -> value; unset -> undefined (caller applies default);
+  // present and invalid -> recorded problem, undefined.
+  const read = <T>(spec: EnvVarSpec<T>): T | undefined | null => {
+    const raw = env[spec.name];
+    if (raw === undefined) return undefined;
+    const trimmed = raw.trim();
+    if (trimmed === '') return spec.emptyMeansNone ? null : undefined;
+    const result = spec.schema.safeParse(trimmed);
+    if (result.success) return result.data;
+    const messages = [...new Set(result.error.issues.map((i) => i.message))];
+    problem(spec as EnvVarSpec<unknown>, messages.join('; '));
+    return undefined;
+  };
+
+  const virtualIps = read(ENV.virtualIps);
+  if (env[ENV.virtualIps.name] === undefined || env[ENV.virtualIps.name]?.trim() === '') {
+    problem(ENV.virtualIps as EnvVarSpec<unknown>, 'is required: at least one VIP in CIDR form like 198.18.0.10/24');
+  }
+  const vrrpVersion = read(ENV.vrrpVersion) ?? 2;
+  const advertInt = read(ENV.advertInt) ?? 1;
+  const state = read(ENV.state) ?? 'BACKUP';
+  const nopreempt = read(ENV.nopreempt) ?? true;
+
+  if (state === 'MASTER' && nopreempt) {
+    problem(ENV.state as EnvVarSpec<unknown>, 'MASTER contradicts VIPKEEPER_NOPREEMPT=true (keepalived ignores nopreempt unless the state is BACKUP); use BACKUP or set VIPKEEPER_NOPREEMPT=false');
+  }
+  if (vrrpVersion === 2 && !Number.isInteger(advertInt)) {
+    problem(ENV.advertInt as EnvVarSpec<unknown>, 'fractional seconds need VIPKEEPER_VRRP_VERSION=3');
+  }
+  if (vrrpVersion === 3 && advertInt > 40.95) {
+    problem(ENV.advertInt as EnvVarSpec<unknown>, 'must be at most 40.95 seconds with VRRP version 3');
+  }
+
+  // Password: inline or from a file, never both; version 3 has no authentication.
+  let authPass: Secret | null = null;
+  const inlinePass = read(ENV.authPass);
+  const passFile = read(ENV.authPassFile);
+  if (inlinePass !== undefined && inlinePass !== null && passFile) {
+    problem(ENV.authPassFile as EnvVarSpec<unknown>, 'set either VIPKEEPER_AUTH_PASS or VIPKEEPER_AUTH_PASS_FILE, not both');
+  } else if (inlinePass) {
+    authPass = new Secret(inlinePass);
+  } else if (passFile) {
+    if (!authPassFile) {
+      problem(ENV.authPassFile as EnvVarSpec<unknown>, 'the file was not read');
+    } else if ('error' in authPassFile) {
+      problem(ENV.authPassFile as EnvVarSpec<unknown>, `cannot read the file: ${authPassFile.error}`);
+    } else {
+      const content = authPassFile.content.replace(/\r?\n$/, '');
+      const check = ENV.authPass.schema.safeParse(content);
+      if (check.success) authPass = new Secret(check.data);
+      else problem(ENV.authPassFile as EnvVarSpec<unknown>, `the password in the file ${check.error.issues[0]?.message ?? 'is invalid'}`);
+    }
+  }
+  if (authPass && vrrpVersion === 3) {
+    problem(ENV.vrrpVersion as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication: unset VIPKEEPER_AUTH_PASS(_FILE) or use version 2');
+  }
+  if (authPass && authPass.length > KEEPALIVED_PASS_LENGTH) {
+    warnings.push({
+      variable: passFile ? ENV.authPassFile.name : ENV.authPass.name,
+      message: `the VRRP password has ${authPass.length} characters; keepalived uses only the first ${KEEPALIVED_PASS_LENGTH}`,
+    });
+  }
+
+  // Interface: explicit, else the one whose subnet holds the first VIP, else the default route's.
+  let iface = read(ENV.interface) ?? undefined;
+  if (iface === undefined && virtualIps && virtualIps[0]) {
+    const vip = virtualIps[0];
+    iface =
+      facts.interfaces.find((i) => i.addresses.some((a) => inSubnet(vip.address, a.address, a.prefix)))?.name ??
+      facts.defaultInterface ??
+      undefined;
+    if (iface === undefined) {
+      problems.push({
+        variable: ENV.interface.name,
+        shownValue: '(unset)',
+        rule: `no interface has a subnet holding ${vip.address} and there is no default route: set it`,
+      });
+    }
+  }
+
+  const ownAddresses = new Set(facts.interfaces.flatMap((i) => i.addresses.map((a) => a.address)));
+  const peers = read(ENV.unicastPeers) ?? [];
+  const unicastPeers = [...new Set(peers.filter((p) => !ownAddresses.has(p)))];
+
+  let routerId = read(ENV.routerId) ?? undefined;
+  if (routerId === undefined) {
+    // The hostname is trusted more than a label but still checked: it is printed into keepalived.conf.
+    const host = facts.hostname.split('.')[0] ?? '';
+    if (ROUTER_ID.test(host)) routerId = host;
+    else
+      problems.push({
+        variable: ENV.routerId.name,
+        shownValue: '(unset)',
+        rule: `the hostname ${JSON.stringify(facts.hostname)} is not a valid router_id: set one`,
+      });
+  }
+
+  const nodeRole = read(ENV.nodeRole);
+
+  const fromDockerHost = env.DOCKER_HOST?.trim();
+  let dockerHost = read(ENV.dockerHost) ?? undefined;
+  if (dockerHost === undefined && fromDockerHost) {
+    const check = ENV.dockerHost.schema.safeParse(fromDockerHost);
+    if (check.success) dockerHost = check.data;
+    else problems.push({ variable: 'DOCKER_HOST', shownValue: JSON.stringify(fromDockerHost), rule: 'must be unix:///path or tcp://host:port' });
+  }
+
+  const config = {
+    virtualIps: virtualIps ?? [],
+    interface: iface ?? '',
+    virtualRouterId: read(ENV.virtualRouterId) ?? 51,
+    priority: read(ENV.priority) ?? 100,
+    state,
+    nopreempt,
+    vrrpVersion,
+    advertInt,
+    unicastPeers,
+    authPass,
+    routerId: routerId ?? '',
+    roleLabel: read(ENV.roleLabel) ?? 'role',
+    backendRole: read(ENV.backendRole) ?? 'apps',
+    // Unset -> the default role; set but empty -> null, meaning "no check".
+    nodeRole: nodeRole === undefined ? 'load-balancer' : nodeRole,
+    publishedHost: read(ENV.publishedHost) ?? null,
+    frontendPort: read(ENV.frontendPort) ?? 80,
+    dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
+    configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
+    runDir: read(ENV.runDir) ?? '/run/vipkeeper',
+    templatesDir: read(ENV.templatesDir) ?? null,
+    logLevel: read(ENV.logLevel) ?? 'info',
+  } satisfies Config;
+
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('VIPKEEPER_') && !ENV_SPECS.some((s) => s.name === name)) {
+      const closest = closestName(name, ENV_SPECS.map((s) => s.name), Math.max(3, Math.floor(name.length / 4)));
+      warnings.push({ variable: name, message: `unknown variable${closest ? `; did you mean ${closest}?` : ''}` });
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings };
+}

@@ -1,0 +1,52 @@
+// Strict patterns shared by the environment and label schemas. Anything that
+// ends up in haproxy.cfg or keepalived.conf passes one of these first, so no
+// newline, quote, '#', space or non-ASCII byte can reach a config file.
+
+export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** RFC 1123 host name, lower case, at most 253 characters. */
+export const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Linux interface names are at most 15 bytes (IFNAMSIZ - 1). */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** Docker container and network names as the engine itself accepts them. */
+export const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Our own identifiers: service names, router ids; safe as HAProxy and keepalived names. */
+export const IDENTIFIER = /^[a-z0-9]([a-z0-9_-]{0,46}[a-z0-9])?$/;
+
+export const ROUTER_ID = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$/;
+
+/** A label key (Docker's recommendation: reverse-DNS-ish, no spaces). */
+export const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$/;
+
+export const LABEL_VALUE_WORD = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/;
+
+/** An absolute path without spaces or quotes; enough for config, run and template dirs. */
+export const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/@+-]{0,4095}$/;
+
+/** A URL path: no spaces, quotes, '#' or '?'-less query tricks; what HAProxy takes as a bare word. */
+export const URL_PATH = /^\/[A-Za-z0-9._~%/+=&?:@-]{0,254}$/;
+
+/** HAProxy time: a number with an optional unit. */
+export const HAPROXY_TIME = /^[1-9]\d{0,6}(us|ms|s|m|h)?$/;
+
+export const WHOLE_NUMBER = /^\d{1,9}$/;
+
+/**
+ * VRRP password: printable, and nothing keepalived's parser treats specially
+ * ('#' and '!' start comments, '$' starts a definition, quotes and spaces split words).
+ */
+export const VRRP_PASSWORD = /^[A-Za-z0-9._~@%^&*()+=:,/-]{1,64}$/;
+
+export function ipv4ToInt(address: string): number {
+  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+export function inSubnet(address: string, network: string, prefix: number): boolean {
+  if (prefix === 0) return true;
+  const size = 2 ** (32 - prefix);
+  return Math.floor(ipv4ToInt(address) / size) === Math.floor(ipv4ToInt(network) / size);
+}

@@ -1,0 +1,63 @@
+import type { ContainerHealth, ContainerInfo, PortBinding } from '../model/container.js';
+
+// Docker's inspect document -> our ContainerInfo. The only place Docker's
+// shapes are read; anything missing or malformed becomes an empty value here.
+
+/** The part of `GET /containers/{id}/json` we read. */
+export interface DockerInspect {
+  readonly Id: string;
+  readonly Name: string;
+  readonly Created: string;
+  readonly State: { readonly Running: boolean; readonly Health?: { readonly Status: string } | undefined };
+  readonly Config: {
+    readonly Labels?: Record<string, string> | null;
+    readonly ExposedPorts?: Record<string, unknown> | null;
+  };
+  readonly NetworkSettings: {
+    readonly Ports?: Record<string, ReadonlyArray<{ HostIp: string; HostPort: string }> | null> | null;
+    readonly Networks?: Record<string, { readonly IPAddress: string }> | null;
+  };
+}
+
+const HEALTH: Record<string, ContainerHealth> = { starting: 'starting', healthy: 'healthy', unhealthy: 'unhealthy' };
+
+function splitPort(key: string): { port: number; protocol: PortBinding['protocol'] } | null {
+  const m = /^(\d{1,5})\/(tcp|udp|sctp)$/.exec(key);
+  if (!m) return null;
+  const port = Number(m[1]);
+  return port >= 1 && port <= 65535 ? { port, protocol: m[2] as PortBinding['protocol'] } : null;
+}
+
+export function mapContainer(d: DockerInspect): ContainerInfo {
+  const bindings: PortBinding[] = [];
+  const exposed = new Set<number>();
+  for (const key of Object.keys(d.Config.ExposedPorts ?? {})) {
+    const p = splitPort(key);
+    if (p?.protocol === 'tcp') exposed.add(p.port);
+  }
+  for (const [key, list] of Object.entries(d.NetworkSettings.Ports ?? {})) {
+    const p = splitPort(key);
+    if (!p) continue;
+    if (p.protocol === 'tcp') exposed.add(p.port);
+    for (const b of list ?? []) {
+      const hostPort = Number(b.HostPort);
+      if (Number.isInteger(hostPort) && hostPort >= 1 && hostPort <= 65535) {
+        bindings.push({ privatePort: p.port, protocol: p.protocol, hostIp: b.HostIp ?? '', hostPort });
+      }
+    }
+  }
+  const created = Date.parse(d.Created);
+  return {
+    id: d.Id,
+    name: d.Name.replace(/^\//, ''),
+    created: Number.isNaN(created) ? 0 : created / 1000,
+    running: d.State.Running,
+    labels: { ...(d.Config.Labels ?? {}) },
+    health: HEALTH[d.State.Health?.Status ?? ''] ?? 'none',
+    exposedTcpPorts: [...exposed].sort((a, b) => a - b),
+    bindings,
+    networks: Object.entries(d.NetworkSettings.Networks ?? {})
+      .map(([network, n]) => ({ network, ip: n.IPAddress ?? '' }))
+      .sort((a, b) => (a.network < b.network ? -1 : 1)),
+  };
+}

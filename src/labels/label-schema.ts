@@ -1,0 +1,177 @@
+import { z } from 'zod';
+import { DOCKER_NAME, HAPROXY_TIME, HOSTNAME, IDENTIFIER, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
+
+// Every vipkeeper.* label: its strict rule, its default and its reference text.
+// Label values come from whoever can start a container, so each rule is a
+// whitelist pattern, never a blacklist.
+
+export const LABEL_PREFIX = 'vipkeeper.';
+/** Longest label value we look at; longer values are refused before any pattern runs. */
+export const MAX_LABEL_VALUE = 256;
+
+/** `service` labels describe the whole HAProxy backend and must agree across its containers. */
+export type LabelScope = 'server' | 'service';
+
+export interface LabelSpec<T> {
+  readonly key: `vipkeeper.${string}`;
+  readonly meaning: string;
+  readonly defaultText: string;
+  readonly scope: LabelScope;
+  /** The rule in words, as warnings print it. */
+  readonly rule: string;
+  readonly schema: z.ZodType<T, string>;
+}
+
+const spec = <T>(s: LabelSpec<T>): LabelSpec<T> => s;
+
+const whole = (min: number, max: number) =>
+  z
+    .string()
+    .regex(WHOLE_NUMBER)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max);
+
+const bool = z
+  .string()
+  .regex(/^(true|false)$/)
+  .transform((v) => v === 'true');
+
+export const LABELS = {
+  port: spec({
+    key: 'vipkeeper.port',
+    meaning:
+      "The container's private port to serve. HAProxy reaches it on the port Docker published for it, or on the container's own address with `vipkeeper.network`.",
+    defaultText: 'the only exposed TCP port',
+    scope: 'server',
+    rule: 'a whole number from 1 to 65535',
+    schema: whole(1, 65535),
+  }),
+  network: spec({
+    key: 'vipkeeper.network',
+    meaning: "Reach the container on its address in this Docker network instead of a published port.",
+    defaultText: 'none: use the published port',
+    scope: 'server',
+    rule: 'a Docker network name: a letter or digit, then letters, digits, `_`, `.` or `-`',
+    schema: z.string().regex(DOCKER_NAME),
+  }),
+  weight: spec({
+    key: 'vipkeeper.weight',
+    meaning: "HAProxy server weight; 0 takes the server out of rotation but keeps it checked.",
+    defaultText: '100',
+    scope: 'server',
+    rule: 'a whole number from 0 to 256',
+    schema: whole(0, 256),
+  }),
+  maxconn: spec({
+    key: 'vipkeeper.maxconn',
+    meaning: 'Most concurrent connections HAProxy sends to this container; more wait in the queue.',
+    defaultText: 'no limit',
+    scope: 'server',
+    rule: 'a whole number from 1 to 1000000',
+    schema: whole(1, 1_000_000),
+  }),
+  dockerHealth: spec({
+    key: 'vipkeeper.docker-health',
+    meaning:
+      "`respect`: a container whose Docker healthcheck is `starting` or `unhealthy` is not served. `ignore`: serve it anyway (HAProxy's own checks still apply).",
+    defaultText: 'respect',
+    scope: 'server',
+    rule: 'respect or ignore',
+    schema: z.enum(['respect', 'ignore']),
+  }),
+  service: spec({
+    key: 'vipkeeper.service',
+    meaning: 'Name of the HAProxy backend this container joins. Containers without it form one pool named after the backend role.',
+    defaultText: 'the backend role (`apps`)',
+    scope: 'service',
+    rule: 'lower-case letters, digits, `_` or `-`, 1-48 characters, starting and ending with a letter or digit',
+    schema: z.string().regex(IDENTIFIER),
+  }),
+  mode: spec({
+    key: 'vipkeeper.mode',
+    meaning: '`http` (layer 7: host and path routing, HTTP checks) or `tcp` (layer 4, a frontend port of its own).',
+    defaultText: 'http',
+    scope: 'service',
+    rule: 'http or tcp',
+    schema: z.enum(['http', 'tcp']),
+  }),
+  frontendPort: spec({
+    key: 'vipkeeper.frontend.port',
+    meaning: 'Port HAProxy listens on for this service (on every address, the VIPs included).',
+    defaultText: 'VIPKEEPER_FRONTEND_PORT (80)',
+    scope: 'service',
+    rule: 'a whole number from 1 to 65535',
+    schema: whole(1, 65535),
+  }),
+  host: spec({
+    key: 'vipkeeper.host',
+    meaning:
+      'HTTP only: serve requests whose Host header is one of these names (comma separated). Lets several services share a frontend port.',
+    defaultText: 'any host',
+    scope: 'service',
+    rule: 'one or more lower-case DNS names separated by commas',
+    schema: z
+      .string()
+      .transform((v) => v.split(','))
+      .refine((names) => names.length <= 16 && names.every((n) => HOSTNAME.test(n)))
+      .transform((names) => [...new Set(names)].sort()),
+  }),
+  path: spec({
+    key: 'vipkeeper.path',
+    meaning: 'HTTP only: serve requests whose path starts with this prefix. Lets several services share a frontend port.',
+    defaultText: 'any path',
+    scope: 'service',
+    rule: 'a path starting with `/` of letters, digits and `. _ ~ % / -`',
+    schema: z.string().regex(/^\/[A-Za-z0-9._~%/-]{0,254}$/),
+  }),
+  balance: spec({
+    key: 'vipkeeper.balance',
+    meaning: 'HAProxy balancing algorithm; only dynamic ones, so servers can be added without a reload.',
+    defaultText: 'roundrobin',
+    scope: 'service',
+    rule: 'roundrobin, leastconn or random',
+    schema: z.enum(['roundrobin', 'leastconn', 'random']),
+  }),
+  check: spec({
+    key: 'vipkeeper.check',
+    meaning: 'HAProxy health checks for the servers of this service.',
+    defaultText: 'true',
+    scope: 'service',
+    rule: 'true or false',
+    schema: bool,
+  }),
+  checkPath: spec({
+    key: 'vipkeeper.check.path',
+    meaning: 'HTTP only: check with `GET <path>` and expect a 2xx or 3xx answer, instead of a TCP connect.',
+    defaultText: 'none: TCP connect check',
+    scope: 'service',
+    rule: 'a path starting with `/` of letters, digits and `. _ ~ % / + = & ? : @ -`',
+    schema: z.string().regex(URL_PATH),
+  }),
+  checkInterval: spec({
+    key: 'vipkeeper.check.interval',
+    meaning: 'Time between checks (HAProxy time: `2s`, `500ms`).',
+    defaultText: '2s',
+    scope: 'service',
+    rule: 'a number with an optional unit us, ms, s, m or h',
+    schema: z.string().regex(HAPROXY_TIME),
+  }),
+  checkRise: spec({
+    key: 'vipkeeper.check.rise',
+    meaning: 'Consecutive good checks before a server is up.',
+    defaultText: '2',
+    scope: 'service',
+    rule: 'a whole number from 1 to 100',
+    schema: whole(1, 100),
+  }),
+  checkFall: spec({
+    key: 'vipkeeper.check.fall',
+    meaning: 'Consecutive failed checks before a server is down.',
+    defaultText: '5',
+    scope: 'service',
+    rule: 'a whole number from 1 to 100',
+    schema: whole(1, 100),
+  }),
+} as const;
+
+export const LABEL_SPECS: readonly LabelSpec<unknown>[] = Object.values(LABELS) as LabelSpec<unknown>[];

@@ -1,0 +1,31 @@
+// Our own small picture of a container, mapped once from Docker's types
+// (docker/map-container.ts). Everything past the Docker edge sees only this.
+
+export type ContainerHealth = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface PortBinding {
+  readonly privatePort: number;
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  /** As Docker reports it: '' or '0.0.0.0' or '::' mean every address. */
+  readonly hostIp: string;
+  readonly hostPort: number;
+}
+
+export interface NetworkAddress {
+  readonly network: string;
+  readonly ip: string;
+}
+
+export interface ContainerInfo {
+  readonly id: string;
+  readonly name: string;
+  /** Seconds since the epoch; orders containers so older claims win conflicts. */
+  readonly created: number;
+  readonly running: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly health: ContainerHealth;
+  /** Private TCP ports the image exposes or the container publishes. */
+  readonly exposedTcpPorts: readonly number[];
+  readonly bindings: readonly PortBinding[];
+  readonly networks: readonly NetworkAddress[];
+}

@@ -1,0 +1,285 @@
+import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
+import {
+  type CheckSettings,
+  type LabelProblem,
+  parseLabels,
+  type ServerLabels,
+  type ServiceLabels,
+  showUntrusted,
+} from '../labels/parse-labels.js';
+import type { ContainerInfo } from './container.js';
+
+// Containers -> the whole desired state: which services exist, which servers
+// they hold, and which containers were skipped and why. Pure and
+// deterministic: the same containers in any order give the same state.
+
+export interface SelectionSettings {
+  readonly roleLabel: string;
+  readonly backendRole: string;
+  readonly frontendPort: number;
+  readonly publishedHost: string | null;
+}
+
+export interface Server {
+  /** HAProxy server name: the container name when it is a safe word, else c-<id>. */
+  readonly name: string;
+  readonly containerId: string;
+  readonly containerName: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly maxconn: number | null;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly mode: 'http' | 'tcp';
+  readonly frontendPort: number;
+  readonly hosts: readonly string[];
+  readonly path: string | null;
+  readonly balance: ServiceLabels['balance'];
+  readonly check: CheckSettings;
+  readonly servers: readonly Server[];
+}
+
+export interface SkippedContainer {
+  readonly containerId: string;
+  readonly containerName: string;
+  /** One sentence naming the rule that was broken. */
+  readonly reason: string;
+  readonly problems: readonly LabelProblem[];
+}
+
+export interface LabelNotice {
+  readonly containerName: string;
+  readonly message: string;
+}
+
+export interface DesiredState {
+  readonly services: readonly Service[];
+  readonly skipped: readonly SkippedContainer[];
+  /** Not fatal, worth a warning: unknown vipkeeper.* labels. */
+  readonly notices: readonly LabelNotice[];
+}
+
+export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
+
+/** Is this container one we should serve at all (before its labels are judged)? */
+export function isCandidate(c: ContainerInfo, s: SelectionSettings): boolean {
+  return c.running && c.labels[s.roleLabel] === s.backendRole && c.labels[COMPOSE_ONEOFF_LABEL] !== 'True';
+}
+
+interface Accepted {
+  readonly container: ContainerInfo;
+  readonly service: ServiceLabels;
+  readonly server: Server;
+}
+
+const byAge = (a: ContainerInfo, b: ContainerInfo) => a.created - b.created || cmp(a.id, b.id);
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export function buildDesiredState(containers: readonly ContainerInfo[], settings: SelectionSettings): DesiredState {
+  const skipped: SkippedContainer[] = [];
+  const notices: LabelNotice[] = [];
+  const accepted: Accepted[] = [];
+  const skip = (c: ContainerInfo, reason: string, problems: readonly LabelProblem[] = []) =>
+    skipped.push({ containerId: c.id, containerName: c.name, reason, problems });
+
+  // Oldest first: when containers disagree, the one that was there first keeps its claim,
+  // so a newcomer can never take a running service's port or settings away.
+  for (const c of [...containers].filter((c) => isCandidate(c, settings)).sort(byAge)) {
+    const parsed = parseLabels(c.labels, { service: settings.backendRole, frontendPort: settings.frontendPort });
+    if (!parsed.ok) {
+      skip(
+        c,
+        parsed.problems.map((p) => `label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`).join('; '),
+        parsed.problems,
+      );
+      continue;
+    }
+    for (const u of parsed.labels.unknown) {
+      notices.push({
+        containerName: c.name,
+        message: `unknown label ${showUntrusted(u.label)}${u.closest ? `; did you mean ${u.closest}?` : ''}`,
+      });
+    }
+    const { server: serverLabels, service } = parsed.labels;
+    if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
+      skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
+      continue;
+    }
+    const endpoint = resolveEndpoint(c, serverLabels, settings);
+    if ('problem' in endpoint) {
+      skip(c, endpoint.problem);
+      continue;
+    }
+    const name = DOCKER_NAME.test(c.name) && c.name.length <= 64 ? c.name : `c-${c.id.slice(0, 12)}`;
+    accepted.push({
+      container: c,
+      service,
+      server: {
+        name,
+        containerId: c.id,
+        containerName: c.name,
+        address: endpoint.address,
+        port: endpoint.port,
+        weight: serverLabels.weight,
+        maxconn: serverLabels.maxconn,
+      },
+    });
+  }
+
+  // Group into services; the oldest container defines the service-level settings.
+  const groups = new Map<string, { settings: ServiceLabels; owner: ContainerInfo; members: Accepted[] }>();
+  for (const a of accepted) {
+    const group = groups.get(a.service.service);
+    if (!group) {
+      groups.set(a.service.service, { settings: a.service, owner: a.container, members: [a] });
+      continue;
+    }
+    const differs = serviceDifference(group.settings, a.service);
+    if (differs) {
+      skip(
+        a.container,
+        `its ${differs.label} (${differs.mine}) disagrees with ${differs.theirs} set by ${group.owner.name}, the oldest container of service ${a.service.service}`,
+      );
+      continue;
+    }
+    group.members.push(a);
+  }
+
+  // Frontend ports: services sharing one must be told apart by host/path rules (HTTP only).
+  const services: Service[] = [];
+  const claims = new Map<number, { service: ServiceLabels; owner: ContainerInfo }[]>();
+  const ordered = [...groups.values()].sort((a, b) => byAge(a.owner, b.owner));
+  for (const group of ordered) {
+    const s = group.settings;
+    const onPort = claims.get(s.frontendPort) ?? [];
+    const clash = onPort.find((other) => conflictReason(other.service, s) !== null);
+    if (clash) {
+      const why = conflictReason(clash.service, s)!;
+      for (const m of group.members) {
+        skip(
+          m.container,
+          `service ${s.service} conflicts with service ${clash.service.service} (of ${clash.owner.name}) on frontend port ${s.frontendPort}: ${why}`,
+        );
+      }
+      continue;
+    }
+    onPort.push({ service: s, owner: group.owner });
+    claims.set(s.frontendPort, onPort);
+    services.push(toService(s, group.members.map((m) => m.server)));
+  }
+
+  // The default pool always exists, even empty, so its frontend answers (503) and
+  // keepalived sees haproxy listening, unless another service took its port.
+  if (!groups.has(settings.backendRole) && !claims.has(settings.frontendPort)) {
+    const defaults = parseLabels({}, { service: settings.backendRole, frontendPort: settings.frontendPort });
+    if (defaults.ok) services.push(toService(defaults.labels.service, []));
+  }
+
+  services.sort((a, b) => cmp(a.name, b.name));
+  skipped.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
+  notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
+  return { services, skipped, notices };
+}
+
+function toService(s: ServiceLabels, servers: readonly Server[]): Service {
+  return {
+    name: s.service,
+    mode: s.mode,
+    frontendPort: s.frontendPort,
+    hosts: s.hosts,
+    path: s.path,
+    balance: s.balance,
+    check: s.check,
+    servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
+  };
+}
+
+/** Why two services cannot share a frontend port, or null when they can. */
+export function conflictReason(a: ServiceLabels, b: ServiceLabels): string | null {
+  if (a.frontendPort !== b.frontendPort) return null;
+  if (a.mode === 'tcp' || b.mode === 'tcp') {
+    return 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)';
+  }
+  const sameHosts = a.hosts.join(',') === b.hosts.join(',');
+  if (sameHosts && a.path === b.path) {
+    return a.hosts.length === 0 && a.path === null
+      ? 'neither has a vipkeeper.host or vipkeeper.path rule to tell their requests apart'
+      : 'both have the same vipkeeper.host and vipkeeper.path rules';
+  }
+  return null;
+}
+
+function serviceDifference(
+  owner: ServiceLabels,
+  mine: ServiceLabels,
+): { label: string; mine: string; theirs: string } | null {
+  const fields: [string, unknown, unknown][] = [
+    ['vipkeeper.mode', owner.mode, mine.mode],
+    ['vipkeeper.frontend.port', owner.frontendPort, mine.frontendPort],
+    ['vipkeeper.host', owner.hosts.join(','), mine.hosts.join(',')],
+    ['vipkeeper.path', owner.path, mine.path],
+    ['vipkeeper.balance', owner.balance, mine.balance],
+    ['vipkeeper.check', owner.check.enabled, mine.check.enabled],
+    ['vipkeeper.check.path', owner.check.path, mine.check.path],
+    ['vipkeeper.check.interval', owner.check.interval, mine.check.interval],
+    ['vipkeeper.check.rise', owner.check.rise, mine.check.rise],
+    ['vipkeeper.check.fall', owner.check.fall, mine.check.fall],
+  ];
+  for (const [label, theirs, own] of fields) {
+    if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };
+  }
+  return null;
+}
+
+const show = (v: unknown) => (v === null || v === '' ? '(unset)' : String(v));
+
+const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
+
+/** Where HAProxy reaches a container: its network address, or a published port. */
+export function resolveEndpoint(
+  c: ContainerInfo,
+  labels: ServerLabels,
+  settings: SelectionSettings,
+): { address: string; port: number } | { problem: string } {
+  let port = labels.port;
+  if (port === null) {
+    const exposed = [...new Set(c.exposedTcpPorts)].sort((a, b) => a - b);
+    if (exposed.length !== 1) {
+      return {
+        problem:
+          exposed.length === 0
+            ? 'it exposes no TCP port: set vipkeeper.port'
+            : `it exposes ${exposed.length} TCP ports (${exposed.join(', ')}): set vipkeeper.port to choose one`,
+      };
+    }
+    port = exposed[0]!;
+  }
+
+  if (labels.network !== null) {
+    const net = c.networks.find((n) => n.network === labels.network);
+    if (!net) {
+      const names = c.networks.map((n) => n.network).join(', ') || 'none';
+      return { problem: `vipkeeper.network=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
+    }
+    if (!IPV4.test(net.ip)) return { problem: `it has no IPv4 address in network ${labels.network}` };
+    return { address: net.ip, port };
+  }
+
+  const bindings = c.bindings.filter((b) => b.privatePort === port && b.protocol === 'tcp' && b.hostPort > 0);
+  // docker-proxy listens on both families for an unspecific binding; prefer the IPv4 entry.
+  const binding = bindings.find((b) => IPV4.test(b.hostIp)) ?? bindings.find((b) => ANY_ADDRESS.has(b.hostIp));
+  if (!binding) {
+    return {
+      problem:
+        bindings.length > 0
+          ? `port ${port}/tcp is published only on an IPv6 address, which is not supported yet`
+          : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set vipkeeper.network`,
+    };
+  }
+  const specific = !ANY_ADDRESS.has(binding.hostIp);
+  const address = settings.publishedHost ?? (specific ? binding.hostIp : '127.0.0.1');
+  return { address, port: binding.hostPort };
+}

@@ -1,0 +1,16 @@
+import type { Config } from './config/env.js';
+import type { ContainerInfo } from './model/container.js';
+import { buildDesiredState, type DesiredState } from './model/desired-state.js';
+import { type RenderedConfigs, renderConfigs } from './render/render-configs.js';
+import type { Templates } from './render/load-templates.js';
+
+export interface Plan {
+  readonly state: DesiredState;
+  readonly rendered: RenderedConfigs;
+}
+
+/** The pure core end to end: config + containers + templates -> desired state and both files. */
+export function planConfigs(config: Config, containers: readonly ContainerInfo[], templates: Templates): Plan {
+  const state = buildDesiredState(containers, config);
+  return { state, rendered: renderConfigs(config, state, templates) };
+}

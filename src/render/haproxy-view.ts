@@ -1,0 +1,110 @@
+import type { Server, Service } from '../model/desired-state.js';
+
+// DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
+// ordering, ACLs, server options) is made here, so the template only prints.
+
+export interface HaproxyPaths {
+  /** Admin socket of the worker (Runtime API). */
+  readonly adminSocket: string;
+}
+
+export interface ServerView {
+  readonly name: string;
+  readonly address: string;
+  /** Everything after `server NAME ADDR:PORT`. Shared with the Runtime API's `add server`. */
+  readonly options: string;
+}
+
+export interface BackendView {
+  readonly name: string;
+  readonly mode: 'http' | 'tcp';
+  readonly balance: string;
+  /** HTTP check request lines, empty for TCP connect checks. */
+  readonly httpCheck: readonly string[];
+  readonly servers: readonly ServerView[];
+}
+
+export interface RouteView {
+  readonly backend: string;
+  readonly condition: string;
+}
+
+export interface FrontendView {
+  readonly name: string;
+  readonly bind: string;
+  readonly mode: 'http' | 'tcp';
+  readonly routes: readonly RouteView[];
+  readonly defaultBackend: string | null;
+}
+
+export interface HaproxyView {
+  readonly adminSocket: string;
+  readonly frontends: readonly FrontendView[];
+  readonly backends: readonly BackendView[];
+}
+
+export const backendName = (service: string) => `be_${service}`;
+export const frontendName = (port: number) => `fe_${port}`;
+
+/** Server options; dynamic servers inherit no default-server line, so each line says it all. */
+export function serverOptions(server: Server, service: Service): string {
+  const parts: string[] = [];
+  if (service.check.enabled) {
+    parts.push('check', `inter ${service.check.interval}`, `rise ${service.check.rise}`, `fall ${service.check.fall}`);
+  }
+  parts.push(`weight ${server.weight}`);
+  if (server.maxconn !== null) parts.push(`maxconn ${server.maxconn}`);
+  return parts.join(' ');
+}
+
+export function haproxyView(services: readonly Service[], paths: HaproxyPaths): HaproxyView {
+  const backends: BackendView[] = services.map((s) => ({
+    name: backendName(s.name),
+    mode: s.mode,
+    balance: s.balance,
+    httpCheck:
+      s.check.enabled && s.check.path !== null
+        ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
+        : [],
+    servers: s.servers.map((srv) => ({
+      name: srv.name,
+      address: `${srv.address}:${srv.port}`,
+      options: serverOptions(srv, s),
+    })),
+  }));
+
+  const ports = [...new Set(services.map((s) => s.frontendPort))].sort((a, b) => a - b);
+  const frontends: FrontendView[] = ports.map((port) => {
+    const onPort = services.filter((s) => s.frontendPort === port);
+    const mode = onPort[0]!.mode; // desired state guarantees one mode per port
+    const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
+    const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
+    return {
+      name: frontendName(port),
+      bind: `:${port}`,
+      mode,
+      routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
+      defaultBackend: fallback ? backendName(fallback.name) : null,
+    };
+  });
+
+  return { adminSocket: paths.adminSocket, frontends, backends };
+}
+
+/** Host+path rules before host-only before path-only; longer paths first; then by name. */
+function bySpecificity(a: Service, b: Service): number {
+  const rank = (s: Service) => (s.hosts.length > 0 ? 0 : 2) + (s.path !== null ? 0 : 1);
+  return (
+    rank(a) - rank(b) ||
+    (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+}
+
+function routeCondition(s: Service): string {
+  const parts: string[] = [];
+  // The port is stripped from Host so `example.com:8080` matches `example.com`.
+  if (s.hosts.length > 0) parts.push(`{ hdr(host),field(1,:) -i ${s.hosts.join(' ')} }`);
+  if (s.path !== null) parts.push(`{ path_beg ${s.path} }`);
+  return parts.join(' ');
+}

@@ -1,0 +1,46 @@
+import type { Config } from '../config/env.js';
+
+// Config -> exactly what keepalived.conf.ejs prints.
+
+export interface KeepalivedView {
+  readonly routerId: string;
+  readonly instanceName: string;
+  readonly state: 'BACKUP' | 'MASTER';
+  readonly interface: string;
+  readonly virtualRouterId: number;
+  readonly priority: number;
+  readonly advertInt: string;
+  readonly vrrpVersion: 2 | 3;
+  readonly nopreempt: boolean;
+  /** The real password: the one place a secret is revealed, straight into the file. */
+  readonly authPass: string | null;
+  readonly unicastPeers: readonly string[];
+  readonly virtualIps: readonly string[];
+  readonly trackProcessName: string;
+  readonly trackedProcess: string;
+  readonly garpMasterDelay: number;
+  readonly garpMasterRefresh: number;
+}
+
+export function keepalivedView(config: Config): KeepalivedView {
+  return {
+    routerId: config.routerId,
+    instanceName: `vipkeeper_${config.virtualRouterId}`,
+    state: config.state,
+    interface: config.interface,
+    virtualRouterId: config.virtualRouterId,
+    priority: config.priority,
+    advertInt: String(config.advertInt),
+    vrrpVersion: config.vrrpVersion,
+    nopreempt: config.nopreempt,
+    authPass: config.authPass?.reveal() ?? null,
+    unicastPeers: [...config.unicastPeers],
+    virtualIps: config.virtualIps.map((v) => `${v.address}/${v.prefix} dev ${config.interface}`),
+    trackProcessName: 'vipkeeper_haproxy',
+    trackedProcess: 'haproxy',
+    // Gratuitous ARP once a second after taking over, and again every minute so
+    // switches that missed it learn the VIP's new place.
+    garpMasterDelay: 1,
+    garpMasterRefresh: 60,
+  };
+}
