@@ -22,7 +22,7 @@ export function realValidator(options: ValidatorOptions = {}): Validator {
   return async (kind, file) => {
     const [bin, args] =
       kind === 'haproxy'
-        ? [options.haproxyBin ?? 'haproxy', ['-c', '-q', '-f', file]]
+        ? [options.haproxyBin ?? 'haproxy', ['-c', '-f', file]]
         : [options.keepalivedBin ?? 'keepalived', ['--config-test', '-f', file]];
     const result = await run(bin, args, timeout);
     if ('spawnError' in result) throw new ToolMissingError(bin, result.spawnError);

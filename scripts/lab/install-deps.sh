@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the real components the tests run against, from Debian's packages,
+# only when something is missing: harmless to run again.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have dockerd || need+=(docker.io)
+have docker-compose || need+=(docker-compose)
+have haproxy || need+=(haproxy)
+have keepalived || need+=(keepalived)
+have ip || need+=(iproute2)
+have iptables || need+=(iptables)
+have wrk || need+=(wrk)
+have curl || need+=(curl)
+have ps || need+=(procps)
+# The app image is built from the statically linked busybox, not a dynamic one.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing ${need[*]} and not root: install them first" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# HAProxy's Runtime API `add server` needs 2.6; keepalived's track_process needs 2.x.
+haproxy -v | head -n1
+keepalived --version 2>&1 | head -n1

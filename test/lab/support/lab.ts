@@ -1,0 +1,86 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+
+// Shared facts and helpers of the lab: real dockerd, haproxy and keepalived on
+// this machine. Names are fixed so setup, tests and teardown agree.
+
+export const APP_IMAGE = 'vipkeeper-testapp:1';
+/** Every container a test starts carries this label, so cleanup finds them all. */
+export const TEST_LABEL = 'vipkeeper-test';
+/** A veth interface standing in for a load balancer's LAN: keepalived -t needs a real one. */
+export const TEST_IFACE = 'vkt0';
+export const TEST_IFACE_ADDRESS = '198.18.0.2/24';
+export const TEST_VIP = '198.18.0.100/24';
+
+const execFileP = promisify(execFile);
+
+export async function sh(cmd: string, args: readonly string[], opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await execFileP(cmd, [...args], { maxBuffer: 16 << 20, env: opts.env ?? process.env });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: number | string };
+    if (!opts.allowFail) {
+      throw new Error(`${cmd} ${args.join(' ')} failed (${e.code}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+    }
+    return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
+  }
+}
+
+export const docker = (...args: string[]) => sh('docker', args).then((r) => r.stdout.trim());
+
+/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface AppOptions {
+  readonly name: string;
+  readonly labels?: Record<string, string>;
+  /** `-p` arguments, e.g. ['80'] publishes private port 80 on a random host port. */
+  readonly publish?: readonly string[];
+  readonly network?: string;
+  readonly extra?: readonly string[];
+}
+
+/** Starts a busybox httpd serving its own name at / (so a response says which backend answered). */
+export async function runApp(o: AppOptions): Promise<string> {
+  const args = ['run', '-d', '--name', o.name, '-l', `${TEST_LABEL}=1`];
+  for (const [k, v] of Object.entries(o.labels ?? {})) args.push('-l', `${k}=${v}`);
+  for (const p of o.publish ?? []) args.push('-p', p);
+  if (o.network) args.push('--network', o.network);
+  args.push(...(o.extra ?? []));
+  args.push(APP_IMAGE, 'sh', '-c', `mkdir -p /www && echo ${o.name} > /www/index.html && exec httpd -f -p 80 -h /www`);
+  return docker(...args);
+}
+
+export async function publishedPort(container: string, privatePort: number): Promise<number> {
+  const out = await docker('port', container, `${privatePort}/tcp`);
+  const first = out.split('\n').find((l) => l.startsWith('0.0.0.0:')) ?? out.split('\n')[0] ?? '';
+  return Number(first.slice(first.lastIndexOf(':') + 1));
+}
+
+export async function removeTestContainers(): Promise<void> {
+  const ids = (await docker('ps', '-aq', '--filter', `label=${TEST_LABEL}`)).split('\n').filter(Boolean);
+  if (ids.length > 0) await sh('docker', ['rm', '-f', ...ids], { allowFail: true });
+}
+
+export async function dockerAnswers(): Promise<boolean> {
+  return (await sh('docker', ['version', '--format', '{{.Server.Version}}'], { allowFail: true })).code === 0;
+}
+
+export type { ChildProcess };
+export { spawn };
