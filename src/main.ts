@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { renderCommand } from './cli/render-command.js';
+import { runCommand } from './cli/run-command.js';
 import { envReference, labelReference, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
@@ -43,6 +44,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the report as JSON', false)
     .action(async (opts: { out: string; json: boolean }) => {
       exitCode = await renderCommand(opts, process.env, log, print);
+    });
+
+  program
+    .command('run')
+    .description('run the agent: follow Docker, supervise haproxy and keepalived, apply every change')
+    .action(async () => {
+      exitCode = await runCommand(process.env, log);
     });
 
   program

@@ -6,6 +6,7 @@ import {
   IPV4,
   LABEL_KEY,
   LABEL_VALUE_WORD,
+  quoteUntrusted,
   ROUTER_ID,
   VRRP_PASSWORD,
   WHOLE_NUMBER,
@@ -49,7 +50,7 @@ const listOf = <T>(item: z.ZodType<T, string>, what: string) =>
     .pipe(z.array(z.string()))
     .superRefine((items, ctx) => {
       for (const it of items) {
-        if (!item.safeParse(it).success) ctx.addIssue({ code: 'custom', message: `"${it}" is not ${what}` });
+        if (!item.safeParse(it).success) ctx.addIssue({ code: 'custom', message: `${quoteUntrusted(it, 40)} is not ${what}` });
       }
     })
     .transform((items) => items.map((it) => item.parse(it)));
@@ -109,8 +110,8 @@ export const ENV = {
     defaultText: 'BACKUP',
     schema: z
       .string()
-      .transform((v) => v.toUpperCase())
-      .pipe(z.enum(['BACKUP', 'MASTER'], 'must be BACKUP or MASTER')),
+      .regex(/^(backup|master)$/i, 'must be BACKUP or MASTER')
+      .transform((v) => v.toUpperCase() as 'BACKUP' | 'MASTER'),
   }),
   nopreempt: spec({
     name: 'VIPKEEPER_NOPREEMPT',
@@ -192,8 +193,9 @@ export const ENV = {
     defaultText: "the port binding's own address when it is specific, else 127.0.0.1",
     schema: z
       .string()
-      .transform((v) => v.toLowerCase())
-      .refine((v) => IPV4.test(v) || HOSTNAME.test(v), 'must be an IPv4 address or a host name'),
+      // Checked before lower-casing: some non-ASCII letters lower-case to ASCII ones.
+      .refine((v) => IPV4.test(v) || HOSTNAME.test(v.toLowerCase()) && /^[A-Za-z0-9.-]+$/.test(v), 'must be an IPv4 address or a host name')
+      .transform((v) => v.toLowerCase()),
   }),
   frontendPort: spec({
     name: 'VIPKEEPER_FRONTEND_PORT',
@@ -208,8 +210,9 @@ export const ENV = {
     schema: z
       .string()
       .regex(
-        /^(unix:\/\/\/[A-Za-z0-9._/@+-]+|tcp:\/\/[A-Za-z0-9.-]+:\d{1,5})$/,
-        'must be unix:///path or tcp://host:port',
+        // A unix socket path is at most 107 bytes (sun_path).
+        /^(unix:\/\/\/[A-Za-z0-9._/@+-]{1,106}|tcp:\/\/[A-Za-z0-9.-]{1,253}:\d{1,5})$/,
+        'must be unix:///path (at most 107 characters) or tcp://host:port',
       ),
   }),
   configDir: spec({
@@ -236,8 +239,8 @@ export const ENV = {
     defaultText: 'info',
     schema: z
       .string()
-      .transform((v) => v.toLowerCase())
-      .pipe(z.enum(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`)),
+      .regex(new RegExp(`^(${LOG_LEVELS.join('|')})$`, 'i'), `must be one of ${LOG_LEVELS.join(', ')}`)
+      .transform((v) => v.toLowerCase() as (typeof LOG_LEVELS)[number]),
   }),
 } as const;
 

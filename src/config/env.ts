@@ -2,7 +2,7 @@ import type { EnvProblem } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { ENV, ENV_SPECS, type Cidr, type EnvVarSpec, LOG_LEVELS } from './env-schema.js';
 import type { HostFacts } from './host-facts.js';
-import { inSubnet, ROUTER_ID } from './patterns.js';
+import { inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.js';
 import { maskSecret, Secret } from './secret.js';
 import { closestName } from '../util/closest-name.js';
 
@@ -48,8 +48,8 @@ const KEEPALIVED_PASS_LENGTH = 8;
 
 function shown(spec: EnvVarSpec<unknown>, raw: string): string {
   if (spec.secret) return maskSecret(raw);
-  // Values are printed JSON-quoted so control characters stay visible and harmless.
-  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}...` : raw);
+  // Values are printed quoted and escaped so control characters stay visible and harmless.
+  return quoteUntrusted(raw, 80);
 }
 
 /**
@@ -159,7 +159,7 @@ export function parseEnvironment(
       problems.push({
         variable: ENV.routerId.name,
         shownValue: '(unset)',
-        rule: `the hostname ${JSON.stringify(facts.hostname)} is not a valid router_id: set one`,
+        rule: `the hostname ${quoteUntrusted(facts.hostname)} is not a valid router_id: set one`,
       });
   }
 
@@ -170,7 +170,7 @@ export function parseEnvironment(
   if (dockerHost === undefined && fromDockerHost) {
     const check = ENV.dockerHost.schema.safeParse(fromDockerHost);
     if (check.success) dockerHost = check.data;
-    else problems.push({ variable: 'DOCKER_HOST', shownValue: JSON.stringify(fromDockerHost), rule: 'must be unix:///path or tcp://host:port' });
+    else problems.push({ variable: 'DOCKER_HOST', shownValue: quoteUntrusted(fromDockerHost, 80), rule: 'must be unix:///path or tcp://host:port' });
   }
 
   const config = {

@@ -33,6 +33,16 @@ export const URL_PATH = /^\/[A-Za-z0-9._~%/+=&?:@-]{0,254}$/;
 /** HAProxy time: a number with an optional unit. */
 export const HAPROXY_TIME = /^[1-9]\d{0,6}(us|ms|s|m|h)?$/;
 
+/** HAProxy refuses timers above 2^31-1 ms (~24.8 days). */
+export const HAPROXY_MAX_TIME_MS = 2_147_483_647;
+const TIME_UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a value matching HAPROXY_TIME (no unit means ms). */
+export function haproxyTimeMs(value: string): number {
+  const m = /^(\d+)([a-z]*)$/.exec(value);
+  return m ? Number(m[1]) * (TIME_UNIT_MS[m[2] || 'ms'] ?? NaN) : NaN;
+}
+
 export const WHOLE_NUMBER = /^\d{1,9}$/;
 
 /**
@@ -49,4 +59,14 @@ export function inSubnet(address: string, network: string, prefix: number): bool
   if (prefix === 0) return true;
   const size = 2 ** (32 - prefix);
   return Math.floor(ipv4ToInt(address) / size) === Math.floor(ipv4ToInt(network) / size);
+}
+
+/**
+ * Untrusted text made safe to print on one line: JSON-quoted (control
+ * characters escaped), every non-ASCII character as \uXXXX (so U+2028 and
+ * friends cannot break a log line), and cut to `max` characters.
+ */
+export function quoteUntrusted(value: string, max = 64): string {
+  const cut = value.length > max ? `${value.slice(0, max)}...` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

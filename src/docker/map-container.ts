@@ -8,7 +8,7 @@ export interface DockerInspect {
   readonly Id: string;
   readonly Name: string;
   readonly Created: string;
-  readonly State: { readonly Running: boolean; readonly Health?: { readonly Status: string } | undefined };
+  readonly State: { readonly Running: boolean; readonly StartedAt?: string; readonly Health?: { readonly Status: string } | undefined };
   readonly Config: {
     readonly Labels?: Record<string, string> | null;
     readonly ExposedPorts?: Record<string, unknown> | null;
@@ -19,7 +19,11 @@ export interface DockerInspect {
   };
 }
 
-const HEALTH: Record<string, ContainerHealth> = { starting: 'starting', healthy: 'healthy', unhealthy: 'unhealthy' };
+const HEALTH = new Map<string, ContainerHealth>([
+  ['starting', 'starting'],
+  ['healthy', 'healthy'],
+  ['unhealthy', 'unhealthy'],
+]);
 
 function splitPort(key: string): { port: number; protocol: PortBinding['protocol'] } | null {
   const m = /^(\d{1,5})\/(tcp|udp|sctp)$/.exec(key);
@@ -52,8 +56,9 @@ export function mapContainer(d: DockerInspect): ContainerInfo {
     name: d.Name.replace(/^\//, ''),
     created: Number.isNaN(created) ? 0 : created / 1000,
     running: d.State.Running,
+    startedAt: Number.isNaN(Date.parse(d.State.StartedAt ?? '')) ? 0 : Date.parse(d.State.StartedAt ?? ''),
     labels: { ...(d.Config.Labels ?? {}) },
-    health: HEALTH[d.State.Health?.Status ?? ''] ?? 'none',
+    health: HEALTH.get(d.State.Health?.Status ?? '') ?? 'none',
     exposedTcpPorts: [...exposed].sort((a, b) => a - b),
     bindings,
     networks: Object.entries(d.NetworkSettings.Networks ?? {})

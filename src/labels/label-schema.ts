@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DOCKER_NAME, HAPROXY_TIME, HOSTNAME, IDENTIFIER, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
+import { DOCKER_NAME, HAPROXY_MAX_TIME_MS, HAPROXY_TIME, haproxyTimeMs, HOSTNAME, IDENTIFIER, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
 
 // Every vipkeeper.* label: its strict rule, its default and its reference text.
 // Label values come from whoever can start a container, so each rule is a
@@ -153,8 +153,11 @@ export const LABELS = {
     meaning: 'Time between checks (HAProxy time: `2s`, `500ms`).',
     defaultText: '2s',
     scope: 'service',
-    rule: 'a number with an optional unit us, ms, s, m or h',
-    schema: z.string().regex(HAPROXY_TIME),
+    rule: 'a number with an optional unit us, ms, s, m or h, at most 2147483647 ms (~24.8 days)',
+    schema: z
+      .string()
+      .regex(HAPROXY_TIME)
+      .refine((v) => haproxyTimeMs(v) > 0 && haproxyTimeMs(v) <= HAPROXY_MAX_TIME_MS),
   }),
   checkRise: spec({
     key: 'vipkeeper.check.rise',

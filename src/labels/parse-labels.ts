@@ -1,3 +1,4 @@
+import { quoteUntrusted } from '../config/patterns.js';
 import { closestName } from '../util/closest-name.js';
 import { LABEL_PREFIX, LABEL_SPECS, LABELS, type LabelSpec, MAX_LABEL_VALUE } from './label-schema.js';
 
@@ -51,7 +52,7 @@ export type LabelResult = { ok: true; labels: ParsedLabels } | { ok: false; prob
 
 /** Untrusted text for a log line: JSON-quoted (control characters escaped) and cut. */
 export function showUntrusted(value: string, max = 64): string {
-  return JSON.stringify(value.length > max ? `${value.slice(0, max)}...` : value);
+  return quoteUntrusted(value, max);
 }
 
 /** A container's labels -> validated settings, or every problem found. Pure. */

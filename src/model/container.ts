@@ -22,6 +22,8 @@ export interface ContainerInfo {
   /** Seconds since the epoch; orders containers so older claims win conflicts. */
   readonly created: number;
   readonly running: boolean;
+  /** When it last started, ms since the epoch by the engine's clock (0 if unknown). */
+  readonly startedAt: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly health: ContainerHealth;
   /** Private TCP ports the image exposes or the container publishes. */

@@ -78,7 +78,16 @@ interface Accepted {
 const byAge = (a: ContainerInfo, b: ContainerInfo) => a.created - b.created || cmp(a.id, b.id);
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function buildDesiredState(containers: readonly ContainerInfo[], settings: SelectionSettings): DesiredState {
+export interface SelectionContext {
+  /** Containers Docker is stopping (kill/stop seen, not dead yet): drained, never served again. */
+  readonly stopping?: ReadonlySet<string>;
+}
+
+export function buildDesiredState(
+  containers: readonly ContainerInfo[],
+  settings: SelectionSettings,
+  context: SelectionContext = {},
+): DesiredState {
   const skipped: SkippedContainer[] = [];
   const notices: LabelNotice[] = [];
   const accepted: Accepted[] = [];
@@ -104,6 +113,10 @@ export function buildDesiredState(containers: readonly ContainerInfo[], settings
       });
     }
     const { server: serverLabels, service } = parsed.labels;
+    if (context.stopping?.has(c.id)) {
+      skip(c, 'Docker is stopping it: drained, requests in flight finish, no new ones');
+      continue;
+    }
     if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
       skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
       continue;

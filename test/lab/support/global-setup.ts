@@ -1,29 +1,27 @@
-import { mkdirSync, openSync, mkdtempSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   APP_IMAGE,
   TEST_IFACE,
   TEST_IFACE_ADDRESS,
   dockerAnswers,
+  dockerdStartedByTests,
+  forgetDockerd,
   removeTestContainers,
   sh,
-  waitFor,
+  startDockerd,
+  stopDockerd,
 } from './lab.js';
 
 // Sets up the lab once for all lab tests and tears down what it made, even
 // when tests fail: dockerd (only if none answers), the app image (cached in
 // the engine, rebuilt only when missing) and a test interface.
 
-let startedDockerd: ChildProcess | null = null;
-
 async function ensureDockerd(): Promise<void> {
+  forgetDockerd();
   if (await dockerAnswers()) return;
-  mkdirSync('.lab', { recursive: true });
-  const log = openSync('.lab/dockerd.log', 'a');
-  startedDockerd = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
-  await waitFor('dockerd to answer (see .lab/dockerd.log)', dockerAnswers, 60_000, 250);
+  await startDockerd();
 }
 
 async function ensureAppImage(): Promise<void> {
@@ -62,8 +60,9 @@ export async function setup(): Promise<void> {
 export async function teardown(): Promise<void> {
   await removeTestContainers().catch(() => undefined);
   await sh('ip', ['link', 'del', TEST_IFACE], { allowFail: true });
-  if (startedDockerd?.pid) {
-    process.kill(startedDockerd.pid, 'SIGTERM');
-    await waitFor('dockerd to stop', async () => !(await dockerAnswers()), 30_000, 250).catch(() => undefined);
+  // Only a dockerd the tests started (here or in a restart test) is stopped again.
+  if (dockerdStartedByTests()) {
+    await stopDockerd().catch(() => undefined);
+    forgetDockerd();
   }
 }

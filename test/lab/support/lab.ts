@@ -1,4 +1,5 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 // Shared facts and helpers of the lab: real dockerd, haproxy and keepalived on
@@ -82,5 +83,45 @@ export async function dockerAnswers(): Promise<boolean> {
   return (await sh('docker', ['version', '--format', '{{.Server.Version}}'], { allowFail: true })).code === 0;
 }
 
-export type { ChildProcess };
-export { spawn };
+const DOCKERD_MARKER = '.lab/dockerd-started-by-tests';
+
+/** Starts dockerd in the background and waits until it answers; remembers that the tests own it. */
+export async function startDockerd(): Promise<void> {
+  mkdirSync('.lab', { recursive: true });
+  const log = openSync('.lab/dockerd.log', 'a');
+  const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  writeFileSync(DOCKERD_MARKER, String(child.pid));
+  await waitFor('dockerd to answer (see .lab/dockerd.log)', dockerAnswers, 60_000, 250);
+}
+
+/** Stops the running dockerd (whoever started it) and waits until it is gone. */
+export async function stopDockerd(): Promise<void> {
+  let pid: number | null = null;
+  try {
+    pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim());
+  } catch {
+    return;
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  await waitFor('dockerd to exit', async () => {
+    try {
+      process.kill(pid!, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 60_000, 200);
+}
+
+export function dockerdStartedByTests(): boolean {
+  return existsSync(DOCKERD_MARKER);
+}
+
+export function forgetDockerd(): void {
+  rmSync(DOCKERD_MARKER, { force: true });
+}

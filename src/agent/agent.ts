@@ -1,0 +1,424 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/env.js';
+import { ENV } from '../config/env-schema.js';
+import { parseEnvironment } from '../config/env.js';
+import type { HostFacts } from '../config/host-facts.js';
+import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
+import { type ContainerEvent, DockerEvents } from '../docker/docker-events.js';
+import { VipkeeperError } from '../errors.js';
+import { ConfigStore } from '../files/config-store.js';
+import { HaproxyProcess } from '../haproxy/haproxy-process.js';
+import { applyServerChanges, drainServer, type PendingDelete, tryDelete } from '../haproxy/runtime-apply.js';
+import { runtimeCommand } from '../haproxy/runtime-api.js';
+import { diffServices, isEmpty } from '../haproxy/server-changes.js';
+import { removeVips } from '../host/vip-addresses.js';
+import { KeepalivedProcess } from '../keepalived/keepalived-process.js';
+import type { Logger } from '../log.js';
+import type { ContainerInfo } from '../model/container.js';
+import type { DesiredState } from '../model/desired-state.js';
+import { type Plan, planConfigs } from '../pipeline.js';
+import { backendName } from '../render/haproxy-view.js';
+import { loadTemplates, type Templates } from '../render/load-templates.js';
+import { ADMIN_SOCKET_NAME } from '../render/render-configs.js';
+import { realValidator, type Validator } from '../validate/check-config.js';
+import { PassScheduler } from './pass-scheduler.js';
+
+// The live agent: follows Docker, keeps haproxy and keepalived running and in
+// step. Level-based: events only mark a pass pending; each pass lists the real
+// state and computes the whole desired state, then applies the difference the
+// cheapest safe way (Runtime API, else a validated seamless reload).
+
+export interface AgentOptions {
+  readonly config: Config;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly facts: HostFacts;
+  readonly log: Logger;
+  /** Debounce of event bursts: quiet time, and the most a pass may be delayed. */
+  readonly quietMs?: number;
+  readonly maxWaitMs?: number;
+  /** Full resync even without events, a safety net for anything missed. */
+  readonly resyncEveryMs?: number;
+  readonly validator?: Validator;
+}
+
+export type ApplyMethod = 'none' | 'runtime-api' | 'reload' | 'start';
+
+export interface PassRecord {
+  readonly id: number;
+  readonly at: string;
+  readonly triggers: readonly string[];
+  readonly applied: ApplyMethod;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly updated: readonly string[];
+  readonly durationMs: number;
+  readonly error: string | null;
+}
+
+/** Signals that end a container: anything else (`docker kill -s HUP`) is not a stop. */
+const TERMINATING_SIGNALS = new Set(['15', '9', '2', '3', 'SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'TERM', 'KILL', 'INT', 'QUIT']);
+const STOPPING_FORGET_MS = 120_000;
+const DELETE_RETRY_MS = 250;
+const DELETE_FORCE_AFTER_MS = 30_000;
+
+export class Agent {
+  #config: Config;
+  readonly #log: Logger;
+  readonly #validate: Validator;
+  readonly #store: ConfigStore;
+  readonly #haproxy: HaproxyProcess;
+  readonly #keepalived: KeepalivedProcess;
+  #docker: DockerEngine | null = null;
+  #events: DockerEvents | null = null;
+  #scheduler: PassScheduler;
+  #templates: Templates | null = null;
+  #watcher: FSWatcher | null = null;
+  #applied: Plan | null = null;
+  /** Containers Docker is stopping: id -> when (engine clock, ms) and when we saw it (our clock). */
+  #stopping = new Map<string, { eventAt: number; seenAt: number }>();
+  #pendingDeletes: PendingDelete[] = [];
+  #deleteTimer: NodeJS.Timeout | null = null;
+  #resyncTimer: NodeJS.Timeout | null = null;
+  #passes = 0;
+  #lastPass: PassRecord | null = null;
+  #warned = new Set<string>();
+  #nodeRoleOk = true;
+  #closed = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#validate = options.validator ?? realValidator();
+    this.#store = new ConfigStore(this.#config.configDir);
+    this.#haproxy = new HaproxyProcess(
+      {
+        configFile: this.#store.path('haproxy.cfg'),
+        masterSocket: join(this.#config.runDir, 'haproxy-master.sock'),
+        adminSocket: join(this.#config.runDir, ADMIN_SOCKET_NAME),
+      },
+      this.#log,
+    );
+    this.#keepalived = new KeepalivedProcess(this.#store.path('keepalived.conf'), this.#config.runDir, this.#log);
+    this.#scheduler = new PassScheduler(
+      { quietMs: options.quietMs ?? 50, maxWaitMs: options.maxWaitMs ?? 500 },
+      (triggers) => this.#pass(triggers),
+    );
+  }
+
+  get lastPass(): PassRecord | null {
+    return this.#lastPass;
+  }
+
+  get appliedState(): DesiredState | null {
+    return this.#applied?.state ?? null;
+  }
+
+  children() {
+    return [this.#haproxy.process.state(), this.#keepalived.process.state()];
+  }
+
+  /** Reads the whole initial state, applies it once, then follows changes. */
+  async start(): Promise<void> {
+    const c = this.#config;
+    await this.#store.init();
+    await mkdir(c.runDir, { recursive: true, mode: 0o700 });
+
+    const leftover = await removeVips(c.interface, c.virtualIps);
+    if (leftover.length > 0) {
+      this.#log.warn({ interface: c.interface, vips: leftover.map((v) => v.address) }, 'removed VIPs left on the interface by an earlier run');
+    }
+
+    this.#docker = await this.#connectDocker();
+    if (this.#closed) return;
+    this.#templates = await loadTemplates(c.templatesDir);
+
+    // Subscribe before the first list so no change between the two is missed.
+    this.#events = new DockerEvents(this.#docker, this.#log);
+    this.#events.on('event', (e: ContainerEvent) => this.#onEvent(e));
+    this.#events.on('resync', () => this.#scheduler.trigger('resync'));
+    await this.#events.start();
+
+    await this.#checkNodeRole();
+    await this.#initialApply();
+
+    this.#haproxy.process.on('started', () => {
+      // A restarted haproxy loads the file: the applied state is the file's. Re-check anyway.
+      if (this.#applied) this.#scheduler.trigger('haproxy restarted');
+    });
+    this.#watchFiles();
+    const every = this.options.resyncEveryMs ?? 60_000;
+    this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), every);
+    this.#resyncTimer.unref();
+  }
+
+  async #connectDocker(): Promise<DockerEngine> {
+    let delay = 250;
+    for (;;) {
+      try {
+        return await connectDocker(this.#config.dockerHost);
+      } catch (err) {
+        if (this.#closed) throw err;
+        this.#log.warn({ endpoint: this.#config.dockerHost, err: (err as Error).message, retryInMs: delay }, 'Docker does not answer yet');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  async #checkNodeRole(): Promise<void> {
+    const { nodeRole, roleLabel } = this.#config;
+    if (nodeRole === null || !this.#docker) return;
+    const labels = await this.#docker.engineLabels();
+    this.#nodeRoleOk = labels[roleLabel] === nodeRole;
+    if (!this.#nodeRoleOk) {
+      this.#log.error(
+        { roleLabel, nodeRole, engineLabels: labels },
+        `this node's Docker engine lacks ${roleLabel}=${nodeRole}: keepalived is not started and this node never holds the VIP`,
+      );
+    }
+  }
+
+  async #list(): Promise<ContainerInfo[]> {
+    return this.#docker!.listLabelled(this.#config.roleLabel, this.#config.backendRole);
+  }
+
+  #plan(containers: readonly ContainerInfo[]): Plan {
+    const now = Date.now();
+    const live = new Map(containers.filter((c) => c.running).map((c) => [c.id, c]));
+    for (const [id, mark] of this.#stopping) {
+      const c = live.get(id);
+      // Forget the mark once the container is gone, or started again after it (a restart
+      // whose start event we missed, say while the event stream was reconnecting).
+      if (!c || c.startedAt > mark.eventAt || now - mark.seenAt > STOPPING_FORGET_MS) this.#stopping.delete(id);
+    }
+    return planConfigs(this.#config, containers, this.#templates!, { stopping: new Set(this.#stopping.keys()) });
+  }
+
+  async #initialApply(): Promise<void> {
+    const t0 = Date.now();
+    const plan = this.#plan(await this.#list());
+    this.#warnSkipped(plan.state);
+    try {
+      await this.#store.install('haproxy.cfg', plan.rendered.haproxyCfg, (f) => this.#validate('haproxy', f));
+    } catch (err) {
+      // Never start worse than before: a previous run's live file (already checked once) still serves.
+      const previous = await this.#store.read('haproxy.cfg');
+      if (previous === null) throw err;
+      this.#log.error({ code: (err as VipkeeperError).code, err: (err as Error).message }, 'the rendered haproxy.cfg was rejected; starting with the previous one');
+    }
+    await this.#store.install('keepalived.conf', plan.rendered.keepalivedConf, (f) => this.#validate('keepalived', f));
+
+    this.#haproxy.start();
+    await this.#haproxy.waitReady();
+    await this.#store.markGood('haproxy.cfg');
+    if (this.#nodeRoleOk) {
+      this.#keepalived.start();
+      await this.#store.markGood('keepalived.conf');
+    }
+    this.#applied = plan;
+    this.#record({
+      triggers: ['initial state'],
+      applied: 'start',
+      added: plan.state.services.flatMap((s) => s.servers.map((x) => `${backendName(s.name)}/${x.name}`)),
+      removed: [],
+      updated: [],
+      t0,
+      error: null,
+    });
+  }
+
+  #onEvent(e: ContainerEvent): void {
+    const stoppingNow = e.action === 'stop' || (e.action === 'kill' && e.signal !== null && TERMINATING_SIGNALS.has(e.signal));
+    if (stoppingNow && !this.#stopping.has(e.id)) {
+      this.#stopping.set(e.id, { eventAt: e.time, seenAt: Date.now() });
+      void this.#drainNow(e.id);
+    }
+    if (e.action === 'start') this.#stopping.delete(e.id);
+    this.#scheduler.trigger(`${e.action}${e.name ? ` ${e.name}` : ''}`);
+  }
+
+  /** Drains a stopping container's server at once, without waiting for the pass. */
+  async #drainNow(containerId: string): Promise<void> {
+    for (const service of this.#applied?.state.services ?? []) {
+      const server = service.servers.find((s) => s.containerId === containerId);
+      if (!server) continue;
+      try {
+        await drainServer(this.#haproxy.paths.adminSocket, backendName(service.name), server.name);
+        this.#log.info({ server: `${backendName(service.name)}/${server.name}` }, 'container stopping: server drained');
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'could not drain a stopping container; the next pass removes it');
+      }
+    }
+  }
+
+  #warnSkipped(state: DesiredState): void {
+    // Each skipped container is reported once per reason, not on every pass.
+    const now = new Set<string>();
+    for (const s of state.skipped) {
+      const key = `${s.containerId}|${s.reason}`;
+      now.add(key);
+      if (this.#warned.has(key)) continue;
+      const first = s.problems[0];
+      this.#log.warn(
+        { container: s.containerName, id: s.containerId.slice(0, 12), ...(first ? { label: first.label, value: first.shownValue, rule: first.rule } : {}) },
+        `skipped container ${s.containerName}: ${s.reason}`,
+      );
+    }
+    for (const n of state.notices) {
+      const key = `${n.containerName}|${n.message}`;
+      now.add(key);
+      if (!this.#warned.has(key)) this.#log.warn({ container: n.containerName }, n.message);
+    }
+    this.#warned = now;
+  }
+
+  async #pass(triggers: readonly string[]): Promise<void> {
+    if (this.#closed || !this.#applied) return;
+    const t0 = Date.now();
+    let containers: ContainerInfo[];
+    try {
+      containers = await this.#list();
+    } catch (err) {
+      // Docker away: keep serving what we have; the event stream's reconnect triggers a resync.
+      this.#log.warn({ err: (err as Error).message }, 'cannot list containers; keeping the current state');
+      return;
+    }
+    const plan = this.#plan(containers);
+    this.#warnSkipped(plan.state);
+
+    const previous = this.#applied;
+    const changes = diffServices(previous.state.services, plan.state.services);
+    const haproxyChanged = plan.rendered.haproxyCfg !== previous.rendered.haproxyCfg;
+    const keepalivedChanged = plan.rendered.keepalivedConf !== previous.rendered.keepalivedConf;
+    const names = {
+      added: changes.add.map((a) => `${a.backend}/${a.server.name}`),
+      removed: changes.remove.map((a) => `${a.backend}/${a.server.name}`),
+      updated: changes.update.map((a) => `${a.backend}/${a.after.name}`),
+    };
+    if (!haproxyChanged && !keepalivedChanged) {
+      this.#log.debug({ triggers }, 'pass: nothing to change');
+      return;
+    }
+
+    let applied: ApplyMethod = 'none';
+    let error: string | null = null;
+    try {
+      if (haproxyChanged) {
+        await this.#store.install('haproxy.cfg', plan.rendered.haproxyCfg, (f) => this.#validate('haproxy', f));
+        applied = await this.#applyHaproxy(changes);
+        await this.#store.markGood('haproxy.cfg');
+      }
+      if (keepalivedChanged) {
+        await this.#store.install('keepalived.conf', plan.rendered.keepalivedConf, (f) => this.#validate('keepalived', f));
+        if (this.#nodeRoleOk) this.#keepalived.reload();
+        await this.#store.markGood('keepalived.conf');
+        if (applied === 'none') applied = 'reload';
+      }
+      this.#applied = plan;
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      this.#log.error({ code: (err as VipkeeperError).code ?? 'E_APPLY', err: error }, 'pass failed; the last good config stays live');
+    }
+    this.#record({ triggers, applied, ...names, t0, error });
+  }
+
+  async #applyHaproxy(changes: ReturnType<typeof diffServices>): Promise<ApplyMethod> {
+    if (changes.structural === null && !isEmpty(changes)) {
+      try {
+        const pending = await applyServerChanges(this.#haproxy.paths.adminSocket, changes, this.#log);
+        this.#queueDeletes(pending);
+        return 'runtime-api';
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'runtime API change failed; reloading instead');
+      }
+    }
+    // A structural change, a template change, or a runtime failure: the file is already in place.
+    await this.#haproxy.reload();
+    return 'reload';
+  }
+
+  #queueDeletes(pending: readonly PendingDelete[]): void {
+    this.#pendingDeletes.push(...pending);
+    if (this.#pendingDeletes.length === 0 || this.#deleteTimer) return;
+    const retry = async () => {
+      this.#deleteTimer = null;
+      const still: PendingDelete[] = [];
+      for (const p of this.#pendingDeletes) {
+        const socket = this.#haproxy.paths.adminSocket;
+        let done = await tryDelete(socket, p.backend, p.server).catch(() => false);
+        if (!done && Date.now() - p.since > DELETE_FORCE_AFTER_MS) {
+          // Its container is gone; connections still attached to it can never finish.
+          await runtimeCommand(socket, `shutdown sessions server ${p.backend}/${p.server}`).catch(() => '');
+          done = await tryDelete(socket, p.backend, p.server).catch(() => false);
+        }
+        if (!done) still.push(p);
+      }
+      this.#pendingDeletes = still;
+      if (still.length > 0 && !this.#closed) this.#deleteTimer = setTimeout(() => void retry(), DELETE_RETRY_MS);
+    };
+    this.#deleteTimer = setTimeout(() => void retry(), DELETE_RETRY_MS);
+  }
+
+  #record(r: { triggers: readonly string[]; applied: ApplyMethod; added: string[]; removed: string[]; updated: string[]; t0: number; error: string | null }): void {
+    this.#passes += 1;
+    const record: PassRecord = {
+      id: this.#passes,
+      at: new Date().toISOString(),
+      triggers: r.triggers,
+      applied: r.applied,
+      added: r.added,
+      removed: r.removed,
+      updated: r.updated,
+      durationMs: Date.now() - r.t0,
+      error: r.error,
+    };
+    this.#lastPass = record;
+    this.#log.info({ pass: record.id, triggers: record.triggers, applied: record.applied, added: record.added, removed: record.removed, updated: record.updated, durationMs: record.durationMs, ...(record.error ? { error: record.error } : {}) }, 'pass');
+  }
+
+  #watchFiles(): void {
+    const paths: string[] = [];
+    if (this.#config.templatesDir) paths.push(this.#config.templatesDir);
+    const passFile = this.options.env[ENV.authPassFile.name]?.trim();
+    if (passFile) paths.push(passFile);
+    if (paths.length === 0) return;
+    this.#watcher = watch(paths, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
+    this.#watcher.on('all', (_event, path) => void this.#onFileChange(path, passFile));
+  }
+
+  async #onFileChange(path: string, passFile: string | undefined): Promise<void> {
+    try {
+      if (passFile && path === passFile) {
+        const content = await readFile(passFile, 'utf8').then((c) => ({ content: c }), (e: NodeJS.ErrnoException) => ({ error: e.code ?? String(e) }));
+        this.#config = parseEnvironment(this.options.env, this.options.facts, content).config;
+      } else {
+        this.#templates = await loadTemplates(this.#config.templatesDir);
+      }
+      this.#scheduler.trigger(`file changed ${path}`);
+    } catch (err) {
+      this.#log.error({ path, err: (err as Error).message }, 'a watched file changed but cannot be used; the last good config stays live');
+    }
+  }
+
+  /** Resolves when no pass is pending or running (tests, drills). */
+  idle(): Promise<void> {
+    return this.#scheduler.idle();
+  }
+
+  /** Stops everything: no more passes, keepalived (gives the VIP up), haproxy, leftover VIPs. */
+  async stop(): Promise<void> {
+    this.#closed = true;
+    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    await this.#watcher?.close();
+    this.#events?.close();
+    await this.#scheduler.close();
+    await this.#keepalived.stop();
+    await this.#haproxy.stop();
+    const left = await removeVips(this.#config.interface, this.#config.virtualIps);
+    if (left.length > 0) this.#log.warn({ vips: left.map((v) => v.address) }, 'removed VIPs keepalived left behind');
+    this.#log.info('vipkeeper stopped');
+  }
+}

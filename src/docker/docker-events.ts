@@ -1,0 +1,134 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { DockerEngine } from './docker-engine.js';
+
+// Docker's /events stream for containers, kept open: on a lost connection it
+// reconnects with backoff and says so ('resync'), because the engine replays
+// little and nothing across its own restart. Events are only hints: the
+// agent re-lists the real state after each one.
+
+export interface ContainerEvent {
+  readonly action: string;
+  readonly id: string;
+  readonly name: string;
+  /** For `kill`: the signal number or name Docker sent. */
+  readonly signal: string | null;
+  /** Engine clock, ms since the epoch. */
+  readonly time: number;
+}
+
+export const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'health_status', 'rename', 'update', 'pause', 'unpause'];
+
+const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
+
+export class DockerEvents extends EventEmitter {
+  #stream: Readable | null = null;
+  #closed = false;
+  #attempt = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #connected = false;
+  #lastEventAt: number | null = null;
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get lastEventAt(): number | null {
+    return this.#lastEventAt;
+  }
+
+  /** Resolves once the stream is open (or keeps retrying in the background). */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const stream = (await this.engine.api.getEvents({
+        filters: { type: ['container'], event: WATCHED_ACTIONS },
+      })) as unknown as Readable;
+      this.#stream = stream;
+      const wasRetry = this.#attempt > 0;
+      this.#attempt = 0;
+      this.#connected = true;
+      let buffer = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (line) this.#onLine(line);
+        }
+      });
+      const lost = (why: string) => {
+        if (this.#stream !== stream) return;
+        this.#stream = null;
+        this.#connected = false;
+        if (!this.#closed) {
+          this.log.warn({ endpoint: this.engine.endpoint, why }, 'Docker event stream lost; reconnecting');
+          this.emit('lost');
+          this.#scheduleReconnect();
+        }
+      };
+      stream.on('end', () => lost('end'));
+      stream.on('close', () => lost('close'));
+      stream.on('error', (err: Error) => lost(err.message));
+      if (wasRetry) {
+        this.log.info({ endpoint: this.engine.endpoint }, 'Docker event stream back; resyncing');
+        this.emit('resync');
+      }
+    } catch (err) {
+      this.#connected = false;
+      this.log.warn({ endpoint: this.engine.endpoint, err: (err as Error).message }, 'cannot open the Docker event stream');
+      this.#scheduleReconnect();
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#timer) return;
+    const delay = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)]!;
+    this.#attempt += 1;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#connect();
+    }, delay);
+  }
+
+  #onLine(line: string): void {
+    let raw: { Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number; timeNano?: number };
+    try {
+      raw = JSON.parse(line) as typeof raw;
+    } catch {
+      return;
+    }
+    this.#lastEventAt = Date.now();
+    // health_status arrives as "health_status: healthy".
+    const action = (raw.Action ?? raw.status ?? '').split(':')[0]!.trim();
+    const event: ContainerEvent = {
+      action,
+      id: raw.Actor?.ID ?? raw.id ?? '',
+      name: raw.Actor?.Attributes?.name ?? '',
+      signal: raw.Actor?.Attributes?.signal ?? null,
+      time: raw.timeNano ? Math.floor(raw.timeNano / 1e6) : raw.time ? raw.time * 1000 : Date.now(),
+    };
+    this.emit('event', event);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#stream?.destroy();
+    this.#stream = null;
+    this.#connected = false;
+  }
+}

@@ -1,0 +1,77 @@
+import type { Logger } from '../log.js';
+import { SupervisedProcess } from '../supervisor/supervised-process.js';
+import { runtimeCommand } from './runtime-api.js';
+
+// haproxy in master-worker mode under our supervision. A reload is SIGUSR2 to
+// the master: it re-reads the (already validated) file and hands the
+// listening sockets to a new worker, so no connection attempt is refused.
+
+export interface HaproxyPaths {
+  readonly configFile: string;
+  readonly masterSocket: string;
+  readonly adminSocket: string;
+}
+
+export class HaproxyProcess {
+  readonly process: SupervisedProcess;
+
+  constructor(
+    readonly paths: HaproxyPaths,
+    private readonly log: Logger,
+    bin = 'haproxy',
+  ) {
+    this.process = new SupervisedProcess(
+      {
+        name: 'haproxy',
+        command: bin,
+        args: ['-W', '-db', '-S', `${paths.masterSocket},mode,600`, '-f', paths.configFile],
+        // SIGUSR1: soft stop, connections in flight finish (bounded by hard-stop-after).
+        stopSignal: 'SIGUSR1',
+        stopGraceMs: 10_000,
+      },
+      log,
+    );
+  }
+
+  start(): void {
+    this.process.start();
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+
+  /** Pid of the current worker, from the worker itself; null while none answers. */
+  async workerPid(): Promise<number | null> {
+    try {
+      const info = await runtimeCommand(this.paths.adminSocket, 'show info', 2000);
+      const m = /^Pid: (\d+)$/m.exec(info);
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async waitReady(timeoutMs = 15_000): Promise<number> {
+    return this.#waitForWorker((pid) => pid !== null, timeoutMs);
+  }
+
+  /** Seamless reload; resolves when a new worker answers on the admin socket. */
+  async reload(timeoutMs = 15_000): Promise<number> {
+    const before = await this.workerPid();
+    if (!this.process.signal('SIGUSR2')) throw new Error('haproxy is not running');
+    return this.#waitForWorker((pid) => pid !== null && pid !== before, timeoutMs);
+  }
+
+  async #waitForWorker(ok: (pid: number | null) => boolean, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pid = await this.workerPid();
+      if (ok(pid)) return pid!;
+      if (Date.now() > deadline) {
+        throw new Error(`haproxy worker did not answer within ${timeoutMs} ms: ${this.process.recentOutput.slice(-1000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

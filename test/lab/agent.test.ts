@@ -1,0 +1,222 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_TEMPLATES_DIR } from '../../src/render/load-templates.js';
+import { AgentUnderTest, answeringBackends, get } from './support/agent.js';
+import {
+  TEST_IFACE,
+  docker,
+  publishedPort,
+  removeTestContainers,
+  runApp,
+  sh,
+  startDockerd,
+  stopDockerd,
+  waitFor,
+} from './support/lab.js';
+
+// `vipkeeper run` against real dockerd, haproxy and keepalived. Every check
+// asks HAProxy what it serves (requests through the frontend, or the Runtime
+// API's `show servers state`), not only what the files say.
+
+const apps = { role: 'apps' };
+
+async function haproxyWorkerPid(agent: AgentUnderTest): Promise<number> {
+  const { runtimeCommand } = await import('../../src/haproxy/runtime-api.js');
+  const info = await runtimeCommand(agent.adminSocket, 'show info');
+  return Number(/^Pid: (\d+)$/m.exec(info)?.[1]);
+}
+
+async function processesUsing(path: string): Promise<string[]> {
+  const r = await sh('pgrep', ['-af', path], { allowFail: true });
+  return r.stdout.split('\n').filter((l) => l.trim() && !l.includes('pgrep'));
+}
+
+describe('vipkeeper run follows Docker', () => {
+  let agent: AgentUnderTest;
+
+  beforeAll(async () => {
+    await removeTestContainers();
+    agent = new AgentUnderTest();
+    agent.start();
+    await agent.waitLog('the initial pass', (l) => l.msg === 'pass');
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await removeTestContainers();
+  });
+
+  it('serves 503 with no backends, then scales 0 -> 3 -> 1 through the Runtime API without a reload', async () => {
+    expect((await get()).status).toBe(503);
+    const worker = await haproxyWorkerPid(agent);
+
+    await Promise.all(['vkt-s1', 'vkt-s2', 'vkt-s3'].map((name) => runApp({ name, labels: apps, publish: ['80'] })));
+    await agent.waitServers(['vkt-s1', 'vkt-s2', 'vkt-s3']);
+    await waitFor('all three to answer', async () => (await answeringBackends(12)).length === 3);
+
+    await docker('stop', '-t', '1', 'vkt-s2', 'vkt-s3');
+    await agent.waitServers(['vkt-s1']);
+    expect(await answeringBackends(6)).toEqual(['vkt-s1']);
+
+    // Server-only changes never reloaded haproxy: the same worker still runs.
+    expect(await haproxyWorkerPid(agent)).toBe(worker);
+    const applied = agent.passes().slice(1).map((p) => p.applied).filter((a) => a !== 'none');
+    expect(applied.length).toBeGreaterThan(0);
+    expect(new Set(applied)).toEqual(new Set(['runtime-api']));
+    // The file carries the dynamic servers too, so a later reload keeps them.
+    const cfg = readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8');
+    expect(cfg).toMatch(new RegExp(`server vkt-s1 127\\.0\\.0\\.1:${await publishedPort('vkt-s1', 80)} `));
+    expect(cfg).not.toContain('vkt-s2');
+    await docker('rm', '-f', 'vkt-s2', 'vkt-s3');
+  });
+
+  it('coalesces a burst of starts into few passes', async () => {
+    const before = agent.passes().length;
+    const names = Array.from({ length: 8 }, (_, i) => `vkt-burst-${i}`);
+    await Promise.all(names.map((name) => runApp({ name, labels: apps, publish: ['80'] })));
+    await agent.waitServers(['vkt-s1', ...names]);
+    // Eight starts, several events each; debounced into a handful of passes, not one per event.
+    expect(agent.passes().length - before).toBeLessThan(8);
+    await sh('docker', ['rm', '-f', ...names]);
+    await agent.waitServers(['vkt-s1']);
+  });
+
+  it('takes a container killed with SIGKILL out, and the others keep serving', async () => {
+    await runApp({ name: 'vkt-k1', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-s1', 'vkt-k1']);
+    await docker('kill', '-s', 'KILL', 'vkt-k1');
+    await agent.waitServers(['vkt-s1']);
+    for (let i = 0; i < 5; i++) expect(await get()).toEqual({ status: 200, body: 'vkt-s1' });
+    await docker('rm', '-f', 'vkt-k1');
+  });
+
+  it('drains a container as soon as Docker starts stopping it', async () => {
+    // httpd runs as PID 1 without a SIGTERM handler, so the kernel ignores SIGTERM and Docker waits
+    // the whole stop timeout before SIGKILL: like an app finishing its requests in flight.
+    await runApp({
+      name: 'vkt-slow',
+      labels: apps,
+      publish: ['80'],
+      extra: ['--stop-timeout', '5'],
+    });
+    await agent.waitServers(['vkt-s1', 'vkt-slow']);
+    const stopping = docker('stop', 'vkt-slow');
+    // While Docker waits for the container to exit, HAProxy already has it in drain.
+    await waitFor('vkt-slow drained', async () => {
+      const row = (await agent.servers()).find((r) => r.server === 'vkt-slow');
+      return row === undefined || (row.adminState & 0x08) !== 0 || (row.adminState & 0x01) !== 0;
+    }, 10_000, 20);
+    await stopping;
+    await agent.waitServers(['vkt-s1']);
+    await docker('rm', '-f', 'vkt-slow');
+  });
+
+  it('skips a container with a hostile label and still serves the rest', async () => {
+    await runApp({ name: 'vkt-evil', labels: { ...apps, 'vipkeeper.port': '80\n    server evil 203.0.113.5:80' }, publish: ['80'] });
+    await runApp({ name: 'vkt-s4', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-s1', 'vkt-s4']);
+    const warning = await agent.waitLog('a warning about vkt-evil', (l) => l.level === 40 && l.container === 'vkt-evil');
+    expect(warning).toMatchObject({ label: 'vipkeeper.port' });
+    expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).not.toContain('203.0.113.5');
+    await docker('rm', '-f', 'vkt-evil', 'vkt-s4');
+    await agent.waitServers(['vkt-s1']);
+  });
+
+  it('follows a relabelled container into a new service with a seamless reload', async () => {
+    await runApp({ name: 'vkt-r1', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-s1', 'vkt-r1']);
+    // Labels cannot change on a running container: relabelling is replacing it under the same name.
+    await docker('rm', '-f', 'vkt-r1');
+    await runApp({ name: 'vkt-r1', labels: { ...apps, 'vipkeeper.service': 'api', 'vipkeeper.host': 'api.test' }, publish: ['80'] });
+    await agent.waitServers(['vkt-r1'], 'be_api');
+    await agent.waitServers(['vkt-s1']);
+    expect(await get('/', '127.0.0.1', { Host: 'api.test' })).toEqual({ status: 200, body: 'vkt-r1' });
+    expect(await get()).toEqual({ status: 200, body: 'vkt-s1' });
+    expect(agent.passes().some((p) => p.applied === 'reload')).toBe(true);
+    await docker('rm', '-f', 'vkt-r1');
+    await waitFor('be_api gone', async () => (await agent.servers('be_api')).length === 0);
+  });
+
+  it('restarts a killed haproxy, which serves the same backends', async () => {
+    const master = (await processesUsing(join(agent.configDir, 'haproxy.cfg')))[0];
+    expect(master).toBeDefined();
+    const masterPid = Number(master!.split(' ')[0]);
+    process.kill(masterPid, 'SIGKILL');
+    await agent.waitLog('haproxy restarted', (l) => l.child === 'haproxy' && l.msg === 'haproxy started' && l.pid !== masterPid);
+    await agent.waitServers(['vkt-s1']);
+    await waitFor('requests served again', async () => (await get().catch(() => ({ status: 0, body: '' }))).body === 'vkt-s1');
+  });
+
+  it('resyncs after dockerd restarts and serves the restarted container on its new port', async () => {
+    await runApp({ name: 'vkt-always', labels: apps, publish: ['80'], extra: ['--restart', 'always'] });
+    await agent.waitServers(['vkt-s1', 'vkt-always']);
+    await stopDockerd();
+    await startDockerd();
+    // vkt-s1 had no restart policy: gone. vkt-always came back, maybe on another host port.
+    await agent.waitServers(['vkt-always'], 'be_apps', 60_000);
+    const port = await publishedPort('vkt-always', 80);
+    await waitFor('the new port in haproxy', async () => (await agent.servers()).find((r) => r.server === 'vkt-always')?.port === port);
+    await waitFor('vkt-always answers', async () => (await get().catch(() => ({ body: '' }))).body === 'vkt-always');
+    expect(agent.logs.some((l) => l.msg === 'Docker event stream back; resyncing')).toBe(true);
+  });
+});
+
+describe('vipkeeper run with user templates', () => {
+  let agent: AgentUnderTest;
+  let templates: string;
+
+  beforeAll(async () => {
+    await removeTestContainers();
+    templates = mkdtempSync(join(tmpdir(), 'vipkeeper-templates-'));
+    cpSync(join(BUILTIN_TEMPLATES_DIR, 'haproxy.cfg.ejs'), join(templates, 'haproxy.cfg.ejs'));
+    await runApp({ name: 'vkt-t1', labels: apps, publish: ['80'] });
+    agent = new AgentUnderTest({ VIPKEEPER_TEMPLATES_DIR: templates });
+    agent.start();
+    await agent.waitServers(['vkt-t1']);
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await removeTestContainers();
+  });
+
+  it('rejects an invalid template edit and keeps serving; a fixed one applies', async () => {
+    const good = readFileSync(join(templates, 'haproxy.cfg.ejs'), 'utf8');
+    const before = readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8');
+    writeFileSync(join(templates, 'haproxy.cfg.ejs'), good.replace('option redispatch', 'option no-such-option'));
+    await agent.waitLog('the rejection', (l) => l.msg.includes('last good config stays live') && String(l.err).includes('no-such-option'));
+    expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).toBe(before);
+    expect(await get()).toEqual({ status: 200, body: 'vkt-t1' });
+
+    writeFileSync(join(templates, 'haproxy.cfg.ejs'), good.replace('timeout queue 30s', 'timeout queue 29s'));
+    await waitFor('the fixed template applied', async () => readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8').includes('timeout queue 29s'));
+    expect(await get()).toEqual({ status: 200, body: 'vkt-t1' });
+  });
+});
+
+describe('stopping the agent', () => {
+  let agent: AgentUnderTest | null = null;
+  afterEach(async () => {
+    await agent?.stop();
+    await sh('ip', ['addr', 'del', '198.18.0.100/24', 'dev', TEST_IFACE], { allowFail: true });
+  });
+
+  it('removes a VIP left by an earlier crash, and on SIGTERM stops its children and leaves no VIP', async () => {
+    await sh('ip', ['addr', 'add', '198.18.0.100/24', 'dev', TEST_IFACE]);
+    agent = new AgentUnderTest({ VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_ADVERT_INT: '0.1' });
+    agent.start();
+    await agent.waitLog('the leftover VIP removed', (l) => l.msg.includes('left on the interface'));
+    // Alone on its segment, this node becomes MASTER and takes the VIP.
+    await waitFor('the VIP on the interface', async () => (await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout.includes('198.18.0.100/24'), 15_000);
+    const configFile = join(agent.configDir, 'haproxy.cfg');
+    expect((await processesUsing(configFile)).length).toBeGreaterThan(0);
+    expect((await processesUsing(join(agent.configDir, 'keepalived.conf'))).length).toBeGreaterThan(0);
+
+    expect(await agent.stop()).toBe(0);
+    agent = null;
+    expect(await processesUsing(configFile)).toEqual([]);
+    expect(await processesUsing('keepalived.conf')).toEqual([]);
+    expect((await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout).not.toContain('198.18.0.100');
+    expect(existsSync(`${configFile}.last-good`)).toBe(true);
+  });
+});

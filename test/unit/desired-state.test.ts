@@ -1,0 +1,365 @@
+import { describe, expect, it } from 'vitest';
+import type { ContainerInfo } from '../../src/model/container.js';
+import { buildDesiredState, type DesiredState, type SelectionSettings, type Service } from '../../src/model/desired-state.js';
+import { binding, container, type ContainerSpec, idFor, SETTINGS, shuffled } from './fixtures.js';
+
+const build = (containers: ContainerInfo[], settings: Partial<SelectionSettings> = {}) =>
+  buildDesiredState(containers, { ...SETTINGS, ...settings });
+
+const service = (state: DesiredState, name: string): Service => {
+  const s = state.services.find((x) => x.name === name);
+  if (!s) throw new Error(`no service ${name} in ${JSON.stringify(state.services.map((x) => x.name))}`);
+  return s;
+};
+
+/** Container names per service, and skipped container names: the shape most tests care about. */
+const summary = (state: DesiredState) => ({
+  services: Object.fromEntries(state.services.map((s) => [s.name, s.servers.map((srv) => srv.containerName)])),
+  skipped: state.skipped.map((s) => s.containerName),
+});
+
+const reasonOf = (state: DesiredState, name: string): string => {
+  const s = state.skipped.find((x) => x.containerName === name);
+  if (!s) throw new Error(`${name} was not skipped`);
+  return s.reason;
+};
+
+describe('buildDesiredState: which containers are candidates', () => {
+  it.each<[string, ContainerSpec, Partial<SelectionSettings>, boolean]>([
+    ['running with role=apps', { name: 'web' }, {}, true],
+    ['stopped', { name: 'web', running: false }, {}, false],
+    ['another role', { name: 'web', labels: { role: 'db' } }, {}, false],
+    ['no role label', { name: 'web', labels: {} }, {}, false],
+    ['role value in another case', { name: 'web', labels: { role: 'Apps' } }, {}, false],
+    ['a compose one-off (docker compose run)', { name: 'web', extraLabels: { 'com.docker.compose.oneoff': 'True' } }, {}, false],
+    ['compose oneoff=False', { name: 'web', extraLabels: { 'com.docker.compose.oneoff': 'False' } }, {}, true],
+    ['custom role label and role', { name: 'web', labels: { tier: 'frontend' } }, { roleLabel: 'tier', backendRole: 'frontend' }, true],
+    ['default role label when a custom one is configured', { name: 'web' }, { roleLabel: 'tier', backendRole: 'frontend' }, false],
+  ])('%s -> served: %s', (_what, spec, settings, served) => {
+    const state = build([container(spec)], settings);
+    const servers = state.services.flatMap((s) => s.servers.map((srv) => srv.containerName));
+    expect(servers).toEqual(served ? ['web'] : []);
+    // Non-candidates are not "skipped" either: they are simply not ours.
+    expect(state.skipped).toEqual([]);
+  });
+});
+
+describe('buildDesiredState: where HAProxy reaches a container', () => {
+  it.each<[string, Partial<ContainerSpec>, Partial<SelectionSettings>, string]>([
+    ['published on 0.0.0.0', { bindings: [binding(80, 32768, '0.0.0.0')] }, {}, '127.0.0.1:32768'],
+    ['published with an empty host ip', { bindings: [binding(80, 32768, '')] }, {}, '127.0.0.1:32768'],
+    ['published on a specific address', { bindings: [binding(80, 32768, '192.0.2.7')] }, {}, '192.0.2.7:32768'],
+    ['published on loopback only', { bindings: [binding(80, 32768, '127.0.0.1')] }, {}, '127.0.0.1:32768'],
+    ['published on 0.0.0.0 and ::', { bindings: [binding(80, 32768, '::'), binding(80, 32768, '0.0.0.0')] }, {}, '127.0.0.1:32768'],
+    ['published on :: alone (docker-proxy listens on both families)', { bindings: [binding(80, 32768, '::')] }, {}, '127.0.0.1:32768'],
+    ['a specific IPv4 binding is preferred over ::', { bindings: [binding(80, 40000, '::'), binding(80, 32768, '192.0.2.7')] }, {}, '192.0.2.7:32768'],
+    ['VIPKEEPER_PUBLISHED_HOST overrides 0.0.0.0', { bindings: [binding(80, 32768, '0.0.0.0')] }, { publishedHost: 'docker-host.internal' }, 'docker-host.internal:32768'],
+    ['VIPKEEPER_PUBLISHED_HOST overrides a specific address', { bindings: [binding(80, 32768, '192.0.2.7')] }, { publishedHost: '10.9.8.7' }, '10.9.8.7:32768'],
+    ['vipkeeper.port picks the binding of that port', { exposedTcpPorts: [80, 8080], extraLabels: { 'vipkeeper.port': '8080' }, bindings: [binding(80, 32768), binding(8080, 32769)] }, {}, '127.0.0.1:32769'],
+    ['a udp binding of the same port is ignored', { bindings: [binding(80, 40000, '0.0.0.0', 'udp'), binding(80, 32768)] }, {}, '127.0.0.1:32768'],
+    ['vipkeeper.network: the address in that network and the private port', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'bridge', ip: '172.17.0.2' }, { network: 'backend', ip: '10.1.0.5' }] }, {}, '10.1.0.5:80'],
+    ['vipkeeper.network with vipkeeper.port', { exposedTcpPorts: [80, 9000], extraLabels: { 'vipkeeper.network': 'backend', 'vipkeeper.port': '9000' }, bindings: [], networks: [{ network: 'backend', ip: '10.1.0.5' }] }, {}, '10.1.0.5:9000'],
+    ['vipkeeper.network ignores VIPKEEPER_PUBLISHED_HOST', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '10.1.0.5' }] }, { publishedHost: 'docker-host.internal' }, '10.1.0.5:80'],
+    ['a single exposed port needs no vipkeeper.port', { exposedTcpPorts: [3000], bindings: [binding(3000, 32768)] }, {}, '127.0.0.1:32768'],
+    ['an exposed port listed twice is still one port', { exposedTcpPorts: [3000, 3000], bindings: [binding(3000, 32768)] }, {}, '127.0.0.1:32768'],
+    ['two exposed ports and vipkeeper.port', { exposedTcpPorts: [80, 443], extraLabels: { 'vipkeeper.port': '443' }, bindings: [binding(443, 32768)] }, {}, '127.0.0.1:32768'],
+    ['vipkeeper.port need not be exposed, only published', { exposedTcpPorts: [], extraLabels: { 'vipkeeper.port': '81' }, bindings: [binding(81, 32768)] }, {}, '127.0.0.1:32768'],
+  ])('%s -> %s', (_what, spec, settings, expected) => {
+    const state = build([container({ name: 'web', ...spec })], settings);
+    expect(state.skipped).toEqual([]);
+    const [srv] = service(state, 'apps').servers;
+    expect(`${srv!.address}:${srv!.port}`).toBe(expected);
+  });
+
+  it.each<[string, Partial<ContainerSpec>, string]>([
+    ['port not published', { bindings: [] }, 'port 80/tcp is not published (docker run -p 80); publish it or set vipkeeper.network'],
+    ['only a different port published', { bindings: [binding(81, 32768)] }, 'port 80/tcp is not published'],
+    ['only udp published', { bindings: [binding(80, 32768, '0.0.0.0', 'udp')] }, 'port 80/tcp is not published'],
+    ['host port 0', { bindings: [binding(80, 0)] }, 'port 80/tcp is not published'],
+    ['published on a specific IPv6 address only', { bindings: [binding(80, 32768, '::1')] }, 'port 80/tcp is published only on an IPv6 address, which is not supported yet'],
+    ['no exposed port', { exposedTcpPorts: [], bindings: [] }, 'it exposes no TCP port: set vipkeeper.port'],
+    ['two exposed ports without vipkeeper.port', { exposedTcpPorts: [443, 80] }, 'it exposes 2 TCP ports (80, 443): set vipkeeper.port to choose one'],
+    ['vipkeeper.network the container is not in', { extraLabels: { 'vipkeeper.network': 'backend' } }, 'vipkeeper.network="backend": the container is not in that network (it is in: bridge)'],
+    ['vipkeeper.network and no networks at all', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [] }, 'the container is not in that network (it is in: none)'],
+    ['vipkeeper.network without an IPv4 address', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '' }] }, 'it has no IPv4 address in network backend'],
+  ])('%s -> skipped', (_what, spec, reason) => {
+    const state = build([container({ name: 'web', ...spec })]);
+    expect(state.skipped).toEqual([{ containerId: idFor('web'), containerName: 'web', reason: expect.stringContaining(reason), problems: [] }]);
+    expect(service(state, 'apps').servers).toEqual([]);
+  });
+});
+
+describe('buildDesiredState: Docker health', () => {
+  it.each<[ContainerInfo['health'], string | undefined, boolean]>([
+    ['none', undefined, true],
+    ['healthy', undefined, true],
+    ['starting', undefined, false],
+    ['unhealthy', undefined, false],
+    ['starting', 'respect', false],
+    ['unhealthy', 'respect', false],
+    ['starting', 'ignore', true],
+    ['unhealthy', 'ignore', true],
+  ])('health %s with vipkeeper.docker-health=%s -> served: %s', (health, label, served) => {
+    const extraLabels: Record<string, string> = label === undefined ? {} : { 'vipkeeper.docker-health': label };
+    const state = build([container({ name: 'web', health, extraLabels })]);
+    expect(summary(state)).toEqual({ services: { apps: served ? ['web'] : [] }, skipped: served ? [] : ['web'] });
+    if (!served) expect(reasonOf(state, 'web')).toContain(`Docker healthcheck is ${health}`);
+  });
+});
+
+describe('buildDesiredState: bad labels skip only their container', () => {
+  it.each<[string, Record<string, string>, string]>([
+    ['a newline in check.path', { 'vipkeeper.check.path': '/x\n    server evil 203.0.113.9:80' }, 'vipkeeper.check.path'],
+    ['a port out of range', { 'vipkeeper.port': '70000' }, 'vipkeeper.port'],
+    ['host with mode tcp', { 'vipkeeper.mode': 'tcp', 'vipkeeper.host': 'a.example.com' }, 'vipkeeper.host'],
+  ])('%s', (_what, labels, label) => {
+    const state = build([container({ name: 'good' }), container({ name: 'evil', extraLabels: labels })]);
+    expect(summary(state)).toEqual({ services: { apps: ['good'] }, skipped: ['evil'] });
+    const skipped = state.skipped[0]!;
+    expect(skipped.problems.map((p) => p.label)).toEqual([label]);
+    expect(skipped.reason).toContain(`label ${label}=`);
+    expect(skipped.reason).toContain('breaks the rule');
+    expect(skipped.reason).not.toMatch(/[\n\r]/);
+  });
+
+  it('unknown vipkeeper.* labels are notices, not skips', () => {
+    const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.prot': '80', 'vipkeeper.zzz': '1' } })]);
+    expect(summary(state)).toEqual({ services: { apps: ['web'] }, skipped: [] });
+    expect(state.notices).toEqual([
+      { containerName: 'web', message: 'unknown label "vipkeeper.prot"; did you mean vipkeeper.port?' },
+      { containerName: 'web', message: 'unknown label "vipkeeper.zzz"' },
+    ]);
+  });
+});
+
+describe('buildDesiredState: services', () => {
+  it('with no containers the default service still exists, empty', () => {
+    expect(build([])).toEqual({
+      services: [
+        {
+          name: 'apps',
+          mode: 'http',
+          frontendPort: 80,
+          hosts: [],
+          path: null,
+          balance: 'roundrobin',
+          check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
+          servers: [],
+        },
+      ],
+      skipped: [],
+      notices: [],
+    });
+  });
+
+  it.each<[string, Partial<SelectionSettings>, { name: string; frontendPort: number }]>([
+    ['named after the backend role', { backendRole: 'web' }, { name: 'web', frontendPort: 80 }],
+    ['on VIPKEEPER_FRONTEND_PORT', { frontendPort: 8080 }, { name: 'apps', frontendPort: 8080 }],
+  ])('the default service is %s', (_what, settings, expected) => {
+    expect(build([], settings).services).toEqual([expect.objectContaining(expected)]);
+  });
+
+  it('vipkeeper.service splits containers into services, sorted by name', () => {
+    const state = build([
+      container({ name: 'web-2', extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'web.example.com' } }),
+      container({ name: 'api-1', extraLabels: { 'vipkeeper.service': 'api', 'vipkeeper.frontend.port': '8080' } }),
+      container({ name: 'plain-1' }),
+      container({ name: 'web-1', extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'web.example.com' } }),
+      container({ name: 'plain-2' }),
+    ]);
+    expect(summary(state)).toEqual({
+      services: { api: ['api-1'], apps: ['plain-1', 'plain-2'], web: ['web-1', 'web-2'] },
+      skipped: [],
+    });
+    expect(state.services.map((s) => s.name)).toEqual(['api', 'apps', 'web']);
+  });
+
+  it('a service server carries weight and maxconn from its labels', () => {
+    const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.weight': '0', 'vipkeeper.maxconn': '50' } })]);
+    expect(service(state, 'apps').servers).toEqual([
+      { name: 'web', containerId: idFor('web'), containerName: 'web', address: '127.0.0.1', port: expect.any(Number), weight: 0, maxconn: 50 },
+    ]);
+  });
+
+  it('when another service takes the default port with a host rule, no empty default service is added', () => {
+    const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'a.example.com' } })]);
+    expect(state.services.map((s) => s.name)).toEqual(['web']);
+  });
+
+  it('the default service is added beside services on other ports', () => {
+    const state = build([container({ name: 'db', extraLabels: { 'vipkeeper.service': 'db', 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432' } })]);
+    expect(summary(state)).toEqual({ services: { apps: [], db: ['db'] }, skipped: [] });
+  });
+});
+
+describe('buildDesiredState: containers of one service must agree; the oldest wins', () => {
+  it.each<[string, Record<string, string>, Record<string, string>, string, string]>([
+    ['vipkeeper.balance', { 'vipkeeper.balance': 'leastconn' }, { 'vipkeeper.balance': 'random' }, 'random', 'leastconn'],
+    ['vipkeeper.balance', { 'vipkeeper.balance': 'leastconn' }, {}, 'roundrobin', 'leastconn'],
+    ['vipkeeper.mode', {}, { 'vipkeeper.mode': 'tcp' }, 'tcp', 'http'],
+    ['vipkeeper.frontend.port', { 'vipkeeper.frontend.port': '8080' }, { 'vipkeeper.frontend.port': '8081' }, '8081', '8080'],
+    ['vipkeeper.host', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'b.example.com' }, 'b.example.com', 'a.example.com'],
+    ['vipkeeper.host', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com,b.example.com' }, 'a.example.com,b.example.com', 'a.example.com'],
+    ['vipkeeper.path', { 'vipkeeper.path': '/a' }, {}, '(unset)', '/a'],
+    ['vipkeeper.check', {}, { 'vipkeeper.check': 'false' }, 'false', 'true'],
+    ['vipkeeper.check.path', {}, { 'vipkeeper.check.path': '/h' }, '/h', '(unset)'],
+    ['vipkeeper.check.interval', { 'vipkeeper.check.interval': '5s' }, {}, '2s', '5s'],
+    ['vipkeeper.check.rise', {}, { 'vipkeeper.check.rise': '9' }, '9', '2'],
+    ['vipkeeper.check.fall', {}, { 'vipkeeper.check.fall': '9' }, '9', '5'],
+  ])('%s differs (row %#): the newer container is skipped', (label, oldLabels, newLabels, mine, theirs) => {
+    const old = container({ name: 'old', created: 100, extraLabels: { 'vipkeeper.service': 'web', ...oldLabels } });
+    const young = container({ name: 'young', created: 200, extraLabels: { 'vipkeeper.service': 'web', ...newLabels } });
+    // The newer one comes first in the input: age decides, not order.
+    const state = build([young, old]);
+    expect(summary(state).skipped).toEqual(['young']);
+    expect(service(state, 'web').servers.map((s) => s.containerName)).toEqual(['old']);
+    expect(reasonOf(state, 'young')).toBe(`its ${label} (${mine}) disagrees with ${theirs} set by old, the oldest container of service web`);
+  });
+
+  it('server-level labels may differ within a service', () => {
+    const state = build([
+      container({ name: 'a', created: 1, extraLabels: { 'vipkeeper.weight': '10', 'vipkeeper.maxconn': '5' } }),
+      container({ name: 'b', created: 2, extraLabels: { 'vipkeeper.weight': '90', 'vipkeeper.docker-health': 'ignore' } }),
+    ]);
+    expect(summary(state)).toEqual({ services: { apps: ['a', 'b'] }, skipped: [] });
+  });
+
+  it('the same host list in another order agrees', () => {
+    const state = build([
+      container({ name: 'a', created: 1, extraLabels: { 'vipkeeper.host': 'x.example,y.example' } }),
+      container({ name: 'b', created: 2, extraLabels: { 'vipkeeper.host': 'y.example,x.example' } }),
+    ]);
+    expect(summary(state)).toEqual({ services: { apps: ['a', 'b'] }, skipped: [] });
+  });
+
+  it('equal creation times: the smaller id is the older', () => {
+    const [first, second] = [idFor('p'), idFor('q')].sort();
+    const a = container({ name: 'a', id: second!, created: 5, extraLabels: { 'vipkeeper.balance': 'random' } });
+    const b = container({ name: 'b', id: first!, created: 5, extraLabels: { 'vipkeeper.balance': 'leastconn' } });
+    expect(summary(build([a, b])).skipped).toEqual(['a']);
+  });
+});
+
+describe('buildDesiredState: services sharing a frontend port', () => {
+  const svc = (name: string, created: number, labels: Record<string, string> = {}) =>
+    container({ name, created, extraLabels: { 'vipkeeper.service': name, ...labels } });
+
+  it.each<[string, Record<string, string>, Record<string, string>, string | null]>([
+    ['two http services without rules', {}, {}, 'neither has a vipkeeper.host or vipkeeper.path rule to tell their requests apart'],
+    ['same host', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com' }, 'both have the same vipkeeper.host and vipkeeper.path rules'],
+    ['same host and path', { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/x' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/x' }, 'both have the same vipkeeper.host and vipkeeper.path rules'],
+    ['same path', { 'vipkeeper.path': '/x' }, { 'vipkeeper.path': '/x' }, 'both have the same vipkeeper.host and vipkeeper.path rules'],
+    ['older tcp, newer http', { 'vipkeeper.mode': 'tcp' }, {}, 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)'],
+    ['older http, newer tcp', {}, { 'vipkeeper.mode': 'tcp' }, 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)'],
+    ['older http with a host rule, newer tcp', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.mode': 'tcp' }, 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)'],
+    ['two tcp services', { 'vipkeeper.mode': 'tcp' }, { 'vipkeeper.mode': 'tcp' }, 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)'],
+    ['distinct hosts', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'b.example.com' }, null],
+    ['one with a host, one without (the fallback)', { 'vipkeeper.host': 'a.example.com' }, {}, null],
+    ['one without, one with a path', {}, { 'vipkeeper.path': '/api' }, null],
+    ['same host, different paths', { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/a' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/b' }, null],
+    ['overlapping host lists', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com,b.example.com' }, null],
+    ['different frontend ports', {}, { 'vipkeeper.frontend.port': '8080' }, null],
+    ['two tcp services on different ports', { 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432' }, { 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '6379' }, null],
+  ])('%s', (_what, olderLabels, newerLabels, conflict) => {
+    const older = svc('older', 100, olderLabels);
+    const newer = svc('newer', 200, newerLabels);
+    for (const input of [[older, newer], [newer, older]]) {
+      const state = build(input);
+      if (conflict === null) {
+        expect(state.skipped).toEqual([]);
+        expect(service(state, 'older').servers).toHaveLength(1);
+        expect(service(state, 'newer').servers).toHaveLength(1);
+      } else {
+        expect(summary(state).skipped).toEqual(['newer']);
+        expect(service(state, 'older').servers).toHaveLength(1);
+        expect(state.services.map((s) => s.name)).not.toContain('newer');
+        expect(reasonOf(state, 'newer')).toBe(`service newer conflicts with service older (of older) on frontend port 80: ${conflict}`);
+      }
+    }
+  });
+
+  it('every container of the losing service is skipped', () => {
+    const state = build([
+      svc('older', 100),
+      container({ name: 'newer-1', created: 200, extraLabels: { 'vipkeeper.service': 'newer' } }),
+      container({ name: 'newer-2', created: 300, extraLabels: { 'vipkeeper.service': 'newer' } }),
+    ]);
+    expect(summary(state)).toEqual({ services: { older: ['older'] }, skipped: ['newer-1', 'newer-2'] });
+  });
+
+  it("a service's age is its oldest container's", () => {
+    const state = build([
+      container({ name: 'b-young', created: 500, extraLabels: { 'vipkeeper.service': 'b' } }),
+      container({ name: 'a-1', created: 300, extraLabels: { 'vipkeeper.service': 'a' } }),
+      container({ name: 'b-old', created: 100, extraLabels: { 'vipkeeper.service': 'b' } }),
+    ]);
+    expect(summary(state)).toEqual({ services: { b: ['b-old', 'b-young'] }, skipped: ['a-1'] });
+  });
+
+  it('the default service loses to an older service on its port like any other', () => {
+    const state = build([svc('web', 100), container({ name: 'plain', created: 200 })]);
+    expect(summary(state)).toEqual({ services: { web: ['web'] }, skipped: ['plain'] });
+  });
+});
+
+describe('buildDesiredState: server names', () => {
+  it.each<[string, string, string]>([
+    ['a plain name is kept', 'web-1', 'web-1'],
+    ['dots and underscores are kept', 'proj_web.1', 'proj_web.1'],
+    ['a name of 64 characters is kept', 'a'.repeat(64), 'a'.repeat(64)],
+    ['a name of 65 characters falls back', 'a'.repeat(65), 'c-<id12>'],
+    ['a space falls back', 'weird name', 'c-<id12>'],
+    ['a leading dash falls back', '-web', 'c-<id12>'],
+    ['non-ASCII falls back', 'wéb', 'c-<id12>'],
+    ['a newline falls back', 'web\nserver evil', 'c-<id12>'],
+    ['an empty name falls back', '', 'c-<id12>'],
+  ])('%s', (_what, name, expected) => {
+    const c = container({ name, id: idFor('fixed') });
+    const [srv] = service(build([c]), 'apps').servers;
+    expect(srv!.name).toBe(expected.replace('<id12>', idFor('fixed').slice(0, 12)));
+    expect(srv!.containerName).toBe(name);
+  });
+});
+
+describe('buildDesiredState: determinism', () => {
+  const fleet: ContainerInfo[] = [
+    container({ name: 'web-1', created: 10, extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'web.example.com' } }),
+    container({ name: 'web-2', created: 20, extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'web.example.com' } }),
+    container({ name: 'web-odd', created: 30, extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'other.example.com' } }),
+    container({ name: 'api-1', created: 15, extraLabels: { 'vipkeeper.service': 'api', 'vipkeeper.path': '/api', 'vipkeeper.check.path': '/api/health' } }),
+    container({ name: 'db', created: 5, extraLabels: { 'vipkeeper.service': 'db', 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432' } }),
+    container({ name: 'cache', created: 50, extraLabels: { 'vipkeeper.service': 'cache', 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432' } }),
+    container({ name: 'plain-1', created: 40 }),
+    container({ name: 'plain-2', created: 40, extraLabels: { 'vipkeeper.weight': '5', 'vipkeeper.typo': 'x' } }),
+    container({ name: 'sick', created: 1, health: 'unhealthy' }),
+    container({ name: 'evil', created: 2, extraLabels: { 'vipkeeper.path': '/x y' } }),
+    container({ name: 'stopped', created: 3, running: false }),
+  ];
+  const expected = build(fleet);
+
+  it('the fleet gives the expected picture', () => {
+    expect(summary(expected)).toEqual({
+      services: { api: ['api-1'], apps: ['plain-1', 'plain-2'], db: ['db'], web: ['web-1', 'web-2'] },
+      skipped: ['cache', 'evil', 'sick', 'web-odd'],
+    });
+    expect(expected.notices).toHaveLength(1);
+  });
+
+  it.each([
+    ['reversed', [...fleet].reverse()],
+    ['shuffled (seed 1)', shuffled(fleet, 1)],
+    ['shuffled (seed 2)', shuffled(fleet, 2)],
+    ['shuffled (seed 3)', shuffled(fleet, 3)],
+    ['shuffled (seed 42)', shuffled(fleet, 42)],
+  ])('%s input gives a deep-equal state', (_what, input) => {
+    expect(build(input)).toEqual(expected);
+    expect(JSON.stringify(build(input))).toBe(JSON.stringify(expected));
+  });
+
+  it('does not modify its input', () => {
+    const input = shuffled(fleet, 7);
+    const copy = JSON.parse(JSON.stringify(input)) as unknown;
+    build(input);
+    expect(input).toEqual(copy);
+  });
+});

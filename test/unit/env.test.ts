@@ -1,0 +1,505 @@
+import { quoteUntrusted } from '../../src/config/patterns.js';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, parseEnvironment } from '../../src/config/env.js';
+import { ENV_SPECS } from '../../src/config/env-schema.js';
+import { ConfigError } from '../../src/errors.js';
+import { configError, FACTS, facts, MINIMAL_ENV } from './fixtures.js';
+
+type Env = Record<string, string | undefined>;
+
+const parse = (env: Env, authPassFile?: AuthPassFileRead, hostFacts = FACTS) =>
+  parseEnvironment({ ...MINIMAL_ENV, ...env }, hostFacts, authPassFile);
+
+const MASK = /^\*{8} \(secret, \d+ characters\)$/;
+
+describe('parseEnvironment: a minimal environment gets every default', () => {
+  const { config, warnings } = parseEnvironment(MINIMAL_ENV, FACTS);
+
+  it.each<[keyof Config, unknown]>([
+    ['virtualIps', [{ address: '198.18.0.10', prefix: 24 }]],
+    ['interface', 'eth1'],
+    ['virtualRouterId', 51],
+    ['priority', 100],
+    ['state', 'BACKUP'],
+    ['nopreempt', true],
+    ['vrrpVersion', 2],
+    ['advertInt', 1],
+    ['unicastPeers', []],
+    ['authPass', null],
+    ['routerId', 'lb1'],
+    ['roleLabel', 'role'],
+    ['backendRole', 'apps'],
+    ['nodeRole', 'load-balancer'],
+    ['publishedHost', null],
+    ['frontendPort', 80],
+    ['dockerHost', 'unix:///var/run/docker.sock'],
+    ['configDir', '/etc/vipkeeper'],
+    ['runDir', '/run/vipkeeper'],
+    ['templatesDir', null],
+    ['logLevel', 'info'],
+  ])('%s defaults to %j', (field, expected) => {
+    expect(config[field]).toEqual(expected);
+  });
+
+  it('gives no warnings', () => {
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('parseEnvironment: values that are set are used', () => {
+  it.each<[string, string, keyof Config, unknown]>([
+    ['VIPKEEPER_INTERFACE', 'bond0.100', 'interface', 'bond0.100'],
+    ['VIPKEEPER_VIRTUAL_ROUTER_ID', '7', 'virtualRouterId', 7],
+    ['VIPKEEPER_PRIORITY', '254', 'priority', 254],
+    ['VIPKEEPER_STATE', 'backup', 'state', 'BACKUP'],
+    ['VIPKEEPER_NOPREEMPT', 'off', 'nopreempt', false],
+    ['VIPKEEPER_NOPREEMPT', 'YES', 'nopreempt', true],
+    ['VIPKEEPER_VRRP_VERSION', '3', 'vrrpVersion', 3],
+    ['VIPKEEPER_ADVERT_INT', '5', 'advertInt', 5],
+    ['VIPKEEPER_ROUTER_ID', 'edge_A.1', 'routerId', 'edge_A.1'],
+    ['VIPKEEPER_ROLE_LABEL', 'com.example/tier', 'roleLabel', 'com.example/tier'],
+    ['VIPKEEPER_BACKEND_ROLE', 'web.v2', 'backendRole', 'web.v2'],
+    ['VIPKEEPER_NODE_ROLE', 'edge', 'nodeRole', 'edge'],
+    ['VIPKEEPER_PUBLISHED_HOST', 'Docker-Host.Internal', 'publishedHost', 'docker-host.internal'],
+    ['VIPKEEPER_PUBLISHED_HOST', '192.0.2.7', 'publishedHost', '192.0.2.7'],
+    ['VIPKEEPER_FRONTEND_PORT', '8080', 'frontendPort', 8080],
+    ['VIPKEEPER_DOCKER_HOST', 'tcp://docker.internal:2375', 'dockerHost', 'tcp://docker.internal:2375'],
+    ['VIPKEEPER_CONFIG_DIR', '/srv/vipkeeper/conf', 'configDir', '/srv/vipkeeper/conf'],
+    ['VIPKEEPER_RUN_DIR', '/var/run/vk', 'runDir', '/var/run/vk'],
+    ['VIPKEEPER_TEMPLATES_DIR', '/etc/vipkeeper/templates', 'templatesDir', '/etc/vipkeeper/templates'],
+    ['VIPKEEPER_LOG_LEVEL', 'DEBUG', 'logLevel', 'debug'],
+  ])('%s=%j -> %s %j', (variable, value, field, expected) => {
+    expect(parse({ [variable]: value }).config[field]).toEqual(expected);
+  });
+
+  it.each([
+    ['a trailing newline', 'eth0\n'],
+    ['leading and trailing spaces', '  eth0  '],
+    ['a tab', '\teth0'],
+  ])('surrounding whitespace (%s) is trimmed before the rule applies', (_what, value) => {
+    expect(parse({ VIPKEEPER_INTERFACE: value }).config.interface).toBe('eth0');
+  });
+
+  it.each([
+    ['VIPKEEPER_PRIORITY', '', 'priority', 100],
+    ['VIPKEEPER_INTERFACE', '   ', 'interface', 'eth1'],
+    ['VIPKEEPER_LOG_LEVEL', '', 'logLevel', 'info'],
+  ] as const)('an empty %s means "unset": default', (variable, value, field, expected) => {
+    expect(parse({ [variable]: value }).config[field]).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: interface default', () => {
+  it.each([
+    { why: 'the VIP is in the subnet of eth1', vips: '198.18.0.10/24', hostFacts: FACTS, expected: 'eth1' },
+    { why: 'the VIP is in the subnet of eth0', vips: '192.0.2.200/24', hostFacts: FACTS, expected: 'eth0' },
+    { why: 'only the FIRST VIP decides', vips: '192.0.2.200/24,198.18.0.10/24', hostFacts: FACTS, expected: 'eth0' },
+    { why: 'no subnet holds the VIP: the default route', vips: '203.0.113.10/24', hostFacts: facts({ defaultInterface: 'bond0' }), expected: 'bond0' },
+  ])('$why -> $expected', ({ vips, hostFacts, expected }) => {
+    expect(parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: vips }, hostFacts).config.interface).toBe(expected);
+  });
+
+  it('an explicit VIPKEEPER_INTERFACE wins over the subnet match', () => {
+    expect(parse({ VIPKEEPER_INTERFACE: 'eth0' }).config.interface).toBe('eth0');
+  });
+
+  it('no subnet holds the VIP and there is no default route: a problem naming VIPKEEPER_INTERFACE', () => {
+    const err = configError(() => parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: '203.0.113.10/24' }, facts({ defaultInterface: null })));
+    expect(err.problems).toEqual([
+      { variable: 'VIPKEEPER_INTERFACE', shownValue: '(unset)', rule: expect.stringContaining('203.0.113.10') },
+    ]);
+  });
+});
+
+describe('parseEnvironment: router id default from the hostname', () => {
+  it.each([
+    ['lb1.example.net', 'lb1'],
+    ['node-7', 'node-7'],
+    ['LB_2.corp', 'LB_2'],
+  ])('hostname %j -> router_id %j', (hostname, expected) => {
+    expect(parse({}, undefined, facts({ hostname })).config.routerId).toBe(expected);
+  });
+
+  it.each(['-bad.example', '', 'héllo', 'a b'])('hostname %j is not a router id: a problem naming VIPKEEPER_ROUTER_ID', (hostname) => {
+    const err = configError(() => parse({}, undefined, facts({ hostname })));
+    expect(err.problems).toEqual([
+      { variable: 'VIPKEEPER_ROUTER_ID', shownValue: '(unset)', rule: expect.stringContaining(quoteUntrusted(hostname)) },
+    ]);
+  });
+
+  it('an explicit VIPKEEPER_ROUTER_ID needs no valid hostname', () => {
+    expect(parse({ VIPKEEPER_ROUTER_ID: 'edge-a' }, undefined, facts({ hostname: '-bad' })).config.routerId).toBe('edge-a');
+  });
+});
+
+describe('parseEnvironment: node role', () => {
+  it.each<[string, string | undefined, string | null]>([
+    ['unset', undefined, 'load-balancer'],
+    ['empty', '', null],
+    ['blank', '   ', null],
+    ['set', 'edge', 'edge'],
+  ])('VIPKEEPER_NODE_ROLE %s -> %j', (_what, value, expected) => {
+    expect(parse({ VIPKEEPER_NODE_ROLE: value }).config.nodeRole).toBe(expected);
+  });
+});
+
+describe('parseEnvironment: Docker endpoint', () => {
+  it.each<[string, Env, string]>([
+    ['neither set: the default socket', {}, DEFAULT_DOCKER_SOCKET],
+    ['DOCKER_HOST only', { DOCKER_HOST: 'tcp://docker:2375' }, 'tcp://docker:2375'],
+    ['DOCKER_HOST blank: the default socket', { DOCKER_HOST: '  ' }, DEFAULT_DOCKER_SOCKET],
+    ['VIPKEEPER_DOCKER_HOST wins over DOCKER_HOST', { DOCKER_HOST: 'tcp://docker:2375', VIPKEEPER_DOCKER_HOST: 'unix:///run/docker.sock' }, 'unix:///run/docker.sock'],
+    ['an invalid DOCKER_HOST is not looked at when VIPKEEPER_DOCKER_HOST is set', { DOCKER_HOST: 'ssh://x', VIPKEEPER_DOCKER_HOST: 'unix:///run/docker.sock' }, 'unix:///run/docker.sock'],
+  ])('%s', (_what, env, expected) => {
+    expect(parse(env).config.dockerHost).toBe(expected);
+  });
+
+  it('an invalid DOCKER_HOST fallback is a problem naming DOCKER_HOST', () => {
+    const err = configError(() => parse({ DOCKER_HOST: 'ssh://user@host' }));
+    expect(err.problems).toEqual([
+      { variable: 'DOCKER_HOST', shownValue: '"ssh://user@host"', rule: expect.stringContaining('must be unix:///path') },
+    ]);
+  });
+});
+
+describe('parseEnvironment: lists', () => {
+  const twoVips = [
+    { address: '198.18.0.10', prefix: 24 },
+    { address: '198.18.0.11', prefix: 32 },
+  ];
+  it.each([
+    ['commas', '198.18.0.10/24,198.18.0.11/32'],
+    ['spaces', '198.18.0.10/24 198.18.0.11/32'],
+    ['comma and space', '198.18.0.10/24, 198.18.0.11/32'],
+    ['runs of separators and padding', '  198.18.0.10/24 ,, \t198.18.0.11/32 , '],
+    ['newlines', '198.18.0.10/24\n198.18.0.11/32'],
+  ])('VIPKEEPER_VIRTUAL_IPS separated by %s', (_what, value) => {
+    expect(parse({ VIPKEEPER_VIRTUAL_IPS: value }).config.virtualIps).toEqual(twoVips);
+  });
+
+  it.each([
+    ['separated by commas and spaces', '192.0.2.8,192.0.2.9 192.0.2.10', ['192.0.2.8', '192.0.2.9', '192.0.2.10']],
+    ["this host's own address is dropped", '192.0.2.5,192.0.2.8', ['192.0.2.8']],
+    ['own addresses on every interface are dropped', '127.0.0.1 198.18.0.5 192.0.2.5 192.0.2.8', ['192.0.2.8']],
+    ['only own addresses: none left', '192.0.2.5', []],
+    ['duplicates are listed once', '192.0.2.8,192.0.2.9,192.0.2.8 192.0.2.9', ['192.0.2.8', '192.0.2.9']],
+    ['the order of first mention is kept', '192.0.2.9,192.0.2.8', ['192.0.2.9', '192.0.2.8']],
+  ])('VIPKEEPER_UNICAST_PEERS: %s', (_what, value, expected) => {
+    expect(parse({ VIPKEEPER_UNICAST_PEERS: value }).config.unicastPeers).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: each invalid variable is a ConfigError naming it, its quoted value and the rule', () => {
+  it.each<[string, string, string]>([
+    ['VIPKEEPER_VIRTUAL_IPS', '198.18.0.10', 'is not an IPv4 address in CIDR form'],
+    ['VIPKEEPER_VIRTUAL_IPS', '198.18.0.10/33', 'is not an IPv4 address in CIDR form'],
+    ['VIPKEEPER_VIRTUAL_IPS', '198.18.0.10/0', 'is not an IPv4 address in CIDR form'],
+    ['VIPKEEPER_VIRTUAL_IPS', '256.18.0.10/24', 'is not an IPv4 address in CIDR form'],
+    ['VIPKEEPER_VIRTUAL_IPS', '198.18.0.10/24/8', 'is not an IPv4 address in CIDR form'],
+    ['VIPKEEPER_VIRTUAL_IPS', '', 'is required'],
+    ['VIPKEEPER_VIRTUAL_IPS', ' , ', 'must name at least one address'],
+    ['VIPKEEPER_INTERFACE', 'eth0:1', 'must be an interface name'],
+    ['VIPKEEPER_INTERFACE', 'a234567890123456', 'must be an interface name'],
+    ['VIPKEEPER_VIRTUAL_ROUTER_ID', '0', 'must be a whole number from 1 to 255'],
+    ['VIPKEEPER_VIRTUAL_ROUTER_ID', '256', 'must be a whole number from 1 to 255'],
+    ['VIPKEEPER_VIRTUAL_ROUTER_ID', '5.0', 'must be a whole number from 1 to 255'],
+    ['VIPKEEPER_PRIORITY', '255', 'must be a whole number from 1 to 254'],
+    ['VIPKEEPER_PRIORITY', '-1', 'must be a whole number from 1 to 254'],
+    ['VIPKEEPER_STATE', 'PRIMARY', 'must be BACKUP or MASTER'],
+    ['VIPKEEPER_NOPREEMPT', 'maybe', 'must be true or false'],
+    ['VIPKEEPER_VRRP_VERSION', '4', 'must be 2 or 3'],
+    ['VIPKEEPER_ADVERT_INT', '0', 'must be from 0.01 to 255 seconds'],
+    ['VIPKEEPER_ADVERT_INT', '256', 'must be from 0.01 to 255 seconds'],
+    ['VIPKEEPER_ADVERT_INT', '1.234', 'must be a number of seconds'],
+    ['VIPKEEPER_ADVERT_INT', '1s', 'must be a number of seconds'],
+    ['VIPKEEPER_UNICAST_PEERS', '192.0.2.300', 'is not an IPv4 address'],
+    ['VIPKEEPER_UNICAST_PEERS', '192.0.2.8/32', 'is not an IPv4 address'],
+    ['VIPKEEPER_AUTH_PASS_FILE', 'run/secrets/vrrp', 'must be an absolute path'],
+    ['VIPKEEPER_ROUTER_ID', '-edge', 'must be 1-63 letters'],
+    ['VIPKEEPER_ROLE_LABEL', 'role!', 'must be a label key'],
+    ['VIPKEEPER_BACKEND_ROLE', '-apps', 'must be 1-63 letters'],
+    ['VIPKEEPER_NODE_ROLE', 'load/balancer', 'must be empty or 1-63 letters'],
+    ['VIPKEEPER_PUBLISHED_HOST', 'under_score.example', 'must be an IPv4 address or a host name'],
+    ['VIPKEEPER_PUBLISHED_HOST', '::1', 'must be an IPv4 address or a host name'],
+    ['VIPKEEPER_FRONTEND_PORT', '0', 'must be a whole number from 1 to 65535'],
+    ['VIPKEEPER_FRONTEND_PORT', '65536', 'must be a whole number from 1 to 65535'],
+    ['VIPKEEPER_DOCKER_HOST', 'http://docker:2375', 'must be unix:///path'],
+    ['VIPKEEPER_DOCKER_HOST', 'tcp://docker', 'must be unix:///path'],
+    ['VIPKEEPER_CONFIG_DIR', 'etc/vipkeeper', 'must be an absolute path'],
+    ['VIPKEEPER_RUN_DIR', '/run/vip keeper', 'must be an absolute path'],
+    ['VIPKEEPER_TEMPLATES_DIR', '~/templates', 'must be an absolute path'],
+    ['VIPKEEPER_LOG_LEVEL', 'verbose', 'must be one of fatal, error, warn, info, debug, trace, silent'],
+  ])('%s=%j: %s', (variable, value, rule) => {
+    const err = configError(() => parse({ [variable]: value }));
+    expect(err.problems).toEqual([{ variable, shownValue: quoteUntrusted(value, 80), rule: expect.stringContaining(rule) }]);
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toContain(`${variable}=${quoteUntrusted(value, 80)}: `);
+  });
+
+  it('an unset VIPKEEPER_VIRTUAL_IPS is a problem too', () => {
+    const err = configError(() => parseEnvironment({}, FACTS));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_VIRTUAL_IPS', shownValue: '""', rule: expect.stringContaining('is required') }]);
+  });
+
+  it('a long value is shown cut to 80 characters', () => {
+    const value = `/${'a'.repeat(100)} b`;
+    const err = configError(() => parse({ VIPKEEPER_CONFIG_DIR: value }));
+    expect(err.problems[0]!.shownValue).toBe(quoteUntrusted(value, 80));
+  });
+
+  it('several bad variables give ONE ConfigError listing every one of them', () => {
+    const err = configError(() =>
+      parseEnvironment(
+        {
+          VIPKEEPER_VIRTUAL_IPS: 'nope',
+          VIPKEEPER_PRIORITY: '999',
+          VIPKEEPER_STATE: 'LEADER',
+          VIPKEEPER_LOG_LEVEL: 'loud',
+          VIPKEEPER_CONFIG_DIR: 'relative',
+        },
+        FACTS,
+      ),
+    );
+    expect(err.problems.map((p) => p.variable).sort()).toEqual([
+      'VIPKEEPER_CONFIG_DIR',
+      'VIPKEEPER_LOG_LEVEL',
+      'VIPKEEPER_PRIORITY',
+      'VIPKEEPER_STATE',
+      'VIPKEEPER_VIRTUAL_IPS',
+    ]);
+    expect(err.message).toMatch(/^invalid environment \(5 problems\):\n/);
+    for (const p of err.problems) expect(err.message).toContain(`  ${p.variable}=${p.shownValue}: ${p.rule}`);
+  });
+});
+
+describe('parseEnvironment: rules across variables', () => {
+  it.each<[string, Env, { state: string; nopreempt: boolean } | string]>([
+    ['MASTER with the default nopreempt (true)', { VIPKEEPER_STATE: 'MASTER' }, 'VIPKEEPER_STATE'],
+    ['MASTER + NOPREEMPT=true', { VIPKEEPER_STATE: 'MASTER', VIPKEEPER_NOPREEMPT: 'true' }, 'VIPKEEPER_STATE'],
+    ['master + NOPREEMPT=1', { VIPKEEPER_STATE: 'master', VIPKEEPER_NOPREEMPT: '1' }, 'VIPKEEPER_STATE'],
+    ['MASTER + NOPREEMPT=false', { VIPKEEPER_STATE: 'MASTER', VIPKEEPER_NOPREEMPT: 'false' }, { state: 'MASTER', nopreempt: false }],
+    ['master + NOPREEMPT=no', { VIPKEEPER_STATE: 'master', VIPKEEPER_NOPREEMPT: 'no' }, { state: 'MASTER', nopreempt: false }],
+    ['BACKUP + NOPREEMPT=true', { VIPKEEPER_STATE: 'BACKUP', VIPKEEPER_NOPREEMPT: 'true' }, { state: 'BACKUP', nopreempt: true }],
+  ])('state/nopreempt: %s', (_what, env, expected) => {
+    if (typeof expected === 'string') {
+      const err = configError(() => parse(env));
+      expect(err.problems).toEqual([{ variable: expected, shownValue: expect.any(String), rule: expect.stringContaining('contradicts VIPKEEPER_NOPREEMPT=true') }]);
+    } else {
+      expect(parse(env).config).toMatchObject(expected);
+    }
+  });
+
+  it.each<[string, string, number | string]>([
+    ['2', '1', 1],
+    ['2', '255', 255],
+    ['2', '1.0', 1],
+    ['2', '0.5', 'fractional seconds need VIPKEEPER_VRRP_VERSION=3'],
+    ['2', '1.5', 'fractional seconds need VIPKEEPER_VRRP_VERSION=3'],
+    ['3', '0.5', 0.5],
+    ['3', '0.01', 0.01],
+    ['3', '40.95', 40.95],
+    ['3', '41', 'must be at most 40.95 seconds with VRRP version 3'],
+  ])('version %s with advert_int %s -> %j', (version, advertInt, expected) => {
+    const env = { VIPKEEPER_VRRP_VERSION: version, VIPKEEPER_ADVERT_INT: advertInt };
+    if (typeof expected === 'number') {
+      expect(parse(env).config).toMatchObject({ vrrpVersion: Number(version), advertInt: expected });
+    } else {
+      const err = configError(() => parse(env));
+      expect(err.problems).toEqual([{ variable: 'VIPKEEPER_ADVERT_INT', shownValue: quoteUntrusted(advertInt, 80), rule: expected }]);
+    }
+  });
+});
+
+describe('parseEnvironment: VRRP password', () => {
+  it.each<[string, Env, AuthPassFileRead | undefined, string]>([
+    ['inline', { VIPKEEPER_AUTH_PASS: 'pw-12345' }, undefined, 'pw-12345'],
+    ['inline, padded', { VIPKEEPER_AUTH_PASS: ' pw-12345 ' }, undefined, 'pw-12345'],
+    ['from a file with a trailing newline', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'filepass\n' }, 'filepass'],
+    ['from a file with a trailing CRLF', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'filepass\r\n' }, 'filepass'],
+    ['from a file without a newline', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'filepass' }, 'filepass'],
+    ['an empty VIPKEEPER_AUTH_PASS beside a file', { VIPKEEPER_AUTH_PASS: '', VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'filepass' }, 'filepass'],
+  ])('%s', (_what, env, file, expected) => {
+    expect(parse(env, file).config.authPass?.reveal()).toBe(expected);
+  });
+
+  it.each<[string, Env, AuthPassFileRead | undefined, { variable: string; rule: string }]>([
+    ['password with version 3', { VIPKEEPER_AUTH_PASS: 'pw-12345', VIPKEEPER_VRRP_VERSION: '3' }, undefined, { variable: 'VIPKEEPER_VRRP_VERSION', rule: 'VRRP version 3 has no authentication' }],
+    ['password file with version 3', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp', VIPKEEPER_VRRP_VERSION: '3' }, { content: 'filepass\n' }, { variable: 'VIPKEEPER_VRRP_VERSION', rule: 'VRRP version 3 has no authentication' }],
+    ['AUTH_PASS and AUTH_PASS_FILE together', { VIPKEEPER_AUTH_PASS: 'pw-12345', VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'filepass' }, { variable: 'VIPKEEPER_AUTH_PASS_FILE', rule: 'not both' }],
+    ['the file could not be read', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { error: 'ENOENT' }, { variable: 'VIPKEEPER_AUTH_PASS_FILE', rule: 'cannot read the file: ENOENT' }],
+    ['the file was not read by the caller', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, undefined, { variable: 'VIPKEEPER_AUTH_PASS_FILE', rule: 'the file was not read' }],
+    ['the file holds an invalid password', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: 'two words\n' }, { variable: 'VIPKEEPER_AUTH_PASS_FILE', rule: 'the password in the file must be 1-64 characters' }],
+    ['the file is empty', { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' }, { content: '\n' }, { variable: 'VIPKEEPER_AUTH_PASS_FILE', rule: 'the password in the file must be 1-64 characters' }],
+    ['an inline password with a forbidden character', { VIPKEEPER_AUTH_PASS: 'pw#12345' }, undefined, { variable: 'VIPKEEPER_AUTH_PASS', rule: 'must be 1-64 characters' }],
+    ['an inline password of 65 characters', { VIPKEEPER_AUTH_PASS: 'p'.repeat(65) }, undefined, { variable: 'VIPKEEPER_AUTH_PASS', rule: 'must be 1-64 characters' }],
+  ])('%s is a problem', (_what, env, file, expected) => {
+    const err = configError(() => parse(env, file));
+    expect(err.problems).toEqual([{ variable: expected.variable, shownValue: expect.any(String), rule: expect.stringContaining(expected.rule) }]);
+  });
+
+  it('an invalid inline password is shown masked, with its length only', () => {
+    const err = configError(() => parse({ VIPKEEPER_AUTH_PASS: 'pw#12345' }));
+    expect(err.problems[0]!.shownValue).toBe('******** (secret, 8 characters)');
+  });
+
+  const SECRET = 'Zq7-Secret-Value';
+  const FILE_ENV = { VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp' };
+  it.each<[string, Env, AuthPassFileRead | undefined]>([
+    ['inline password breaking the rule', { VIPKEEPER_AUTH_PASS: `${SECRET}#!` }, undefined],
+    ['inline password with a newline inside', { VIPKEEPER_AUTH_PASS: `${SECRET}\n${SECRET}` }, undefined],
+    ['inline password with version 3', { VIPKEEPER_AUTH_PASS: SECRET, VIPKEEPER_VRRP_VERSION: '3' }, undefined],
+    ['inline password beside a file', { VIPKEEPER_AUTH_PASS: SECRET, ...FILE_ENV }, { content: 'other' }],
+    ['file password breaking the rule', FILE_ENV, { content: `${SECRET} x\n` }],
+    ['file password with version 3', { ...FILE_ENV, VIPKEEPER_VRRP_VERSION: '3' }, { content: `${SECRET}\n` }],
+    ['file password and other bad variables', { ...FILE_ENV, VIPKEEPER_PRIORITY: 'x' }, { content: `${SECRET} \n` }],
+  ])('the secret never appears in the ConfigError: %s', (_what, env, file) => {
+    const err = configError(() => parse(env, file));
+    for (const text of [err.message, String(err), err.stack ?? '', JSON.stringify(err), JSON.stringify(err.problems), inspect(err, { depth: 10 })]) {
+      expect(text).not.toContain(SECRET);
+    }
+    for (const p of err.problems.filter((p) => p.variable === 'VIPKEEPER_AUTH_PASS')) expect(p.shownValue).toMatch(MASK);
+  });
+
+  it.each<[string, Env, AuthPassFileRead | undefined]>([
+    ['inline', { VIPKEEPER_AUTH_PASS: SECRET }, undefined],
+    ['from a file', FILE_ENV, { content: `${SECRET}\n` }],
+  ])('the secret never appears when a parsed config (%s) is printed', (_what, env, file) => {
+    const { config, warnings } = parse(env, file);
+    expect(config.authPass?.reveal()).toBe(SECRET);
+    for (const text of [
+      JSON.stringify(config.authPass),
+      String(config.authPass),
+      `${config.authPass}`,
+      inspect(config.authPass),
+      JSON.stringify(config),
+      inspect(config, { depth: 10, showHidden: true }),
+      JSON.stringify(warnings),
+    ]) {
+      expect(text).not.toContain(SECRET);
+    }
+  });
+
+  it.each<[string, Env, AuthPassFileRead | undefined, { variable: string; message: string }[]]>([
+    ['8 characters: no warning', { VIPKEEPER_AUTH_PASS: '12345678' }, undefined, []],
+    ['9 characters inline', { VIPKEEPER_AUTH_PASS: '123456789' }, undefined, [{ variable: 'VIPKEEPER_AUTH_PASS', message: 'the VRRP password has 9 characters; keepalived uses only the first 8' }]],
+    ['12 characters from a file', FILE_ENV, { content: '123456789012\n' }, [{ variable: 'VIPKEEPER_AUTH_PASS_FILE', message: 'the VRRP password has 12 characters; keepalived uses only the first 8' }]],
+  ])('password length: %s', (_what, env, file, expected) => {
+    expect(parse(env, file).warnings).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: unknown VIPKEEPER_ variables are warnings', () => {
+  it.each([
+    ['VIPKEEPER_VIRTUAL_IP', 'unknown variable; did you mean VIPKEEPER_VIRTUAL_IPS?'],
+    ['VIPKEEPER_PRIORTY', 'unknown variable; did you mean VIPKEEPER_PRIORITY?'],
+    ['VIPKEEPER_LOGLEVEL', 'unknown variable; did you mean VIPKEEPER_LOG_LEVEL?'],
+    ['VIPKEEPER_NO_PREEMPT', 'unknown variable; did you mean VIPKEEPER_NOPREEMPT?'],
+    ['VIPKEEPER_AUTH_PASSWORD', 'unknown variable; did you mean VIPKEEPER_AUTH_PASS?'],
+    ['VIPKEEPER_XYZZY', 'unknown variable'],
+  ])('%s -> %j', (variable, message) => {
+    expect(parse({ [variable]: 'x' }).warnings).toEqual([{ variable, message }]);
+  });
+
+  it('variables outside the VIPKEEPER_ prefix are ignored', () => {
+    expect(parse({ PATH: '/usr/bin', HOME: '/root', VIPKEEPERX: '1', vipkeeper_state: 'MASTER' }).warnings).toEqual([]);
+  });
+
+  it('an unknown variable does not stop a valid environment', () => {
+    const { config, warnings } = parse({ VIPKEEPER_VIRTUAL_IP: '198.18.0.99/24' });
+    expect(config.virtualIps).toEqual([{ address: '198.18.0.10', prefix: 24 }]);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('parseEnvironment: hostile values are rejected for every variable', () => {
+  /** A valid value per variable; the hostile text is put into it, so only the hostile part can be to blame. */
+  const VALID: Record<string, string> = {
+    VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24',
+    VIPKEEPER_INTERFACE: 'eth1',
+    VIPKEEPER_VIRTUAL_ROUTER_ID: '51',
+    VIPKEEPER_PRIORITY: '100',
+    VIPKEEPER_STATE: 'BACKUP',
+    VIPKEEPER_NOPREEMPT: 'true',
+    VIPKEEPER_VRRP_VERSION: '2',
+    VIPKEEPER_ADVERT_INT: '1',
+    VIPKEEPER_UNICAST_PEERS: '192.0.2.8',
+    VIPKEEPER_AUTH_PASS: 'pw-12345',
+    VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp',
+    VIPKEEPER_ROUTER_ID: 'lb1',
+    VIPKEEPER_ROLE_LABEL: 'role',
+    VIPKEEPER_BACKEND_ROLE: 'apps',
+    VIPKEEPER_NODE_ROLE: 'load-balancer',
+    VIPKEEPER_PUBLISHED_HOST: 'docker.internal',
+    VIPKEEPER_FRONTEND_PORT: '80',
+    // tcp:// so that a long tail cannot still be a (long) unix socket path; see the note in the report.
+    VIPKEEPER_DOCKER_HOST: 'tcp://docker:2375',
+    VIPKEEPER_CONFIG_DIR: '/etc/vipkeeper',
+    VIPKEEPER_RUN_DIR: '/run/vipkeeper',
+    VIPKEEPER_TEMPLATES_DIR: '/etc/vipkeeper/templates',
+    VIPKEEPER_LOG_LEVEL: 'info',
+  };
+
+  it('the table of valid values covers every variable, and each is accepted', () => {
+    expect(Object.keys(VALID).sort()).toEqual(ENV_SPECS.map((s) => s.name).sort());
+    for (const [variable, value] of Object.entries(VALID)) {
+      const file = variable === 'VIPKEEPER_AUTH_PASS_FILE' ? { content: 'pw-12345\n' } : undefined;
+      expect(() => parse({ [variable]: value }, file), variable).not.toThrow();
+    }
+  });
+
+  const HOSTILE: [string, (valid: string) => string][] = [
+    ['a newline', (v) => `${v}\nx`],
+    ['a newline and a new directive', (v) => `${v}\n    server evil 203.0.113.9:80`],
+    ['a carriage return', (v) => `${v}\rx`],
+    ["'#'", (v) => `${v}#x`],
+    ['a double quote', (v) => `${v}"x`],
+    ['a single quote', (v) => `${v}'x`],
+    ['a space', (v) => `${v} x`],
+    ['non-ASCII', (v) => `${v}é`],
+    ['a non-ASCII letter inside', (v) => `${v.slice(0, 1)}é${v.slice(1)}`],
+    ['10k characters', (v) => `${v}${'x'.repeat(10_000)}`],
+  ];
+  const rows = ENV_SPECS.flatMap((spec) => HOSTILE.map(([what, make]) => ({ variable: spec.name, secret: spec.secret === true, what, make })));
+
+  it.each(rows)('$variable with $what', ({ variable, secret, make }) => {
+    const value = make(VALID[variable]!);
+    const file = variable === 'VIPKEEPER_AUTH_PASS_FILE' ? { content: 'pw-12345\n' } : undefined;
+    const err = configError(() => parse({ [variable]: value }, file));
+    const mine = err.problems.filter((p) => p.variable === variable);
+    expect(mine).toHaveLength(1);
+    const shown = mine[0]!.shownValue;
+    if (secret) {
+      expect(shown).toMatch(MASK);
+    } else {
+      expect(shown).toBe(quoteUntrusted(value, 80));
+    }
+    // Whatever is shown is one harmless line.
+    expect(shown).not.toMatch(/[\n\r]/);
+    expect(shown.length).toBeLessThanOrEqual(90);
+  });
+});
+
+describe('parseEnvironment: problem texts are safe to log', () => {
+  // BUG (see report): for the list variables the rule text embeds each bad item raw,
+  // neither JSON-escaped nor cut, so control characters and huge values reach logs.
+  it.each([
+    ['VIPKEEPER_VIRTUAL_IPS', `198.18.0.10/24,\u001b[31mred\u0007`],
+    ['VIPKEEPER_UNICAST_PEERS', `192.0.2.8,\u001b]0;title\u0007`],
+  ])('%s: a control character in a bad list item is not printed raw', (variable, value) => {
+    const err = configError(() => parse({ [variable]: value }));
+    expect(err.message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+  });
+
+  it.each(['VIPKEEPER_VIRTUAL_IPS', 'VIPKEEPER_UNICAST_PEERS'])('%s: a 10k item does not make a 10k error message', (variable) => {
+    const err = configError(() => parse({ [variable]: 'z'.repeat(10_000) }));
+    expect(err.message.length).toBeLessThan(1_000);
+  });
+
+  it('ConfigError is a proper Error subclass', () => {
+    const err = new ConfigError([{ variable: 'VIPKEEPER_X', shownValue: '"y"', rule: 'must be z' }]);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe('ConfigError');
+    expect(err.message).toBe('invalid environment (1 problem):\n  VIPKEEPER_X="y": must be z');
+  });
+});

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import type { HostFacts } from '../../src/config/host-facts.js';
+import type { ContainerInfo, PortBinding } from '../../src/model/container.js';
+import type { SelectionSettings } from '../../src/model/desired-state.js';
+
+// Shared fixtures for the unit tests: a host, selection settings and containers.
+
+/** A host with a loopback, a management NIC (default route) and a NIC on the VIP's subnet. */
+export const FACTS: HostFacts = {
+  hostname: 'lb1.example.net',
+  interfaces: [
+    { name: 'lo', addresses: [{ address: '127.0.0.1', prefix: 8 }] },
+    { name: 'eth0', addresses: [{ address: '192.0.2.5', prefix: 24 }] },
+    { name: 'eth1', addresses: [{ address: '198.18.0.5', prefix: 24 }] },
+  ],
+  defaultInterface: 'eth0',
+};
+
+export const facts = (overrides: Partial<HostFacts> = {}): HostFacts => ({ ...FACTS, ...overrides });
+
+/** The smallest valid environment. */
+export const MINIMAL_ENV = { VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24' } as const;
+
+export const SETTINGS: SelectionSettings = {
+  roleLabel: 'role',
+  backendRole: 'apps',
+  frontendPort: 80,
+  publishedHost: null,
+};
+
+/** A stable 64-hex container id derived from a seed, like Docker's. */
+export const idFor = (seed: string): string => createHash('sha256').update(seed).digest('hex');
+
+export const binding = (privatePort: number, hostPort: number, hostIp = '0.0.0.0', protocol: PortBinding['protocol'] = 'tcp'): PortBinding => ({
+  privatePort,
+  protocol,
+  hostIp,
+  hostPort,
+});
+
+export interface ContainerSpec extends Partial<Omit<ContainerInfo, 'name'>> {
+  readonly name: string;
+  /** Extra labels merged over the default `role=apps`. */
+  readonly extraLabels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A running backend container (`role=apps`) exposing port 80, published on
+ * 0.0.0.0:<hostPort derived from the name>, attached to the bridge network.
+ */
+export function container(spec: ContainerSpec): ContainerInfo {
+  const { extraLabels, ...rest } = spec;
+  const hostPort = 30000 + (parseInt(idFor(spec.name).slice(0, 4), 16) % 10000);
+  return {
+    id: idFor(spec.name),
+    created: 1_700_000_000,
+    running: true,
+    startedAt: 0,
+    labels: { role: 'apps', ...extraLabels },
+    health: 'none',
+    exposedTcpPorts: [80],
+    bindings: [binding(80, hostPort)],
+    networks: [{ network: 'bridge', ip: '172.17.0.2' }],
+    ...rest,
+  };
+}
+
+/** Runs `fn`, expects it to throw a ConfigError and returns it. */
+export function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+/** A deterministic permutation (seeded Fisher-Yates), so "shuffled" tests never flake. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

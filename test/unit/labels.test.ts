@@ -1,0 +1,318 @@
+import { quoteUntrusted } from '../../src/config/patterns.js';
+import { describe, expect, it } from 'vitest';
+import { LABEL_SPECS, LABELS, MAX_LABEL_VALUE } from '../../src/labels/label-schema.js';
+import { type LabelResult, type ParsedLabels, parseLabels, showUntrusted } from '../../src/labels/parse-labels.js';
+
+const DEFAULTS = { service: 'apps', frontendPort: 80 };
+
+function ok(labels: Record<string, string>): ParsedLabels {
+  const r = parseLabels(labels, DEFAULTS);
+  if (!r.ok) throw new Error(`expected labels to parse, got ${JSON.stringify(r.problems)}`);
+  return r.labels;
+}
+
+function problems(r: LabelResult) {
+  if (r.ok) throw new Error(`expected problems, got ${JSON.stringify(r.labels)}`);
+  return r.problems;
+}
+
+const cut = (v: string) => quoteUntrusted(v, 64);
+
+describe('parseLabels: defaults', () => {
+  it('no labels at all: every default', () => {
+    expect(parseLabels({}, { service: 'apps', frontendPort: 8080 })).toEqual({
+      ok: true,
+      labels: {
+        service: {
+          service: 'apps',
+          mode: 'http',
+          frontendPort: 8080,
+          hosts: [],
+          path: null,
+          balance: 'roundrobin',
+          check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
+        },
+        server: { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' },
+        unknown: [],
+      },
+    });
+  });
+
+  it('labels outside vipkeeper.* are ignored', () => {
+    expect(ok({ role: 'apps', 'com.docker.compose.service': 'web', 'vipkeeper': 'x', 'vipkeeperport': '1' })).toEqual(ok({}));
+  });
+});
+
+describe('parseLabels: valid values for every label', () => {
+  it.each<{ label: string; value: string; get: (l: ParsedLabels) => unknown; expected: unknown }>([
+    { label: 'vipkeeper.port', value: '1', get: (l) => l.server.port, expected: 1 },
+    { label: 'vipkeeper.port', value: '8080', get: (l) => l.server.port, expected: 8080 },
+    { label: 'vipkeeper.port', value: '65535', get: (l) => l.server.port, expected: 65535 },
+    { label: 'vipkeeper.network', value: 'backend_net-1.a', get: (l) => l.server.network, expected: 'backend_net-1.a' },
+    { label: 'vipkeeper.network', value: '0net', get: (l) => l.server.network, expected: '0net' },
+    { label: 'vipkeeper.weight', value: '0', get: (l) => l.server.weight, expected: 0 },
+    { label: 'vipkeeper.weight', value: '256', get: (l) => l.server.weight, expected: 256 },
+    { label: 'vipkeeper.maxconn', value: '1', get: (l) => l.server.maxconn, expected: 1 },
+    { label: 'vipkeeper.maxconn', value: '1000000', get: (l) => l.server.maxconn, expected: 1_000_000 },
+    { label: 'vipkeeper.docker-health', value: 'ignore', get: (l) => l.server.dockerHealth, expected: 'ignore' },
+    { label: 'vipkeeper.docker-health', value: 'respect', get: (l) => l.server.dockerHealth, expected: 'respect' },
+    { label: 'vipkeeper.service', value: 'web', get: (l) => l.service.service, expected: 'web' },
+    { label: 'vipkeeper.service', value: 'a', get: (l) => l.service.service, expected: 'a' },
+    { label: 'vipkeeper.service', value: 'my_api-2', get: (l) => l.service.service, expected: 'my_api-2' },
+    { label: 'vipkeeper.service', value: 'a'.repeat(48), get: (l) => l.service.service, expected: 'a'.repeat(48) },
+    { label: 'vipkeeper.mode', value: 'http', get: (l) => l.service.mode, expected: 'http' },
+    { label: 'vipkeeper.mode', value: 'tcp', get: (l) => l.service.mode, expected: 'tcp' },
+    { label: 'vipkeeper.frontend.port', value: '8443', get: (l) => l.service.frontendPort, expected: 8443 },
+    { label: 'vipkeeper.frontend.port', value: '1', get: (l) => l.service.frontendPort, expected: 1 },
+    { label: 'vipkeeper.host', value: 'example.com', get: (l) => l.service.hosts, expected: ['example.com'] },
+    { label: 'vipkeeper.host', value: 'b.example.com,a.example.com,b.example.com', get: (l) => l.service.hosts, expected: ['a.example.com', 'b.example.com'] },
+    { label: 'vipkeeper.host', value: 'localhost', get: (l) => l.service.hosts, expected: ['localhost'] },
+    { label: 'vipkeeper.path', value: '/', get: (l) => l.service.path, expected: '/' },
+    { label: 'vipkeeper.path', value: '/api/v1.2/~user/%20-_', get: (l) => l.service.path, expected: '/api/v1.2/~user/%20-_' },
+    { label: 'vipkeeper.balance', value: 'roundrobin', get: (l) => l.service.balance, expected: 'roundrobin' },
+    { label: 'vipkeeper.balance', value: 'leastconn', get: (l) => l.service.balance, expected: 'leastconn' },
+    { label: 'vipkeeper.balance', value: 'random', get: (l) => l.service.balance, expected: 'random' },
+    { label: 'vipkeeper.check', value: 'false', get: (l) => l.service.check.enabled, expected: false },
+    { label: 'vipkeeper.check', value: 'true', get: (l) => l.service.check.enabled, expected: true },
+    { label: 'vipkeeper.check.path', value: '/healthz', get: (l) => l.service.check.path, expected: '/healthz' },
+    { label: 'vipkeeper.check.path', value: '/health?full=1&x=a:b@c+d', get: (l) => l.service.check.path, expected: '/health?full=1&x=a:b@c+d' },
+    { label: 'vipkeeper.check.interval', value: '500ms', get: (l) => l.service.check.interval, expected: '500ms' },
+    { label: 'vipkeeper.check.interval', value: '10', get: (l) => l.service.check.interval, expected: '10' },
+    { label: 'vipkeeper.check.interval', value: '1m', get: (l) => l.service.check.interval, expected: '1m' },
+    { label: 'vipkeeper.check.interval', value: '250us', get: (l) => l.service.check.interval, expected: '250us' },
+    { label: 'vipkeeper.check.rise', value: '1', get: (l) => l.service.check.rise, expected: 1 },
+    { label: 'vipkeeper.check.rise', value: '100', get: (l) => l.service.check.rise, expected: 100 },
+    { label: 'vipkeeper.check.fall', value: '10', get: (l) => l.service.check.fall, expected: 10 },
+  ])('$label=$value', ({ label, value, get, expected }) => {
+    expect(get(ok({ [label]: value }))).toEqual(expected);
+  });
+
+  it('the table above names every label', () => {
+    // Keeps this file honest when a label is added to LABELS.
+    const covered = new Set([
+      'vipkeeper.port', 'vipkeeper.network', 'vipkeeper.weight', 'vipkeeper.maxconn', 'vipkeeper.docker-health',
+      'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.host', 'vipkeeper.path',
+      'vipkeeper.balance', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
+      'vipkeeper.check.rise', 'vipkeeper.check.fall',
+    ]);
+    expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
+  });
+
+  it('all labels together', () => {
+    expect(
+      ok({
+        'vipkeeper.service': 'api',
+        'vipkeeper.mode': 'http',
+        'vipkeeper.frontend.port': '8080',
+        'vipkeeper.host': 'api.example.com',
+        'vipkeeper.path': '/v1',
+        'vipkeeper.balance': 'leastconn',
+        'vipkeeper.check': 'true',
+        'vipkeeper.check.path': '/v1/health',
+        'vipkeeper.check.interval': '5s',
+        'vipkeeper.check.rise': '3',
+        'vipkeeper.check.fall': '4',
+        'vipkeeper.port': '3000',
+        'vipkeeper.network': 'backend',
+        'vipkeeper.weight': '50',
+        'vipkeeper.maxconn': '200',
+        'vipkeeper.docker-health': 'ignore',
+      }),
+    ).toEqual({
+      service: {
+        service: 'api',
+        mode: 'http',
+        frontendPort: 8080,
+        hosts: ['api.example.com'],
+        path: '/v1',
+        balance: 'leastconn',
+        check: { enabled: true, path: '/v1/health', interval: '5s', rise: 3, fall: 4 },
+      },
+      server: { port: 3000, network: 'backend', weight: 50, maxconn: 200, dockerHealth: 'ignore' },
+      unknown: [],
+    });
+  });
+});
+
+describe('parseLabels: hostile values are rejected for every label', () => {
+  /** A valid value per label; hostile text is put into it so only the hostile part can be to blame. */
+  const VALID: Record<string, string> = {
+    'vipkeeper.port': '80',
+    'vipkeeper.network': 'backend',
+    'vipkeeper.weight': '10',
+    'vipkeeper.maxconn': '100',
+    'vipkeeper.docker-health': 'ignore',
+    'vipkeeper.service': 'web',
+    'vipkeeper.mode': 'http',
+    'vipkeeper.frontend.port': '8080',
+    'vipkeeper.host': 'a.example.com',
+    'vipkeeper.path': '/api',
+    'vipkeeper.balance': 'random',
+    'vipkeeper.check': 'false',
+    'vipkeeper.check.path': '/healthz',
+    'vipkeeper.check.interval': '5s',
+    'vipkeeper.check.rise': '3',
+    'vipkeeper.check.fall': '3',
+  };
+
+  it('each base value is valid on its own', () => {
+    expect(Object.keys(VALID).sort()).toEqual(LABEL_SPECS.map((s) => s.key).sort());
+    for (const [label, value] of Object.entries(VALID)) expect(parseLabels({ [label]: value }, DEFAULTS).ok, label).toBe(true);
+  });
+
+  const PIECES: [string, string][] = [
+    ['\\n', '\n'],
+    ['\\r', '\r'],
+    ['#', '#'],
+    ['a space', ' '],
+    ['"', '"'],
+    ["'", "'"],
+    ['é', 'é'],
+    ['\\u2028', '\u2028'],
+  ];
+  const rows: { label: string; what: string; value: string }[] = [];
+  for (const { key } of LABEL_SPECS) {
+    const valid = VALID[key]!;
+    for (const [what, piece] of PIECES) {
+      rows.push({ label: key, what: `${what} at the end`, value: `${valid}${piece}` });
+      rows.push({ label: key, what: `${what} inside`, value: `${valid.slice(0, 1)}${piece}${valid.slice(1)}` });
+    }
+    rows.push({ label: key, what: 'a newline and a new directive', value: `${valid}\n    server evil 203.0.113.9:80` });
+    rows.push({ label: key, what: '300 characters', value: valid + 'a'.repeat(300 - valid.length) });
+    rows.push({ label: key, what: 'empty', value: '' });
+  }
+  const NUMBERS: [string, string[]][] = [
+    ['vipkeeper.port', ['0', '65536', '-1', '80.5', '0x50', '1e3', '+80']],
+    ['vipkeeper.frontend.port', ['0', '65536', '-1', '80.5', '0x50', '1e3', '+80']],
+    ['vipkeeper.weight', ['257', '-1', '80.5', '0x50']],
+    ['vipkeeper.maxconn', ['0', '1000001', '-1', '80.5', '0x50']],
+    ['vipkeeper.check.rise', ['0', '101', '-1', '2.5', '0x5']],
+    ['vipkeeper.check.fall', ['0', '101', '-1', '2.5', '0x5']],
+    ['vipkeeper.check.interval', ['0', '0s', '-1s', '1.5s', '2 s', '2sec', '1d', '12345678']],
+  ];
+  for (const [label, values] of NUMBERS) {
+    for (const value of values) rows.push({ label, what: `out of range or not a number: ${JSON.stringify(value)}`, value });
+  }
+
+  it.each(rows)('$label with $what', ({ label, value }) => {
+    const found = problems(parseLabels({ [label]: value }, DEFAULTS));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toEqual({ label, shownValue: cut(value), rule: expect.stringContaining(LABEL_SPECS.find((s) => s.key === label)!.rule) });
+    expect(found[0]!.shownValue).not.toMatch(/[\n\r]/);
+  });
+
+  it('a value over the length limit says so in the rule', () => {
+    const [p] = problems(parseLabels({ 'vipkeeper.service': 'a'.repeat(MAX_LABEL_VALUE + 1) }, DEFAULTS));
+    expect(p!.rule).toBe(`${LABELS.service.rule} (and at most ${MAX_LABEL_VALUE} characters)`);
+  });
+
+  it.each([
+    ['vipkeeper.host', 'a.example.com,'],
+    ['vipkeeper.host', ',a.example.com'],
+    ['vipkeeper.host', 'A.example.com'],
+    ['vipkeeper.host', '*.example.com'],
+    ['vipkeeper.host', 'a.example.com:8080'],
+    ['vipkeeper.host', Array.from({ length: 17 }, (_, i) => `h${i}.example`).join(',')],
+    ['vipkeeper.path', 'api'],
+    ['vipkeeper.path', '/api?x=1'],
+    ['vipkeeper.check.path', 'healthz'],
+    ['vipkeeper.service', 'Web'],
+    ['vipkeeper.service', 'web-'],
+    ['vipkeeper.service', 'a'.repeat(49)],
+    ['vipkeeper.network', '-net'],
+    ['vipkeeper.mode', 'HTTP'],
+    ['vipkeeper.check', 'yes'],
+    ['vipkeeper.docker-health', 'Ignore'],
+    ['vipkeeper.balance', 'source'],
+  ])('%s=%j breaks the rule', (label, value) => {
+    expect(problems(parseLabels({ [label]: value }, DEFAULTS)).map((p) => p.label)).toEqual([label]);
+  });
+
+  it('every bad label is listed, not only the first', () => {
+    const found = problems(parseLabels({ 'vipkeeper.port': 'x', 'vipkeeper.weight': 'y', 'vipkeeper.mode': 'z' }, DEFAULTS));
+    expect(found.map((p) => p.label).sort()).toEqual(['vipkeeper.mode', 'vipkeeper.port', 'vipkeeper.weight']);
+  });
+});
+
+describe('parseLabels: HTTP-only labels with mode tcp', () => {
+  it.each([
+    ['vipkeeper.host', 'a.example.com'],
+    ['vipkeeper.path', '/api'],
+    ['vipkeeper.check.path', '/healthz'],
+  ])('%s with vipkeeper.mode=tcp is a problem', (label, value) => {
+    expect(problems(parseLabels({ 'vipkeeper.mode': 'tcp', [label]: value }, DEFAULTS))).toEqual([
+      { label, shownValue: JSON.stringify(value), rule: 'only with vipkeeper.mode=http' },
+    ]);
+  });
+
+  it('all three at once are three problems', () => {
+    const found = problems(
+      parseLabels({ 'vipkeeper.mode': 'tcp', 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/a', 'vipkeeper.check.path': '/h' }, DEFAULTS),
+    );
+    expect(found.map((p) => p.label)).toEqual(['vipkeeper.host', 'vipkeeper.path', 'vipkeeper.check.path']);
+  });
+
+  it('tcp with the other service labels is fine', () => {
+    expect(ok({ 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432', 'vipkeeper.balance': 'leastconn', 'vipkeeper.check.interval': '1s' }).service).toMatchObject({
+      mode: 'tcp',
+      frontendPort: 5432,
+      balance: 'leastconn',
+      check: { interval: '1s' },
+    });
+  });
+});
+
+describe('parseLabels: unknown vipkeeper.* labels', () => {
+  it.each([
+    ['vipkeeper.prot', 'vipkeeper.port'],
+    ['vipkeeper.ports', 'vipkeeper.port'],
+    ['vipkeeper.frontend-port', 'vipkeeper.frontend.port'],
+    ['vipkeeper.frontend_port', 'vipkeeper.frontend.port'],
+    ['vipkeeper.hosts', 'vipkeeper.host'],
+    ['vipkeeper.check.pth', 'vipkeeper.check.path'],
+    ['vipkeeper.dockerhealth', 'vipkeeper.docker-health'],
+    ['vipkeeper.something-else-entirely', null],
+    ['vipkeeper.', null],
+  ])('%s -> closest %j', (label, closest) => {
+    expect(ok({ [label]: 'x' }).unknown).toEqual([{ label, closest }]);
+  });
+
+  it('unknown labels are listed sorted, beside valid known ones', () => {
+    const l = ok({ 'vipkeeper.zeta': '1', 'vipkeeper.port': '80', 'vipkeeper.alpha': '2', other: '3' });
+    expect(l.unknown.map((u) => u.label)).toEqual(['vipkeeper.alpha', 'vipkeeper.zeta']);
+    expect(l.server.port).toBe(80);
+  });
+});
+
+describe('showUntrusted: problem values are JSON-quoted and cut', () => {
+  it.each([
+    ['plain', 'abc', '"abc"'],
+    ['newline escaped', 'a\nb', '"a\\nb"'],
+    ['quote escaped', 'a"b', '"a\\"b"'],
+    ['control character escaped', 'a\u001bb', '"a\\u001bb"'],
+    ['64 characters kept whole', 'x'.repeat(64), JSON.stringify('x'.repeat(64))],
+    ['65 characters cut to 64 and marked', 'x'.repeat(65), JSON.stringify(`${'x'.repeat(64)}...`)],
+  ])('%s', (_what, value, expected) => {
+    expect(showUntrusted(value)).toBe(expected);
+  });
+
+  it('a long hostile label value is shown escaped and cut', () => {
+    const value = `/x\n${'y'.repeat(200)}`;
+    const [p] = problems(parseLabels({ 'vipkeeper.check.path': value }, DEFAULTS));
+    expect(p!.shownValue).toBe(JSON.stringify(`${value.slice(0, 64)}...`));
+    expect(p!.shownValue).toMatch(/^"\/x\\ny+\.\.\."$/);
+  });
+});
+
+describe('parseLabels: values HAProxy itself would refuse', () => {
+  // BUG (see report): HAPROXY_TIME allows up to 9999999h, but HAProxy refuses any
+  // time above 2147483647 ms ("timer overflow"), so one container's label makes the
+  // whole haproxy.cfg invalid for every service.
+  it.each(['2147484s', '35792m', '597h', '9999999h'])('vipkeeper.check.interval=%s (over 2^31-1 ms) is rejected', (value) => {
+    expect(parseLabels({ 'vipkeeper.check.interval': value }, DEFAULTS).ok).toBe(false);
+  });
+
+  it.each(['2147483s', '35791m', '596h', '9999999ms', '1us'])('vipkeeper.check.interval=%s (within range) is accepted', (value) => {
+    expect(parseLabels({ 'vipkeeper.check.interval': value }, DEFAULTS).ok).toBe(true);
+  });
+});
