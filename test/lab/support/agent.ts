@@ -26,7 +26,11 @@ export class AgentUnderTest {
   #child: ChildProcess | null = null;
   #exit: Promise<number | null> | null = null;
 
-  constructor(private readonly extraEnv: Record<string, string> = {}) {}
+  /** `command` replaces `vipkeeper run` (the benchmark runs its baseline through this too). */
+  constructor(
+    private readonly extraEnv: Record<string, string> = {},
+    private readonly command: readonly string[] = [CLI, 'run'],
+  ) {}
 
   get adminSocket(): string {
     return join(this.runDir, 'haproxy.sock');
@@ -46,7 +50,7 @@ export class AgentUnderTest {
       VIPKEEPER_LOG_LEVEL: 'debug',
       ...this.extraEnv,
     };
-    const child = spawn(process.execPath, [CLI, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffer = '';
     child.stderr!.on('data', (d: Buffer) => {

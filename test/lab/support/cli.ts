@@ -1,8 +1,21 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../../dist/main.js', import.meta.url));
+/** The repository root: the nearest folder upwards holding package.json (works from a build dir too). */
+function findRepo(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const REPO = findRepo();
+export const CLI = join(REPO, 'dist/main.js');
 
 export interface CliResult {
   readonly code: number | null;

@@ -55,6 +55,11 @@ export interface AppOptions {
   readonly publish?: readonly string[];
   readonly network?: string;
   readonly extra?: readonly string[];
+  /**
+   * Behave like a well-made app on SIGTERM: keep serving for `graceMs`, then exit.
+   * Without it httpd is PID 1 with no handler, so Docker waits its stop timeout and SIGKILLs it.
+   */
+  readonly graceMs?: number;
 }
 
 /** Starts a busybox httpd serving its own name at / (so a response says which backend answered). */
@@ -64,7 +69,13 @@ export async function runApp(o: AppOptions): Promise<string> {
   for (const p of o.publish ?? []) args.push('-p', p);
   if (o.network) args.push('--network', o.network);
   args.push(...(o.extra ?? []));
-  args.push(APP_IMAGE, 'sh', '-c', `mkdir -p /www && echo ${o.name} > /www/index.html && exec httpd -f -p 80 -h /www`);
+  // -v: one log line per request, so the benchmark can see when a container first served.
+  const serve = `mkdir -p /www && echo ${o.name} > /www/index.html && `;
+  const script =
+    o.graceMs === undefined
+      ? `${serve}exec httpd -f -v -p 80 -h /www`
+      : `${serve}httpd -f -v -p 80 -h /www & P=$!; trap "sleep ${o.graceMs / 1000}; kill $P; exit 0" TERM; wait`;
+  args.push(APP_IMAGE, 'sh', '-c', script);
   return docker(...args);
 }
 

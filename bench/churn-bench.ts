@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentUnderTest, TEST_FRONTEND_PORT, get } from '../test/lab/support/agent.js';
+import { REPO } from '../test/lab/support/cli.js';
+import { docker, removeTestContainers, runApp, sh, waitFor } from '../test/lab/support/lab.js';
+import { setupLab, teardownLab } from '../test/lab/support/lab-setup.js';
+
+// Backend churn under load: vipkeeper vs the seeds' way (re-render and reload
+// on every change), side by side in one run, several runs, medians and ratios.
+// Nothing here is asserted: timings on these machines are noisy.
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const GRACE_MS = 1000;
+/** Every Nth removal is a SIGKILL (0: none), the rest graceful stops. */
+const KILL_EVERY = Number(process.env.BENCH_KILL_EVERY ?? 3);
+const apps = { role: 'apps' };
+
+interface Mode {
+  readonly name: string;
+  readonly make: () => AgentUnderTest;
+  readonly reloads: (a: AgentUnderTest) => number;
+}
+
+const MODES: Mode[] = [
+  {
+    name: 'vipkeeper',
+    make: () => new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'info', ...(process.env.BENCH_TEMPLATES ? { VIPKEEPER_TEMPLATES_DIR: process.env.BENCH_TEMPLATES } : {}) }),
+    reloads: (a) => a.passes().filter((p) => p.applied === 'reload').length,
+  },
+  {
+    name: 'reload on every change',
+    make: () =>
+      new AgentUnderTest(
+        { VIPKEEPER_LOG_LEVEL: 'info', VIPKEEPER_TEMPLATES_DIR: join(REPO, 'bench/baseline-templates') },
+        [join(REPO, '.bench-build/bench/baseline-agent.js')],
+      ),
+    reloads: (a) => a.logs.filter((l) => l.msg === 'reload').length,
+  },
+];
+
+interface RunResult {
+  readonly requests: number;
+  readonly failed: number;
+  readonly reloads: number;
+  readonly firstServedMs: number[];
+  readonly rssMaxMb: number;
+  readonly cpuSeconds: number;
+  readonly events: number;
+}
+
+function procStats(pid: number): { rssKb: number; cpuTicks: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { rssKb, cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/** wrk as a steady, bounded closed-loop load (4 connections) until stopped. */
+function startLoad(): { stop: () => Promise<{ requests: number; failed: number }> } {
+  const wrk = spawn('wrk', ['-t1', '-c4', '-d3600s', '--timeout', '5s', `http://127.0.0.1:${TEST_FRONTEND_PORT}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  wrk.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((r) => wrk.on('exit', () => r()));
+  return {
+    async stop() {
+      wrk.kill('SIGINT');
+      await done;
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+      process.stderr.write(`wrk: ${requests} requests, ${non2xx} non-2xx, socket errors: ${sock?.slice(1).join('/') ?? 'none'} (connect/read/write/timeout)\n`);
+      return { requests, failed: non2xx + socketErrors };
+    },
+  };
+}
+
+/** ms from a container's start to the first request it answered, from its own request log. */
+async function firstServed(name: string): Promise<number | null> {
+  const started = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
+  const logs = (await sh('docker', ['logs', '-t', name], { allowFail: true })).stdout + (await sh('docker', ['logs', '-t', name], { allowFail: true })).stderr;
+  const line = logs.split('\n').find((l) => l.includes('response:200'));
+  if (!line) return null;
+  return Date.parse(line.split(' ')[0]!) - started;
+}
+
+async function runOnce(mode: Mode, run: number): Promise<RunResult> {
+  await removeTestContainers();
+  const live: string[] = [];
+  const all: string[] = [];
+  let seq = 0;
+  const start = async () => {
+    const name = `vkb-${run}-${seq++}`;
+    await runApp({ name, labels: apps, publish: ['80'], graceMs: GRACE_MS });
+    live.push(name);
+    all.push(name);
+  };
+  for (let i = 0; i < 3; i++) await start();
+
+  const agent = mode.make();
+  agent.start();
+  await waitFor('the initial backends to answer', async () => (await get().catch(() => ({ status: 0 }))).status === 200, 30_000);
+  await waitFor('all three initial backends ready', async () => (await agent.readyServers()).length === 3, 30_000);
+  const pid = agent.pid!;
+  let rssMax = 0;
+  const sampler = setInterval(() => {
+    try {
+      rssMax = Math.max(rssMax, procStats(pid).rssKb);
+    } catch {
+      /* exited */
+    }
+  }, 250);
+  const cpuBefore = procStats(pid).cpuTicks;
+
+  const load = startLoad();
+  let events = 0;
+  const stops: Promise<unknown>[] = [];
+  for (let cycle = 0; events < EVENTS; cycle++) {
+    // One start, then the oldest goes: a rolling replacement. Every third removal is a SIGKILL.
+    await start();
+    events += 1;
+    const victim = live.shift()!;
+    if (KILL_EVERY > 0 && cycle % KILL_EVERY === KILL_EVERY - 1) await docker('kill', '-s', 'KILL', victim);
+    else stops.push(docker('stop', '-t', '10', victim));
+    events += 1;
+    if (stops.length >= 2) await stops.shift();
+  }
+  await Promise.all(stops);
+  await new Promise((r) => setTimeout(r, 1000));
+  const { requests, failed } = await load.stop();
+  clearInterval(sampler);
+  const cpuTicks = procStats(pid).cpuTicks - cpuBefore;
+  const reloads = mode.reloads(agent);
+  await agent.stop();
+  if (process.env.BENCH_DUMP_LOGS) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${process.env.BENCH_DUMP_LOGS}-${mode.name.replace(/\W+/g, '-')}-${run}.log`, agent.logs.map((l) => JSON.stringify(l)).join('\n'));
+  }
+
+  const firstServedMs = (await Promise.all(all.slice(3).map(firstServed))).filter((x): x is number => x !== null);
+  await removeTestContainers();
+  return { requests, failed, reloads, firstServedMs, rssMaxMb: rssMax / 1024, cpuSeconds: cpuTicks / 100, events };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+async function main(): Promise<void> {
+  await setupLab();
+  const results = new Map<string, RunResult[]>(MODES.map((m) => [m.name, []]));
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate the order so drift on the machine hits both modes alike.
+      const order = run % 2 === 0 ? MODES : [...MODES].reverse();
+      for (const mode of order) {
+        const r = await runOnce(mode, run);
+        results.get(mode.name)!.push(r);
+        process.stderr.write(`run ${run + 1}/${RUNS} ${mode.name}: ${JSON.stringify({ ...r, firstServedMs: undefined, served: r.firstServedMs.length })}\n`);
+      }
+    }
+  } finally {
+    await teardownLab();
+  }
+
+  type Row = { metric: string; values: number[]; digits: number };
+  const rows = (name: string): Row[] => {
+    const rs = results.get(name)!;
+    return [
+      { metric: 'failed requests (non-2xx + socket errors)', values: rs.map((r) => r.failed), digits: 0 },
+      { metric: 'requests served', values: rs.map((r) => r.requests), digits: 0 },
+      { metric: 'haproxy reloads', values: rs.map((r) => r.reloads), digits: 0 },
+      { metric: 'start -> first served request p50 (ms)', values: rs.map((r) => median(r.firstServedMs)), digits: 0 },
+      { metric: 'start -> first served request p99 (ms)', values: rs.map((r) => pct(r.firstServedMs, 99)), digits: 0 },
+      { metric: 'agent peak RSS (MB)', values: rs.map((r) => r.rssMaxMb), digits: 1 },
+      { metric: 'agent CPU time (s)', values: rs.map((r) => r.cpuSeconds), digits: 2 },
+    ];
+  };
+  const [ours, base] = [rows(MODES[0]!.name), rows(MODES[1]!.name)];
+  const lines = [
+    `Backend churn under load: ${EVENTS} Docker events per run (starts, graceful stops, SIGKILLs, rolling replacement), ${RUNS} runs, medians.`,
+    '',
+    `| metric | ${MODES[0]!.name} | ${MODES[1]!.name} | ratio |`,
+    '| --- | ---: | ---: | ---: |',
+  ];
+  ours.forEach((row, i) => {
+    const a = median(row.values);
+    const b = median(base[i]!.values);
+    const ratio = b === 0 ? (a === 0 ? '1.00' : 'inf') : (a / b).toFixed(2);
+    lines.push(`| ${row.metric} | ${a.toFixed(row.digits)} | ${b.toFixed(row.digits)} | ${ratio} |`);
+  });
+  lines.push('', 'ratio = vipkeeper / baseline. Per-run values are on stderr.');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
