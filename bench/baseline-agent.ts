@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { loadEnvironment } from '../src/config/load-environment.js';
+import { runtimePaths } from '../src/config/paths.js';
 import { connectDocker } from '../src/docker/docker-engine.js';
 import { DockerEvents } from '../src/docker/docker-events.js';
 import { ConfigStore } from '../src/files/config-store.js';
@@ -22,10 +22,7 @@ await store.init();
 await mkdir(config.runDir, { recursive: true });
 const docker = await connectDocker(config.dockerHost);
 const templates = await loadTemplates(config.templatesDir);
-const haproxy = new HaproxyProcess(
-  { configFile: store.path('haproxy.cfg'), masterSocket: join(config.runDir, 'haproxy-master.sock'), adminSocket: join(config.runDir, 'haproxy.sock') },
-  log,
-);
+const haproxy = new HaproxyProcess(runtimePaths(config), log);
 const validate = realValidator();
 
 async function render(): Promise<boolean> {

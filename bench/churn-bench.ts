@@ -126,7 +126,7 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
     if (KILL_EVERY > 0 && cycle % KILL_EVERY === KILL_EVERY - 1) await docker('kill', '-s', 'KILL', victim);
     else stops.push(docker('stop', '-t', '10', victim));
     events += 1;
-    if (stops.length >= 2) await stops.shift();
+    if (stops.length >= 4) await stops.shift();
   }
   await Promise.all(stops);
   await new Promise((r) => setTimeout(r, 1000));

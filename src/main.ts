@@ -2,7 +2,10 @@
 import { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { renderCommand } from './cli/render-command.js';
+import { drillCommand } from './cli/drill-command.js';
 import { runCommand } from './cli/run-command.js';
+import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
+import { statusCommand } from './cli/status-command.js';
 import { envReference, labelReference, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
@@ -23,13 +26,28 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_DOCKER: EXIT.dockerUnavailable,
 };
 
+class UsageError extends Error {
+  readonly code = 'E_USAGE';
+}
+
+function durationMs(value: string, option: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`${option} must be a duration like 2s or 500ms, not ${JSON.stringify(value)}`);
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+}
+
 function logLevel(): string {
   const v = process.env.VIPKEEPER_LOG_LEVEL?.trim().toLowerCase();
   return v && ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v) ? v : 'info';
 }
 
+// Read before the environment is validated, so even that validation logs in the asked-for form.
+function logFormat(): 'json' | 'pretty' {
+  return process.env.VIPKEEPER_LOG_FORMAT?.trim() === 'pretty' ? 'pretty' : 'json';
+}
+
 async function main(argv: string[]): Promise<number> {
-  const log = createLogger(logLevel());
+  const log = createLogger(logLevel(), logFormat());
   const print = (s: string) => process.stdout.write(`${s}\n`);
   let exitCode: number = EXIT.ok;
   const program = new Command()
@@ -53,6 +71,43 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await runCommand(process.env, log);
     });
 
+  const statusAddr = process.env.VIPKEEPER_STATUS_ADDR?.trim() || DEFAULT_STATUS_ADDR;
+  program
+    .command('status')
+    .description("show the running agent's state: VRRP, VIPs, backends with HAProxy's view, last pass, children")
+    .option('--json', 'print JSON', false)
+    .option('--addr <host:port>', 'status address of the agent', statusAddr)
+    .action(async (opts: { json: boolean; addr: string }) => {
+      exitCode = await statusCommand(opts, print);
+    });
+
+  program
+    .command('drill')
+    .description('failover drill, run on the MASTER: give the VIP up, measure the failover through the VIP, restore')
+    .requiredOption('--mode <mode>', 'graceful (stop advertising), haproxy (stop haproxy) or fault (force FAULT)')
+    .option('--probe <url>', 'URL to probe every 20 ms (default: http://<first VIP>:<frontend port>/)')
+    .option('--hold <duration>', 'how long to keep this node out after the VIP answers elsewhere (e.g. 2s, 500ms)', '2s')
+    .option('--timeout <duration>', 'give up waiting for the failover after this long', '30s')
+    .option('--force', 'run even when this node is not MASTER', false)
+    .option('--json', 'print the report as JSON', false)
+    .option('--addr <host:port>', 'status address of the agent', statusAddr)
+    .action(async (opts: { mode: string; probe?: string; hold: string; timeout: string; force: boolean; json: boolean; addr: string }) => {
+      if (!['graceful', 'haproxy', 'fault'].includes(opts.mode)) throw new UsageError(`--mode must be graceful, haproxy or fault, not ${JSON.stringify(opts.mode)}`);
+      exitCode = await drillCommand(
+        {
+          mode: opts.mode as 'graceful' | 'haproxy' | 'fault',
+          ...(opts.probe ? { probe: opts.probe } : {}),
+          holdMs: durationMs(opts.hold, '--hold'),
+          timeoutMs: durationMs(opts.timeout, '--timeout'),
+          force: opts.force,
+          json: opts.json,
+          addr: opts.addr,
+        },
+        print,
+        (s) => process.stderr.write(`vipkeeper drill: ${s}\n`),
+      );
+    });
+
   program
     .command('reference')
     .description('print the environment variable and label references (Markdown)')
@@ -69,6 +124,10 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
+    if (err instanceof UsageError || err instanceof AgentUnreachableError) {
+      process.stderr.write(`vipkeeper: ${err.message}\n`);
+      return EXIT.failure;
+    }
     if (err instanceof ConfigError) {
       // One message naming every bad variable; values of secrets are already masked.
       process.stderr.write(`vipkeeper: ${err.message}\n`);

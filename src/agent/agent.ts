@@ -1,27 +1,31 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
 import type { Config } from '../config/env.js';
 import { ENV } from '../config/env-schema.js';
 import { parseEnvironment } from '../config/env.js';
 import type { HostFacts } from '../config/host-facts.js';
+import { type RuntimePaths, runtimePaths } from '../config/paths.js';
 import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
 import { type ContainerEvent, DockerEvents } from '../docker/docker-events.js';
 import { VipkeeperError } from '../errors.js';
 import { ConfigStore } from '../files/config-store.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
 import { applyServerChanges, drainServer, type PendingDelete, tryDelete } from '../haproxy/runtime-apply.js';
-import { runtimeCommand } from '../haproxy/runtime-api.js';
+import { runtimeCommand, showServersState } from '../haproxy/runtime-api.js';
 import { diffServices, isEmpty } from '../haproxy/server-changes.js';
 import { removeVips } from '../host/vip-addresses.js';
 import { KeepalivedProcess } from '../keepalived/keepalived-process.js';
+import { NotifyFifo } from '../keepalived/notify-fifo.js';
+import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import { type ServerHealth, serverHealth, type StatusSnapshot } from '../status/snapshot.js';
+import { type DrillMode, type DrillRequest, startStatusServer } from '../status/status-server.js';
 import type { Logger } from '../log.js';
 import type { ContainerInfo } from '../model/container.js';
 import type { DesiredState } from '../model/desired-state.js';
 import { type Plan, planConfigs } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
 import { loadTemplates, type Templates } from '../render/load-templates.js';
-import { ADMIN_SOCKET_NAME } from '../render/render-configs.js';
 import { realValidator, type Validator } from '../validate/check-config.js';
 import { PassScheduler } from './pass-scheduler.js';
 
@@ -62,6 +66,8 @@ const TERMINATING_SIGNALS = new Set(['15', '9', '2', '3', 'SIGTERM', 'SIGKILL', 
 const STOPPING_FORGET_MS = 120_000;
 const DELETE_RETRY_MS = 250;
 const DELETE_FORCE_AFTER_MS = 30_000;
+/** A drill whose CLI vanished is undone by the agent itself after this long. */
+const DRILL_SAFETY_MS = 300_000;
 
 export class Agent {
   #config: Config;
@@ -86,21 +92,27 @@ export class Agent {
   #warned = new Set<string>();
   #nodeRoleOk = true;
   #closed = false;
+  readonly #paths: RuntimePaths;
+  readonly #vrrp: VrrpMonitor;
+  readonly #fifo: NotifyFifo;
+  #statusServer: HttpServer | null = null;
+  #passCounts: Record<string, number> = {};
+  #passSeconds = 0;
+  #passFailures = 0;
+  #drill: { mode: DrillMode; since: number; safety: NodeJS.Timeout } | null = null;
 
   constructor(private readonly options: AgentOptions) {
     this.#config = options.config;
     this.#log = options.log;
     this.#validate = options.validator ?? realValidator();
     this.#store = new ConfigStore(this.#config.configDir);
-    this.#haproxy = new HaproxyProcess(
-      {
-        configFile: this.#store.path('haproxy.cfg'),
-        masterSocket: join(this.#config.runDir, 'haproxy-master.sock'),
-        adminSocket: join(this.#config.runDir, ADMIN_SOCKET_NAME),
-      },
-      this.#log,
-    );
-    this.#keepalived = new KeepalivedProcess(this.#store.path('keepalived.conf'), this.#config.runDir, this.#log);
+    const paths = runtimePaths(this.#config);
+    this.#paths = paths;
+    this.#haproxy = new HaproxyProcess(paths, this.#log);
+    this.#keepalived = new KeepalivedProcess(paths, this.#log);
+    this.#vrrp = new VrrpMonitor(`vipkeeper_${this.#config.virtualRouterId}`, this.#config.interface, this.#config.virtualIps, this.#log);
+    this.#fifo = new NotifyFifo(paths.notifyFifo, (t) => this.#vrrp.onTransition(t));
+    this.#keepalived.process.on('exit', () => this.#vrrp.markStopped());
     this.#scheduler = new PassScheduler(
       { quietMs: options.quietMs ?? 50, maxWaitMs: options.maxWaitMs ?? 500 },
       (triggers) => this.#pass(triggers),
@@ -130,8 +142,9 @@ export class Agent {
       this.#log.warn({ interface: c.interface, vips: leftover.map((v) => v.address) }, 'removed VIPs left on the interface by an earlier run');
     }
 
-    this.#docker = await this.#connectDocker();
-    if (this.#closed) return;
+    const docker = await this.#connectDocker();
+    if (docker === null) return; // stopped while waiting for Docker
+    this.#docker = docker;
     this.#templates = await loadTemplates(c.templatesDir);
 
     // Subscribe before the first list so no change between the two is missed.
@@ -141,7 +154,14 @@ export class Agent {
     await this.#events.start();
 
     await this.#checkNodeRole();
+    await this.#fifo.open();
     await this.#initialApply();
+    this.#vrrp.start();
+    this.#statusServer = await startStatusServer(this.#config.statusAddr, {
+      snapshot: () => this.snapshot(),
+      health: () => this.health(),
+      drill: (r) => this.drill(r),
+    }, this.#log);
 
     this.#haproxy.process.on('started', () => {
       // A restarted haproxy loads the file: the applied state is the file's. Re-check anyway.
@@ -153,13 +173,15 @@ export class Agent {
     this.#resyncTimer.unref();
   }
 
-  async #connectDocker(): Promise<DockerEngine> {
+  /** Waits for Docker as long as it takes; null once the agent is stopped meanwhile. */
+  async #connectDocker(): Promise<DockerEngine | null> {
     let delay = 250;
     for (;;) {
+      if (this.#closed) return null;
       try {
         return await connectDocker(this.#config.dockerHost);
       } catch (err) {
-        if (this.#closed) throw err;
+        if (this.#closed) return null;
         this.#log.warn({ endpoint: this.#config.dockerHost, err: (err as Error).message, retryInMs: delay }, 'Docker does not answer yet');
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5000);
@@ -276,6 +298,10 @@ export class Agent {
 
   async #pass(triggers: readonly string[]): Promise<void> {
     if (this.#closed || !this.#applied) return;
+    if (this.#drill?.mode === 'haproxy') {
+      // haproxy is down on purpose; the restore triggers a pass.
+      return;
+    }
     const t0 = Date.now();
     let containers: ContainerInfo[];
     try {
@@ -375,6 +401,9 @@ export class Agent {
       error: r.error,
     };
     this.#lastPass = record;
+    this.#passCounts[record.applied] = (this.#passCounts[record.applied] ?? 0) + 1;
+    if (record.applied !== 'none') this.#passSeconds += record.durationMs / 1000;
+    if (record.error) this.#passFailures += 1;
     this.#log.info({ pass: record.id, triggers: record.triggers, applied: record.applied, added: record.added, removed: record.removed, updated: record.updated, durationMs: record.durationMs, ...(record.error ? { error: record.error } : {}) }, 'pass');
   }
 
@@ -402,6 +431,84 @@ export class Agent {
     }
   }
 
+  health(): { ok: boolean; reason: string } {
+    if (this.#closed) return { ok: false, reason: 'stopping' };
+    if (!this.#applied) return { ok: false, reason: 'starting: the initial state is not applied yet' };
+    const haproxy = this.#haproxy.process.state();
+    if (!haproxy.running && this.#drill?.mode !== 'haproxy') return { ok: false, reason: 'haproxy is not running' };
+    if (haproxy.crashLoop) return { ok: false, reason: 'haproxy is crash-looping' };
+    return { ok: true, reason: 'ok' };
+  }
+
+  async snapshot(): Promise<StatusSnapshot> {
+    const c = this.#config;
+    const rows = await showServersState(this.#paths.adminSocket).catch(() => []);
+    const health = (backend: string, server: string): ServerHealth => serverHealth(rows.find((r) => r.backend === backend && r.server === server));
+    const lastEvent = this.#events?.lastEventAt ?? null;
+    return {
+      node: {
+        routerId: c.routerId,
+        interface: c.interface,
+        vips: c.virtualIps.map((v) => `${v.address}/${v.prefix}`),
+        frontendPort: c.frontendPort,
+        nodeRole: { required: c.nodeRole, present: this.#nodeRoleOk },
+        vrrpSettings: { virtualRouterId: c.virtualRouterId, priority: c.priority, nopreempt: c.nopreempt, advertInt: c.advertInt, version: c.vrrpVersion },
+      },
+      vrrp: this.#nodeRoleOk ? this.#vrrp.snapshot() : null,
+      services: (this.#applied?.state.services ?? []).map((s) => ({
+        name: s.name,
+        backend: backendName(s.name),
+        mode: s.mode,
+        frontendPort: s.frontendPort,
+        servers: s.servers.map((x) => ({
+          name: x.name,
+          container: x.containerId.slice(0, 12),
+          address: `${x.address}:${x.port}`,
+          health: health(backendName(s.name), x.name),
+        })),
+      })),
+      lastPass: this.#lastPass,
+      passes: { byMethod: { ...this.#passCounts }, secondsTotal: this.#passSeconds, failed: this.#passFailures },
+      children: this.children(),
+      docker: { endpoint: c.dockerHost, connected: this.#events?.connected ?? false, lastEventAt: lastEvent === null ? null : new Date(lastEvent).toISOString() },
+      drill: this.#drill ? { mode: this.#drill.mode, since: new Date(this.#drill.since).toISOString() } : null,
+    };
+  }
+
+  /** A failover drill, this node's half: give the VIP up in the chosen way, or take part again. */
+  async drill(request: DrillRequest): Promise<{ ok: boolean; message: string }> {
+    if (request.action === 'restore') {
+      if (!this.#drill) return { ok: true, message: 'no drill running' };
+      const { mode, safety } = this.#drill;
+      clearTimeout(safety);
+      if (mode === 'graceful') this.#keepalived.start();
+      if (mode === 'haproxy') {
+        this.#haproxy.start();
+        await this.#haproxy.waitReady();
+      }
+      if (mode === 'fault') await writeFile(this.#paths.faultFile, '0\n');
+      this.#drill = null;
+      this.#scheduler.trigger('drill restored');
+      this.#log.info({ mode }, 'drill: this node restored');
+      return { ok: true, message: `restored after a ${mode} drill` };
+    }
+    if (this.#drill) return { ok: false, message: `a ${this.#drill.mode} drill is already running` };
+    if (!this.#nodeRoleOk) return { ok: false, message: 'this node does not take part in VRRP (node role gate)' };
+    const safety = setTimeout(() => {
+      this.#log.warn('drill: not restored in time by its command; restoring now');
+      void this.drill({ action: 'restore' });
+    }, DRILL_SAFETY_MS);
+    safety.unref();
+    this.#drill = { mode: request.mode, since: Date.now(), safety };
+    this.#log.warn({ mode: request.mode }, 'drill: this node gives the VIP up');
+    // graceful: keepalived stops and sends priority 0; haproxy: track_process sees it die -> FAULT;
+    // fault: the tracked file goes non-zero -> FAULT. Every path ends in priority 0 adverts.
+    if (request.mode === 'graceful') await this.#keepalived.stop();
+    if (request.mode === 'haproxy') await this.#haproxy.stop();
+    if (request.mode === 'fault') await writeFile(this.#paths.faultFile, '1\n');
+    return { ok: true, message: `${request.mode} drill started` };
+  }
+
   /** Resolves when no pass is pending or running (tests, drills). */
   idle(): Promise<void> {
     return this.#scheduler.idle();
@@ -415,7 +522,11 @@ export class Agent {
     await this.#watcher?.close();
     this.#events?.close();
     await this.#scheduler.close();
+    if (this.#drill) clearTimeout(this.#drill.safety);
+    this.#vrrp.stop();
+    await new Promise<void>((resolve) => (this.#statusServer ? this.#statusServer.close(() => resolve()) : resolve()));
     await this.#keepalived.stop();
+    await this.#fifo.close();
     await this.#haproxy.stop();
     const left = await removeVips(this.#config.interface, this.#config.virtualIps);
     if (left.length > 0) this.#log.warn({ vips: left.map((v) => v.address) }, 'removed VIPs keepalived left behind');

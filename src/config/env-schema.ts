@@ -242,6 +242,22 @@ export const ENV = {
       .regex(new RegExp(`^(${LOG_LEVELS.join('|')})$`, 'i'), `must be one of ${LOG_LEVELS.join(', ')}`)
       .transform((v) => v.toLowerCase() as (typeof LOG_LEVELS)[number]),
   }),
+  statusAddr: spec({
+    name: 'VIPKEEPER_STATUS_ADDR',
+    meaning: 'Address of the status server (`/healthz`, `/status`, `/metrics`, drills). Loopback unless you ask for more: it can start drills.',
+    defaultText: '127.0.0.1:9321',
+    schema: z
+      .string()
+      .regex(/^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/, 'must be IPv4:port, like 127.0.0.1:9321')
+      .refine((v) => IPV4.test(v.split(':')[0]!) && Number(v.split(':')[1]) >= 1 && Number(v.split(':')[1]) <= 65535, 'must be IPv4:port with a port from 1 to 65535')
+      .transform((v) => ({ host: v.split(':')[0]!, port: Number(v.split(':')[1]) })),
+  }),
+  logFormat: spec({
+    name: 'VIPKEEPER_LOG_FORMAT',
+    meaning: '`json`: one JSON object per line (for log collectors). `pretty`: time, level, message and fields for a person.',
+    defaultText: 'json',
+    schema: z.enum(['json', 'pretty'], 'must be json or pretty'),
+  }),
 } as const;
 
 export const ENV_SPECS: readonly EnvVarSpec<unknown>[] = Object.values(ENV) as EnvVarSpec<unknown>[];

@@ -28,6 +28,8 @@ export interface Config {
   readonly runDir: string;
   readonly templatesDir: string | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logFormat: 'json' | 'pretty';
+  readonly statusAddr: { readonly host: string; readonly port: number };
 }
 
 export interface EnvWarning {
@@ -196,6 +198,8 @@ export function parseEnvironment(
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
     templatesDir: read(ENV.templatesDir) ?? null,
     logLevel: read(ENV.logLevel) ?? 'info',
+    logFormat: read(ENV.logFormat) ?? 'json',
+    statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
   } satisfies Config;
 
   for (const name of Object.keys(env)) {

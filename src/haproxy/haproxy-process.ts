@@ -1,3 +1,4 @@
+import { haproxyArgs, type RuntimePaths } from '../config/paths.js';
 import type { Logger } from '../log.js';
 import { SupervisedProcess } from '../supervisor/supervised-process.js';
 import { runtimeCommand } from './runtime-api.js';
@@ -6,17 +7,11 @@ import { runtimeCommand } from './runtime-api.js';
 // the master: it re-reads the (already validated) file and hands the
 // listening sockets to a new worker, so no connection attempt is refused.
 
-export interface HaproxyPaths {
-  readonly configFile: string;
-  readonly masterSocket: string;
-  readonly adminSocket: string;
-}
-
 export class HaproxyProcess {
   readonly process: SupervisedProcess;
 
   constructor(
-    readonly paths: HaproxyPaths,
+    readonly paths: RuntimePaths,
     private readonly log: Logger,
     bin = 'haproxy',
   ) {
@@ -24,7 +19,7 @@ export class HaproxyProcess {
       {
         name: 'haproxy',
         command: bin,
-        args: ['-W', '-db', '-S', `${paths.masterSocket},mode,600`, '-f', paths.configFile],
+        args: haproxyArgs(paths),
         // SIGUSR1: soft stop, connections in flight finish (bounded by hard-stop-after).
         stopSignal: 'SIGUSR1',
         stopGraceMs: 10_000,

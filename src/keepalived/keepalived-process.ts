@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import type { RuntimePaths } from '../config/paths.js';
 import type { Logger } from '../log.js';
 import { SupervisedProcess } from '../supervisor/supervised-process.js';
 
@@ -9,7 +9,7 @@ import { SupervisedProcess } from '../supervisor/supervised-process.js';
 export class KeepalivedProcess {
   readonly process: SupervisedProcess;
 
-  constructor(configFile: string, runDir: string, log: Logger, bin = 'keepalived') {
+  constructor(paths: RuntimePaths, log: Logger, bin = 'keepalived') {
     this.process = new SupervisedProcess(
       {
         name: 'keepalived',
@@ -19,9 +19,9 @@ export class KeepalivedProcess {
           '--log-console',
           '--log-detail',
           '--vrrp',
-          '-f', configFile,
-          '-p', join(runDir, 'keepalived.pid'),
-          '-r', join(runDir, 'keepalived-vrrp.pid'),
+          '-f', paths.keepalivedConf,
+          '-p', paths.keepalivedPid,
+          '-r', paths.keepalivedVrrpPid,
         ],
         // SIGTERM: keepalived sends priority 0 adverts and removes the VIPs.
         stopSignal: 'SIGTERM',

@@ -1,4 +1,5 @@
 import type { Config } from '../config/env.js';
+import { haproxyArgs, runtimePaths } from '../config/paths.js';
 
 // Config -> exactly what keepalived.conf.ejs prints.
 
@@ -18,11 +19,17 @@ export interface KeepalivedView {
   readonly virtualIps: readonly string[];
   readonly trackProcessName: string;
   readonly trackedProcess: string;
+  /** The start of haproxy's command line, to tell our haproxy from any other. */
+  readonly trackedParameters: string;
+  readonly notifyFifo: string;
+  readonly faultTrackName: string;
+  readonly faultFile: string;
   readonly garpMasterDelay: number;
   readonly garpMasterRefresh: number;
 }
 
 export function keepalivedView(config: Config): KeepalivedView {
+  const paths = runtimePaths(config);
   return {
     routerId: config.routerId,
     instanceName: `vipkeeper_${config.virtualRouterId}`,
@@ -38,6 +45,10 @@ export function keepalivedView(config: Config): KeepalivedView {
     virtualIps: config.virtualIps.map((v) => `${v.address}/${v.prefix} dev ${config.interface}`),
     trackProcessName: 'vipkeeper_haproxy',
     trackedProcess: 'haproxy',
+    trackedParameters: haproxyArgs(paths).join(' '),
+    notifyFifo: paths.notifyFifo,
+    faultTrackName: 'vipkeeper_fault',
+    faultFile: paths.faultFile,
     // Gratuitous ARP once a second after taking over, and again every minute so
     // switches that missed it learn the VIP's new place.
     garpMasterDelay: 1,

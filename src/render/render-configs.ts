@@ -1,6 +1,6 @@
 import ejs from 'ejs';
-import { join } from 'node:path';
 import type { Config } from '../config/env.js';
+import { runtimePaths } from '../config/paths.js';
 import { TemplateError } from '../errors.js';
 import type { DesiredState } from '../model/desired-state.js';
 import { haproxyView } from './haproxy-view.js';
@@ -12,14 +12,13 @@ export interface RenderedConfigs {
   readonly keepalivedConf: string;
 }
 
-export const ADMIN_SOCKET_NAME = 'haproxy.sock';
 
 /** Desired state + config + template text -> both files' bytes. Pure and deterministic. */
 export function renderConfigs(config: Config, state: DesiredState, templates: Templates): RenderedConfigs {
   return {
     haproxyCfg: print(
       templates['haproxy.cfg.ejs'],
-      haproxyView(state.services, { adminSocket: join(config.runDir, ADMIN_SOCKET_NAME) }),
+      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket }),
     ),
     keepalivedConf: print(templates['keepalived.conf.ejs'], keepalivedView(config)),
   };

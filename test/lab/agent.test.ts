@@ -112,6 +112,20 @@ describe('vipkeeper run follows Docker', () => {
     await docker('rm', '-f', 'vkt-slow');
   });
 
+  it('serves a container with a Docker healthcheck only once Docker says it is healthy', async () => {
+    const health = ['--health-cmd', 'test -f /www/ready', '--health-interval', '1s', '--health-retries', '1'];
+    await runApp({ name: 'vkt-h1', labels: apps, publish: ['80'], extra: health });
+    await runApp({ name: 'vkt-h2', labels: { ...apps, 'vipkeeper.docker-health': 'ignore' }, publish: ['80'], extra: health });
+    // vkt-h2 opted out of the gate: served while Docker still says starting/unhealthy.
+    await agent.waitServers(['vkt-s1', 'vkt-h2']);
+    await waitFor('vkt-h1 unhealthy', async () => (await docker('inspect', '-f', '{{.State.Health.Status}}', 'vkt-h1')) === 'unhealthy', 15_000);
+    expect(await agent.readyServers()).toEqual(['vkt-h2', 'vkt-s1']);
+    await docker('exec', 'vkt-h1', 'sh', '-c', ': > /www/ready');
+    await agent.waitServers(['vkt-s1', 'vkt-h1', 'vkt-h2'], 'be_apps', 15_000);
+    await docker('rm', '-f', 'vkt-h1', 'vkt-h2');
+    await agent.waitServers(['vkt-s1']);
+  });
+
   it('skips a container with a hostile label and still serves the rest', async () => {
     await runApp({ name: 'vkt-evil', labels: { ...apps, 'vipkeeper.port': '80\n    server evil 203.0.113.5:80' }, publish: ['80'] });
     await runApp({ name: 'vkt-s4', labels: apps, publish: ['80'] });
@@ -191,6 +205,33 @@ describe('vipkeeper run with user templates', () => {
     writeFileSync(join(templates, 'haproxy.cfg.ejs'), good.replace('timeout queue 30s', 'timeout queue 29s'));
     await waitFor('the fixed template applied', async () => readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8').includes('timeout queue 29s'));
     expect(await get()).toEqual({ status: 200, body: 'vkt-t1' });
+  });
+});
+
+describe('vipkeeper run with a password file', () => {
+  let agent: AgentUnderTest;
+  let passFile: string;
+
+  beforeAll(async () => {
+    passFile = join(mkdtempSync(join(tmpdir(), 'vipkeeper-secret-')), 'vrrp_password');
+    writeFileSync(passFile, 'first-pw\n');
+    agent = new AgentUnderTest({ VIPKEEPER_AUTH_PASS_FILE: passFile });
+    agent.start();
+    await agent.waitLog('the initial pass', (l) => l.msg === 'pass');
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('re-renders keepalived.conf when the secret file changes, and never logs the password', async () => {
+    const conf = () => readFileSync(join(agent.configDir, 'keepalived.conf'), 'utf8');
+    expect(conf()).toContain('auth_pass first-pw');
+    writeFileSync(passFile, 'second-p\n');
+    await waitFor('the new password in keepalived.conf', async () => conf().includes('auth_pass second-p'));
+    await agent.waitLog('a pass that reloaded keepalived', (l) => l.msg === 'pass' && l.applied === 'reload');
+    const logs = JSON.stringify(agent.logs);
+    expect(logs).not.toContain('first-pw');
+    expect(logs).not.toContain('second-p');
   });
 });
 

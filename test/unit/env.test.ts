@@ -69,6 +69,8 @@ describe('parseEnvironment: values that are set are used', () => {
     ['VIPKEEPER_RUN_DIR', '/var/run/vk', 'runDir', '/var/run/vk'],
     ['VIPKEEPER_TEMPLATES_DIR', '/etc/vipkeeper/templates', 'templatesDir', '/etc/vipkeeper/templates'],
     ['VIPKEEPER_LOG_LEVEL', 'DEBUG', 'logLevel', 'debug'],
+    ['VIPKEEPER_LOG_FORMAT', 'pretty', 'logFormat', 'pretty'],
+    ['VIPKEEPER_STATUS_ADDR', '0.0.0.0:9400', 'statusAddr', { host: '0.0.0.0', port: 9400 }],
   ])('%s=%j -> %s %j', (variable, value, field, expected) => {
     expect(parse({ [variable]: value }).config[field]).toEqual(expected);
   });
@@ -438,6 +440,8 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_RUN_DIR: '/run/vipkeeper',
     VIPKEEPER_TEMPLATES_DIR: '/etc/vipkeeper/templates',
     VIPKEEPER_LOG_LEVEL: 'info',
+    VIPKEEPER_LOG_FORMAT: 'json',
+    VIPKEEPER_STATUS_ADDR: '127.0.0.1:9321',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {

@@ -117,6 +117,8 @@ describe('renderConfigs: haproxy.cfg', () => {
       '    bind :80',
       '    mode http',
       '    option httplog',
+      '    # Replay only idempotent requests on another server when one dies mid-request (L7 retries).',
+      '    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS || { method PUT DELETE }',
       '    use_backend be_c-both if { hdr(host),field(1,:) -i a.example.com } { path_beg /api }',
       '    use_backend be_b-host if { hdr(host),field(1,:) -i a.example.com }',
       '    use_backend be_d-multi if { hdr(host),field(1,:) -i w.example.com x.example.com }',
@@ -128,7 +130,7 @@ describe('renderConfigs: haproxy.cfg', () => {
 
   it.each([
     ['tcp', 'frontend fe_5432', ['frontend fe_5432', '    bind :5432', '    mode tcp', '    option tcplog', '    default_backend be_db']],
-    ['a single http service', 'frontend fe_8080', ['frontend fe_8080', '    bind :8080', '    mode http', '    option httplog', '    default_backend be_checked']],
+    ['a single http service', 'frontend fe_8080', ['frontend fe_8080', '    bind :8080', '    mode http', '    option httplog', '    # Replay only idempotent requests on another server when one dies mid-request (L7 retries).', '    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS || { method PUT DELETE }', '    default_backend be_checked']],
   ])('a frontend for %s', (_what, header, expected) => {
     expect(section(cfg, header)).toEqual(expected);
   });
@@ -140,6 +142,8 @@ describe('renderConfigs: haproxy.cfg', () => {
       '    bind :80',
       '    mode http',
       '    option httplog',
+      '    # Replay only idempotent requests on another server when one dies mid-request (L7 retries).',
+      '    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS || { method PUT DELETE }',
       '    use_backend be_web if { hdr(host),field(1,:) -i a.example.com }',
     ]);
   });
@@ -220,7 +224,11 @@ describe('renderConfigs: keepalived.conf', () => {
         'nopreempt',
         '198.18.0.10/24 dev eth1',
         'vrrp_track_process vipkeeper_haproxy {',
-        'process haproxy',
+        'process haproxy -W -db -S /run/vipkeeper/haproxy-master.sock,mode,600 -f /etc/vipkeeper/haproxy.cfg',
+        'param_match initial',
+        'vrrp_track_file vipkeeper_fault {',
+        'file /run/vipkeeper/drill-fault',
+        'notify_fifo /run/vipkeeper/keepalived.fifo',
         'track_process {',
         'vipkeeper_haproxy',
       ],
@@ -301,6 +309,9 @@ describe('renderConfigs: keepalived.conf', () => {
       '    }',
       '    track_process {',
       '        vipkeeper_haproxy',
+      '    }',
+      '    track_file {',
+      '        vipkeeper_fault',
       '    }',
       '}',
     ]);

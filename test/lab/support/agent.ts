@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { showServersState, type ServerStateRow } from '../../../src/haproxy/runtime-api.js';
-import { CLI } from './cli.js';
+import { CLI, REPO } from './cli.js';
 import { TEST_IFACE, TEST_VIP, waitFor } from './lab.js';
 
 // Runs the real `vipkeeper run` as a child process, as an operator would,
@@ -76,7 +76,17 @@ export class AgentUnderTest {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (!this.#child || !this.#exit) return null;
     this.#child.kill(signal);
-    return this.#exit;
+    const code = await this.#exit;
+    this.saveLog();
+    return code;
+  }
+
+  /** Keeps the agent's log under .lab/ for a look after a failed run (CI prints where). */
+  saveLog(): string {
+    mkdirSync(join(REPO, '.lab', 'logs'), { recursive: true });
+    const file = join(REPO, '.lab', 'logs', `agent-${this.pid ?? 'none'}.log`);
+    writeFileSync(file, this.logs.map((l) => JSON.stringify(l)).join('\n'));
+    return file;
   }
 
   passes(): LogLine[] {

@@ -1,0 +1,118 @@
+import { AdvertWatch } from '../drill/advert-watch.js';
+import { buildReport, formatReport } from '../drill/drill-report.js';
+import { Prober } from '../drill/probe.js';
+import { addressesOn, vipsPresent } from '../host/vip-addresses.js';
+import type { DrillMode } from '../status/status-server.js';
+import { fetchStatus, postDrill } from './status-client.js';
+
+// `vipkeeper drill`: run on the MASTER. Probes the service through the VIP
+// while this node gives the VIP up, waits until another node answers, holds,
+// restores this node (always, even on Ctrl-C) and reports what it measured.
+
+export interface DrillOptions {
+  readonly mode: DrillMode;
+  readonly probe?: string;
+  readonly holdMs: number;
+  readonly force: boolean;
+  readonly addr: string;
+  readonly json: boolean;
+  readonly timeoutMs: number;
+}
+
+export const DRILL_EXIT = { ok: 0, refused: 5, failed: 6 } as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function drillCommand(opts: DrillOptions, print: (s: string) => void, warn: (s: string) => void): Promise<number> {
+  const status = await fetchStatus(opts.addr);
+  if (!status.vrrp) {
+    warn('this node does not take part in VRRP (node role gate): nothing to drill');
+    return DRILL_EXIT.refused;
+  }
+  if (status.vrrp.state !== 'MASTER' && !opts.force) {
+    warn(`this node is ${status.vrrp.state}, not MASTER: run the drill on the master, or pass --force`);
+    return DRILL_EXIT.refused;
+  }
+  const iface = status.node.interface;
+  const vips = status.node.vips.map((v) => ({ address: v.split('/')[0]!, prefix: Number(v.split('/')[1]) }));
+  const probeUrl = new URL(opts.probe ?? `http://${vips[0]!.address}:${status.node.frontendPort}/`);
+  const vipSet = new Set(vips.map((v) => v.address));
+  const ownAddresses = (await addressesOn(iface)).map((a) => a.split('/')[0]!).filter((a) => !vipSet.has(a));
+  const settings = status.node.vrrpSettings;
+
+  const adverts = new AdvertWatch(iface);
+  adverts.start();
+  const prober = new Prober(probeUrl);
+  prober.start();
+  await sleep(200);
+
+  let started = false;
+  let restoredAt: number | null = null;
+  const restore = async () => {
+    if (!started || restoredAt !== null) return;
+    restoredAt = Date.now();
+    await postDrill(opts.addr, { action: 'restore' });
+  };
+  const onInterrupt = () => {
+    warn('interrupted: restoring this node');
+    void restore().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+
+  const startedAt = Date.now();
+  let vipLeftAt: number | null = null;
+  let vipReturned = false;
+  try {
+    const answer = await postDrill(opts.addr, { action: 'start', mode: opts.mode });
+    if (!answer.ok) {
+      warn(`the agent refused the drill: ${answer.message}`);
+      return DRILL_EXIT.refused;
+    }
+    started = true;
+    const deadline = startedAt + opts.timeoutMs;
+    // Until the VIP has left and a probe started after that has been answered.
+    for (;;) {
+      if (vipLeftAt === null && (await vipsPresent(iface, vips)).length === 0) vipLeftAt = Date.now();
+      const answered = vipLeftAt !== null && prober.records.some((p) => p.ok && p.start >= vipLeftAt!);
+      if (answered || Date.now() > deadline) break;
+      await sleep(10);
+    }
+    await sleep(opts.holdMs);
+    await restore();
+    // Watch long enough for a preempting node to take the VIP back (about 3 adverts, then some).
+    const watchUntil = Date.now() + Math.max(3000, settings.advertInt * 3000 + 1500);
+    while (Date.now() < watchUntil) {
+      if ((await vipsPresent(iface, vips)).length > 0) {
+        vipReturned = true;
+        break;
+      }
+      await sleep(50);
+    }
+  } finally {
+    await restore();
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    await prober.stop();
+    adverts.stop();
+  }
+
+  const report = buildReport({
+    mode: opts.mode,
+    node: status.node.routerId,
+    ownAddresses,
+    vrid: settings.virtualRouterId,
+    startedAt,
+    vipLeftAt,
+    restoredAt,
+    probes: prober.records,
+    adverts: adverts.adverts,
+    advertsAvailable: adverts.available,
+    vipReturned,
+    nopreempt: settings.nopreempt,
+    ownPriority: settings.priority,
+  });
+  print(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  const good = report.vipLeftMs !== null && report.answeredAgainMs !== null && (report.preemption?.asConfigured ?? true);
+  return good ? DRILL_EXIT.ok : DRILL_EXIT.failed;
+}

@@ -1,0 +1,40 @@
+import type { StatusSnapshot } from '../status/snapshot.js';
+import { fetchStatus } from './status-client.js';
+
+/** `vipkeeper status`: the running agent's state, as a short table or JSON. */
+export async function statusCommand(opts: { addr: string; json: boolean }, print: (s: string) => void): Promise<number> {
+  const s = await fetchStatus(opts.addr);
+  print(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+  return 0;
+}
+
+const ago = (iso: string | null) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))}s ago` : 'never');
+
+export function formatStatus(s: StatusSnapshot): string {
+  const lines: string[] = [];
+  const v = s.vrrp;
+  lines.push(`node      ${s.node.routerId} on ${s.node.interface}, VIPs ${s.node.vips.join(', ')}`);
+  if (!s.node.nodeRole.present) {
+    lines.push(`role      this engine lacks the role ${s.node.nodeRole.required}: not taking part in VRRP`);
+  } else if (v) {
+    lines.push(`vrrp      ${v.state} since ${ago(v.since)}, holding ${v.vipsHeld.length ? v.vipsHeld.join(', ') : 'no VIP'}${v.consistent ? '' : '  (MISMATCH: see the log)'}`);
+  }
+  if (s.drill) lines.push(`drill     ${s.drill.mode} drill running since ${ago(s.drill.since)}`);
+  lines.push(`docker    ${s.docker.endpoint} ${s.docker.connected ? 'connected' : 'DISCONNECTED'}, last event ${ago(s.docker.lastEventAt)}`);
+  for (const c of s.children) {
+    lines.push(`${c.name.padEnd(9)} ${c.running ? `running (pid ${c.pid})` : 'NOT running'}, ${c.restarts} restart${c.restarts === 1 ? '' : 's'}${c.crashLoop ? ', CRASH LOOP' : ''}`);
+  }
+  if (s.lastPass) {
+    const p = s.lastPass;
+    lines.push(`last pass #${p.id} ${ago(p.at)}: ${p.applied}, +${p.added.length} -${p.removed.length} ~${p.updated.length} in ${p.durationMs} ms${p.error ? `, FAILED: ${p.error}` : ''}`);
+  }
+  lines.push('');
+  lines.push('service          port  server                        address                 health');
+  for (const svc of s.services) {
+    if (svc.servers.length === 0) lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} (no servers)`);
+    for (const srv of svc.servers) {
+      lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} ${srv.name.padEnd(29)} ${srv.address.padEnd(23)} ${srv.health}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import type { Config } from './env.js';
+
+// Every file and socket the agent and its children share, in one place, so the
+// keepalived config, the supervisor and the status server agree on them.
+
+export interface RuntimePaths {
+  readonly haproxyCfg: string;
+  readonly keepalivedConf: string;
+  /** HAProxy worker's admin socket (Runtime API). */
+  readonly adminSocket: string;
+  /** HAProxy master CLI. */
+  readonly masterSocket: string;
+  /** keepalived writes its state transitions here. */
+  readonly notifyFifo: string;
+  /** A drill writes a non-zero value here to force keepalived into FAULT. */
+  readonly faultFile: string;
+  readonly keepalivedPid: string;
+  readonly keepalivedVrrpPid: string;
+}
+
+export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): RuntimePaths {
+  return {
+    haproxyCfg: join(config.configDir, 'haproxy.cfg'),
+    keepalivedConf: join(config.configDir, 'keepalived.conf'),
+    adminSocket: join(config.runDir, 'haproxy.sock'),
+    masterSocket: join(config.runDir, 'haproxy-master.sock'),
+    notifyFifo: join(config.runDir, 'keepalived.fifo'),
+    faultFile: join(config.runDir, 'drill-fault'),
+    keepalivedPid: join(config.runDir, 'keepalived.pid'),
+    keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
+  };
+}
+
+/**
+ * haproxy's command line. keepalived's track_process matches its beginning, so
+ * on a host running several haproxies (a lab, a second stack) it follows ours.
+ */
+export function haproxyArgs(paths: RuntimePaths): string[] {
+  return ['-W', '-db', '-S', `${paths.masterSocket},mode,600`, '-f', paths.haproxyCfg];
+}

@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+// VRRP adverts this node receives, through tcpdump: who is master now, even
+// while our own keepalived is stopped. Without tcpdump the new master stays
+// unknown, which the report says.
+
+export interface Advert {
+  readonly at: number;
+  readonly source: string;
+  readonly vrid: number;
+  readonly priority: number;
+}
+
+/** One line of `tcpdump -n -l 'ip proto 112'` -> an advert, or null. Pure. */
+export function parseAdvertLine(line: string, at: number): Advert | null {
+  const m = /IP (\d+\.\d+\.\d+\.\d+) > \S+: VRRPv[23], Advertisement, vrid (\d+), prio (\d+)/.exec(line);
+  return m ? { at, source: m[1]!, vrid: Number(m[2]), priority: Number(m[3]) } : null;
+}
+
+export class AdvertWatch {
+  readonly adverts: Advert[] = [];
+  #child: ChildProcess | null = null;
+  available = true;
+
+  constructor(private readonly iface: string) {}
+
+  start(): void {
+    const child = spawn('tcpdump', ['-n', '-l', '-i', this.iface, 'ip proto 112'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.#child = child;
+    child.on('error', () => (this.available = false));
+    let buffer = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const a = parseAdvertLine(buffer.slice(0, nl), Date.now());
+        buffer = buffer.slice(nl + 1);
+        if (a) this.adverts.push(a);
+      }
+    });
+  }
+
+  stop(): void {
+    this.#child?.kill('SIGTERM');
+  }
+}

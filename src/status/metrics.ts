@@ -1,0 +1,58 @@
+import type { StatusSnapshot } from './snapshot.js';
+
+// StatusSnapshot -> Prometheus text exposition format. Pure.
+
+type Labels = Record<string, string | number>;
+
+const esc = (v: string | number) => String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const fmt = (labels: Labels) => {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+};
+
+export function renderMetrics(s: StatusSnapshot): string {
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: [Labels, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${fmt(labels)} ${value}`);
+  };
+  const states = ['MASTER', 'BACKUP', 'FAULT', 'INIT', 'STOP'];
+  metric(
+    'vipkeeper_vrrp_state',
+    'gauge',
+    '1 for the current VRRP state of this node',
+    states.map((st) => [{ instance: s.vrrp?.instance ?? 'none', state: st }, s.vrrp?.state === st ? 1 : 0]),
+  );
+  metric(
+    'vipkeeper_vrrp_transitions_total',
+    'counter',
+    'VRRP state transitions reported by keepalived',
+    states.map((st) => [{ instance: s.vrrp?.instance ?? 'none', state: st }, s.vrrp?.transitionCounts[st] ?? 0]),
+  );
+  metric('vipkeeper_vips_held', 'gauge', 'VIPs on this node\'s interface', [[{}, s.vrrp?.vipsHeld.length ?? 0]]);
+  metric('vipkeeper_vip_state_consistent', 'gauge', '1 when VIPs are held if and only if MASTER', [[{}, s.vrrp === null || s.vrrp.consistent ? 1 : 0]]);
+  metric(
+    'vipkeeper_passes_total',
+    'counter',
+    'Reconcile passes by how they were applied',
+    Object.entries(s.passes.byMethod).map(([applied, n]) => [{ applied }, n]),
+  );
+  metric('vipkeeper_pass_failures_total', 'counter', 'Passes whose apply failed (the last good config stayed live)', [[{}, s.passes.failed]]);
+  metric('vipkeeper_apply_duration_seconds_total', 'counter', 'Time spent in passes that changed something', [[{}, s.passes.secondsTotal]]);
+  const health = ['up', 'down', 'starting', 'stopping', 'drain', 'maint', 'unknown'];
+  metric(
+    'vipkeeper_backend_servers',
+    'gauge',
+    'Servers per service by HAProxy health',
+    s.services.flatMap((svc) => health.map((h): [Labels, number] => [{ service: svc.name, health: h }, svc.servers.filter((x) => x.health === h).length])),
+  );
+  metric(
+    'vipkeeper_child_restarts_total',
+    'counter',
+    'Unexpected exits of supervised processes that were restarted',
+    s.children.map((c) => [{ child: c.name }, c.restarts]),
+  );
+  metric('vipkeeper_child_running', 'gauge', '1 while the child runs', s.children.map((c) => [{ child: c.name }, c.running ? 1 : 0]));
+  metric('vipkeeper_docker_connected', 'gauge', '1 while the Docker event stream is open', [[{ endpoint: s.docker.endpoint }, s.docker.connected ? 1 : 0]]);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,69 @@
+import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
+import type { SupervisedState } from '../supervisor/supervised-process.js';
+
+// What /status, /metrics and `vipkeeper status` show. Built from the agent's
+// state; holds no secret by construction (no config value that is one).
+
+export type ServerHealth = 'up' | 'down' | 'starting' | 'stopping' | 'drain' | 'maint' | 'unknown';
+
+export interface StatusServer {
+  readonly name: string;
+  readonly container: string;
+  readonly address: string;
+  readonly health: ServerHealth;
+}
+
+export interface StatusService {
+  readonly name: string;
+  readonly backend: string;
+  readonly mode: string;
+  readonly frontendPort: number;
+  readonly servers: readonly StatusServer[];
+}
+
+export interface StatusPass {
+  readonly id: number;
+  readonly at: string;
+  readonly triggers: readonly string[];
+  readonly applied: string;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly updated: readonly string[];
+  readonly durationMs: number;
+  readonly error: string | null;
+}
+
+export interface StatusSnapshot {
+  readonly node: {
+    readonly routerId: string;
+    readonly interface: string;
+    readonly vips: readonly string[];
+    readonly frontendPort: number;
+    readonly nodeRole: { readonly required: string | null; readonly present: boolean };
+    readonly vrrpSettings: {
+      readonly virtualRouterId: number;
+      readonly priority: number;
+      readonly nopreempt: boolean;
+      readonly advertInt: number;
+      readonly version: number;
+    };
+  };
+  readonly vrrp: VrrpSnapshot | null;
+  readonly services: readonly StatusService[];
+  readonly lastPass: StatusPass | null;
+  readonly passes: { readonly byMethod: Readonly<Record<string, number>>; readonly secondsTotal: number; readonly failed: number };
+  readonly children: readonly SupervisedState[];
+  readonly docker: { readonly endpoint: string; readonly connected: boolean; readonly lastEventAt: string | null };
+  readonly drill: { readonly mode: string; readonly since: string } | null;
+}
+
+/** HAProxy's srv_op_state and srv_admin_state -> one word. Pure. */
+export function serverHealth(row: ServerStateRow | undefined): ServerHealth {
+  if (!row) return 'unknown';
+  // Admin bits: 0x01 forced, 0x02 inherited, 0x04 config, 0x20 resolution, 0x40 health maintenance.
+  if (row.adminState & 0x67) return 'maint';
+  // 0x08 forced drain, 0x10 inherited drain.
+  if (row.adminState & 0x18) return 'drain';
+  return (['down', 'starting', 'up', 'stopping'] as const)[row.opState] ?? 'unknown';
+}
