@@ -34,7 +34,7 @@ const MODES: Mode[] = [
     make: () =>
       new AgentUnderTest(
         { VIPKEEPER_LOG_LEVEL: 'info', VIPKEEPER_TEMPLATES_DIR: join(REPO, 'bench/baseline-templates') },
-        [join(REPO, '.bench-build/bench/baseline-agent.js')],
+        [process.execPath, join(REPO, '.bench-build/bench/baseline-agent.js')],
       ),
     reloads: (a) => a.logs.filter((l) => l.msg === 'reload').length,
   },

@@ -13,6 +13,7 @@ have ip || need+=(iproute2)
 have iptables || need+=(iptables)
 have wrk || need+=(wrk)
 have curl || need+=(curl)
+have tcpdump || need+=(tcpdump)
 have ps || need+=(procps)
 # The app image is built from the statically linked busybox, not a dynamic one.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)

@@ -1,11 +1,11 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Config } from '../config/env.js';
 import { ENV } from '../config/env-schema.js';
 import { parseEnvironment } from '../config/env.js';
 import type { HostFacts } from '../config/host-facts.js';
-import { type RuntimePaths, runtimePaths } from '../config/paths.js';
+import { listenerCheckScript, type RuntimePaths, runtimePaths } from '../config/paths.js';
 import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
 import { type ContainerEvent, DockerEvents } from '../docker/docker-events.js';
 import { VipkeeperError } from '../errors.js';
@@ -136,6 +136,9 @@ export class Agent {
     const c = this.#config;
     await this.#store.init();
     await mkdir(c.runDir, { recursive: true, mode: 0o700 });
+    // keepalived runs this every second; enable_script_security wants it root's and not writable by others.
+    await writeFile(this.#paths.listenerCheck, listenerCheckScript(c.frontendPort), { mode: 0o700 });
+    await chmod(this.#paths.listenerCheck, 0o700);
 
     const leftover = await removeVips(c.interface, c.virtualIps);
     if (leftover.length > 0) {

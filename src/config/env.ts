@@ -30,6 +30,8 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly logFormat: 'json' | 'pretty';
   readonly statusAddr: { readonly host: string; readonly port: number };
+  /** Derived from the host, not a variable: keepalived's track_process works only in the initial netns. */
+  readonly trackProcess: boolean;
 }
 
 export interface EnvWarning {
@@ -200,6 +202,7 @@ export function parseEnvironment(
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
     statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
+    trackProcess: facts.initialNetns ?? true,
   } satisfies Config;
 
   for (const name of Object.keys(env)) {

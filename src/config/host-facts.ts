@@ -16,4 +16,11 @@ export interface HostFacts {
   readonly interfaces: readonly HostInterface[];
   /** Interface of the default route, if any. */
   readonly defaultInterface: string | null;
+  /**
+   * Whether we run in the host's initial network namespace. keepalived's
+   * track_process needs the kernel's process connector, which only the initial
+   * namespace receives (a host-networked container is there; a lab namespace is not).
+   * Unknown counts as yes.
+   */
+  readonly initialNetns?: boolean;
 }

@@ -15,6 +15,8 @@ export interface RuntimePaths {
   readonly notifyFifo: string;
   /** A drill writes a non-zero value here to force keepalived into FAULT. */
   readonly faultFile: string;
+  /** keepalived's vrrp_script: succeeds while haproxy listens on the frontend port. */
+  readonly listenerCheck: string;
   readonly keepalivedPid: string;
   readonly keepalivedVrrpPid: string;
 }
@@ -27,9 +29,20 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     masterSocket: join(config.runDir, 'haproxy-master.sock'),
     notifyFifo: join(config.runDir, 'keepalived.fifo'),
     faultFile: join(config.runDir, 'drill-fault'),
+    listenerCheck: join(config.runDir, 'check-haproxy-listener'),
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
   };
+}
+
+/** The listener check keepalived runs every second (ss from iproute2). */
+export function listenerCheckScript(frontendPort: number): string {
+  return [
+    '#!/bin/sh',
+    '# Written by vipkeeper: succeeds while something listens on the frontend port (haproxy).',
+    `ss -Hltn 'sport = :${frontendPort}' | grep -q .`,
+    '',
+  ].join('\n');
 }
 
 /**

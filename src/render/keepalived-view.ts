@@ -24,6 +24,10 @@ export interface KeepalivedView {
   readonly notifyFifo: string;
   readonly faultTrackName: string;
   readonly faultFile: string;
+  /** false outside the initial network namespace, where track_process cannot work. */
+  readonly trackProcess: boolean;
+  readonly listenerScriptName: string;
+  readonly listenerScript: string;
   readonly garpMasterDelay: number;
   readonly garpMasterRefresh: number;
 }
@@ -49,6 +53,9 @@ export function keepalivedView(config: Config): KeepalivedView {
     notifyFifo: paths.notifyFifo,
     faultTrackName: 'vipkeeper_fault',
     faultFile: paths.faultFile,
+    trackProcess: config.trackProcess,
+    listenerScriptName: 'vipkeeper_listener',
+    listenerScript: paths.listenerCheck,
     // Gratuitous ARP once a second after taking over, and again every minute so
     // switches that missed it learn the VIP's new place.
     garpMasterDelay: 1,

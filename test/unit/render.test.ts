@@ -226,7 +226,9 @@ describe('renderConfigs: keepalived.conf', () => {
         'vrrp_track_process vipkeeper_haproxy {',
         'process haproxy -W -db -S /run/vipkeeper/haproxy-master.sock,mode,600 -f /etc/vipkeeper/haproxy.cfg',
         'param_match initial',
-        'vrrp_track_file vipkeeper_fault {',
+        'track_file vipkeeper_fault {',
+        'vrrp_script vipkeeper_listener {',
+        'script "/run/vipkeeper/check-haproxy-listener"',
         'file /run/vipkeeper/drill-fault',
         'notify_fifo /run/vipkeeper/keepalived.fifo',
         'track_process {',
@@ -309,6 +311,9 @@ describe('renderConfigs: keepalived.conf', () => {
       '    }',
       '    track_process {',
       '        vipkeeper_haproxy',
+      '    }',
+      '    track_script {',
+      '        vipkeeper_listener',
       '    }',
       '    track_file {',
       '        vipkeeper_fault',
@@ -493,5 +498,19 @@ describe('mapContainer', () => {
     expect(state.services[0]!.servers).toEqual([
       { name: 'proj-web-1', containerId: idFor('web-1'), containerName: 'proj-web-1', address: '127.0.0.1', port: 32768, weight: 100, maxconn: null },
     ]);
+  });
+});
+
+describe('keepalived.conf outside the initial network namespace', () => {
+  it('drops track_process (it needs the kernel process connector) and keeps the listener check', async () => {
+    const { parseEnvironment } = await import('../../src/config/env.js');
+    const { renderConfigs } = await import('../../src/render/render-configs.js');
+    const { buildDesiredState } = await import('../../src/model/desired-state.js');
+    const { loadTemplates } = await import('../../src/render/load-templates.js');
+    const { FACTS } = await import('./fixtures.js');
+    const { config } = parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24' }, { ...FACTS, initialNetns: false });
+    const text = renderConfigs(config, buildDesiredState([], config), await loadTemplates(null)).keepalivedConf;
+    expect(text).not.toContain('track_process');
+    expect(text).toContain('track_script {');
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,15 +21,22 @@ export interface LogLine {
 export class AgentUnderTest {
   readonly dir = mkdtempSync(join(tmpdir(), 'vipkeeper-agent-'));
   readonly configDir = join(this.dir, 'etc');
-  readonly runDir = join(this.dir, 'run');
+  /**
+   * Under /run, not /tmp: keepalived's script security refuses a check script below a
+   * world-writable directory.
+   */
+  readonly runDir = mkdtempSync('/run/vipkeeper-test-');
   readonly logs: LogLine[] = [];
   #child: ChildProcess | null = null;
   #exit: Promise<number | null> | null = null;
 
-  /** `command` replaces `vipkeeper run` (the benchmark runs its baseline through this too). */
+  /**
+   * `command` is the whole argv, `node dist/main.js run` by default; the benchmark runs its
+   * baseline through this, and the namespace lab prefixes nsenter.
+   */
   constructor(
     private readonly extraEnv: Record<string, string> = {},
-    private readonly command: readonly string[] = [CLI, 'run'],
+    private readonly command: readonly string[] = [process.execPath, CLI, 'run'],
   ) {}
 
   get adminSocket(): string {
@@ -50,7 +57,8 @@ export class AgentUnderTest {
       VIPKEEPER_LOG_LEVEL: 'debug',
       ...this.extraEnv,
     };
-    const child = spawn(process.execPath, [...this.command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [bin, ...args] = this.command;
+    const child = spawn(bin!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffer = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -78,6 +86,7 @@ export class AgentUnderTest {
     this.#child.kill(signal);
     const code = await this.#exit;
     this.saveLog();
+    rmSync(this.runDir, { recursive: true, force: true });
     return code;
   }
 
