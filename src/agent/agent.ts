@@ -13,6 +13,7 @@ import { ConfigStore } from '../files/config-store.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
 import { applyServerChanges, drainServer, type PendingDelete, tryDelete } from '../haproxy/runtime-apply.js';
 import { runtimeCommand, showServersState } from '../haproxy/runtime-api.js';
+import { findAdoptable } from '../supervisor/adopt.js';
 import { diffServices, isEmpty } from '../haproxy/server-changes.js';
 import { removeVips } from '../host/vip-addresses.js';
 import { KeepalivedProcess } from '../keepalived/keepalived-process.js';
@@ -140,9 +141,17 @@ export class Agent {
     await writeFile(this.#paths.listenerCheck, listenerCheckScript(c.frontendPort), { mode: 0o700 });
     await chmod(this.#paths.listenerCheck, 0o700);
 
-    const leftover = await removeVips(c.interface, c.virtualIps);
-    if (leftover.length > 0) {
-      this.#log.warn({ interface: c.interface, vips: leftover.map((v) => v.address) }, 'removed VIPs left on the interface by an earlier run');
+    // An earlier agent that died alone may have left haproxy and keepalived running: keep them,
+    // so restarting the agent never moves the VIP. Only VIPs without a keepalived are leftovers.
+    const kept = {
+      haproxy: await findAdoptable(this.#paths.haproxyPid, this.#paths.haproxyCfg),
+      keepalived: await findAdoptable(this.#paths.keepalivedPid, this.#paths.keepalivedConf),
+    };
+    if (kept.keepalived === null) {
+      const leftover = await removeVips(c.interface, c.virtualIps);
+      if (leftover.length > 0) {
+        this.#log.warn({ interface: c.interface, vips: leftover.map((v) => v.address) }, 'removed VIPs left on the interface by an earlier run');
+      }
     }
 
     const docker = await this.#connectDocker();
@@ -157,8 +166,8 @@ export class Agent {
     await this.#events.start();
 
     await this.#checkNodeRole();
-    await this.#fifo.open();
-    await this.#initialApply();
+    await this.#fifo.open(kept.keepalived !== null);
+    await this.#initialApply(kept);
     this.#vrrp.start();
     this.#statusServer = await startStatusServer(this.#config.statusAddr, {
       snapshot: () => this.snapshot(),
@@ -221,26 +230,42 @@ export class Agent {
     return planConfigs(this.#config, containers, this.#templates!, { stopping: new Set(this.#stopping.keys()) });
   }
 
-  async #initialApply(): Promise<void> {
+  async #initialApply(kept: { haproxy: number | null; keepalived: number | null }): Promise<void> {
     const t0 = Date.now();
     const plan = this.#plan(await this.#list());
     this.#warnSkipped(plan.state);
+    let haproxyChanged = false;
     try {
-      await this.#store.install('haproxy.cfg', plan.rendered.haproxyCfg, (f) => this.#validate('haproxy', f));
+      haproxyChanged = await this.#store.install('haproxy.cfg', plan.rendered.haproxyCfg, (f) => this.#validate('haproxy', f));
     } catch (err) {
       // Never start worse than before: a previous run's live file (already checked once) still serves.
       const previous = await this.#store.read('haproxy.cfg');
       if (previous === null) throw err;
       this.#log.error({ code: (err as VipkeeperError).code, err: (err as Error).message }, 'the rendered haproxy.cfg was rejected; starting with the previous one');
     }
-    await this.#store.install('keepalived.conf', plan.rendered.keepalivedConf, (f) => this.#validate('keepalived', f));
+    const keepalivedChanged = await this.#store.install('keepalived.conf', plan.rendered.keepalivedConf, (f) => this.#validate('keepalived', f));
 
-    this.#haproxy.start();
+    if (kept.haproxy !== null) {
+      this.#haproxy.process.adopt(kept.haproxy);
+      if (haproxyChanged) await this.#haproxy.reload();
+    } else {
+      this.#haproxy.start();
+    }
     await this.#haproxy.waitReady();
     await this.#store.markGood('haproxy.cfg');
     if (this.#nodeRoleOk) {
-      this.#keepalived.start();
+      if (kept.keepalived !== null) {
+        this.#keepalived.process.adopt(kept.keepalived);
+        if (keepalivedChanged) this.#keepalived.reload();
+        await this.#vrrp.inferFromInterface();
+      } else {
+        this.#keepalived.start();
+      }
       await this.#store.markGood('keepalived.conf');
+    } else if (kept.keepalived !== null) {
+      // The node lost its role while an earlier agent ran: give the VIP up.
+      this.#keepalived.process.adopt(kept.keepalived);
+      await this.#keepalived.stop();
     }
     this.#applied = plan;
     this.#record({

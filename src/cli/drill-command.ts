@@ -63,6 +63,15 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
   const startedAt = Date.now();
   let vipLeftAt: number | null = null;
   let vipReturned = false;
+  // Watch the interface from the start, apart from the drill request: the agent may take
+  // a while to answer (it waits for keepalived to exit) while the VIP is already gone.
+  let watching = true;
+  const watcher = (async () => {
+    while (watching && vipLeftAt === null) {
+      if ((await vipsPresent(iface, vips)).length === 0) vipLeftAt = Date.now();
+      else await sleep(10);
+    }
+  })();
   try {
     const answer = await postDrill(opts.addr, { action: 'start', mode: opts.mode });
     if (!answer.ok) {
@@ -73,7 +82,6 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
     const deadline = startedAt + opts.timeoutMs;
     // Until the VIP has left and a probe started after that has been answered.
     for (;;) {
-      if (vipLeftAt === null && (await vipsPresent(iface, vips)).length === 0) vipLeftAt = Date.now();
       const answered = vipLeftAt !== null && prober.records.some((p) => p.ok && p.start >= vipLeftAt!);
       if (answered || Date.now() > deadline) break;
       await sleep(10);
@@ -90,6 +98,8 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
       await sleep(50);
     }
   } finally {
+    watching = false;
+    await watcher;
     await restore();
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);

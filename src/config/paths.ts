@@ -18,6 +18,8 @@ export interface RuntimePaths {
   /** keepalived's vrrp_script: succeeds while haproxy listens on the frontend port. */
   readonly listenerCheck: string;
   readonly keepalivedPid: string;
+  /** haproxy's master pid, so a restarted agent can find and keep it. */
+  readonly haproxyPid: string;
   readonly keepalivedVrrpPid: string;
 }
 
@@ -31,6 +33,7 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     faultFile: join(config.runDir, 'drill-fault'),
     listenerCheck: join(config.runDir, 'check-haproxy-listener'),
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
+    haproxyPid: join(config.runDir, 'haproxy.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
   };
 }
@@ -49,6 +52,11 @@ export function listenerCheckScript(frontendPort: number): string {
  * haproxy's command line. keepalived's track_process matches its beginning, so
  * on a host running several haproxies (a lab, a second stack) it follows ours.
  */
+/** The part of haproxy's command line keepalived matches: stable across reloads (which append -sf ...). */
+export function haproxyTrackedArgs(paths: RuntimePaths): string[] {
+  return haproxyArgs(paths).slice(0, 6);
+}
+
 export function haproxyArgs(paths: RuntimePaths): string[] {
-  return ['-W', '-db', '-S', `${paths.masterSocket},mode,600`, '-f', paths.haproxyCfg];
+  return ['-W', '-db', '-S', `${paths.masterSocket},mode,600`, '-f', paths.haproxyCfg, '-p', paths.haproxyPid];
 }

@@ -24,6 +24,8 @@ export interface DrillObservations {
 export interface DrillReport {
   readonly mode: string;
   readonly node: string;
+  /** When this node started giving the VIP up; every figure in ms counts from here. */
+  readonly startedAt: string;
   readonly vipLeftMs: number | null;
   readonly answeredAgainMs: number | null;
   readonly failedProbes: number;
@@ -60,6 +62,7 @@ export function buildReport(o: DrillObservations): DrillReport {
   return {
     mode: o.mode,
     node: o.node,
+    startedAt: new Date(o.startedAt).toISOString(),
     vipLeftMs,
     answeredAgainMs,
     failedProbes,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -39,9 +39,13 @@ export class NotifyFifo {
     private readonly onTransition: (t: VrrpTransition) => void,
   ) {}
 
-  async open(): Promise<void> {
-    await rm(this.path, { force: true });
-    await execFileP('mkfifo', ['-m', '600', this.path]);
+  /** `reuse`: keep the FIFO a running keepalived (kept from an earlier agent) already writes to. */
+  async open(reuse = false): Promise<void> {
+    const isFifo = await stat(this.path).then((s) => s.isFIFO(), () => false);
+    if (!reuse || !isFifo) {
+      await rm(this.path, { force: true });
+      await execFileP('mkfifo', ['-m', '600', this.path]);
+    }
     // Read-write and non-blocking: the open never waits for keepalived, and since we
     // hold a writer ourselves the stream never ends when keepalived restarts. As a
     // socket it is read through epoll, never by a blocked thread-pool thread (which

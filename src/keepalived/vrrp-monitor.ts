@@ -53,6 +53,16 @@ export class VrrpMonitor {
     this.log.info({ instance: t.instance, state: t.state, priority: t.priority }, `VRRP ${t.instance} is now ${t.state}`);
   }
 
+  /**
+   * A keepalived kept from an earlier agent said its last transitions to that
+   * agent: until it says the next, its state is what the interface shows.
+   */
+  async inferFromInterface(): Promise<void> {
+    const held = (await vipsPresent(this.iface, this.vips)).length > 0;
+    this.onTransition({ instance: this.instance, state: held ? 'MASTER' : 'BACKUP', priority: 0 });
+    this.log.info({ state: this.#state }, 'VRRP state inferred from the interface (keepalived kept from an earlier agent)');
+  }
+
   /** keepalived is not running (stopped, gated off): it holds nothing. */
   markStopped(): void {
     if (this.#state !== 'STOP' && this.#state !== 'UNKNOWN') this.onTransition({ instance: this.instance, state: 'STOP', priority: 0 });

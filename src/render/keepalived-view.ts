@@ -1,5 +1,5 @@
 import type { Config } from '../config/env.js';
-import { haproxyArgs, runtimePaths } from '../config/paths.js';
+import { haproxyTrackedArgs, runtimePaths } from '../config/paths.js';
 
 // Config -> exactly what keepalived.conf.ejs prints.
 
@@ -49,7 +49,7 @@ export function keepalivedView(config: Config): KeepalivedView {
     virtualIps: config.virtualIps.map((v) => `${v.address}/${v.prefix} dev ${config.interface}`),
     trackProcessName: 'vipkeeper_haproxy',
     trackedProcess: 'haproxy',
-    trackedParameters: haproxyArgs(paths).join(' '),
+    trackedParameters: haproxyTrackedArgs(paths).join(' '),
     notifyFifo: paths.notifyFifo,
     faultTrackName: 'vipkeeper_fault',
     faultFile: paths.faultFile,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
+import { isAlive } from './adopt.js';
 
 // One child process kept alive: restarted with backoff when it dies, a crash
 // loop reported loudly, and on stop a grace period before SIGKILL.
@@ -39,6 +40,8 @@ export class SupervisedProcess extends EventEmitter {
   #restartTimer: NodeJS.Timeout | null = null;
   #lastExit: SupervisedState['lastExit'] = null;
   #output: string[] = [];
+  /** A process an earlier agent started, watched by polling instead of owned. */
+  #adopted: { pid: number; poll: NodeJS.Timeout } | null = null;
 
   constructor(
     readonly spec: SupervisedSpec,
@@ -48,7 +51,11 @@ export class SupervisedProcess extends EventEmitter {
   }
 
   get pid(): number | null {
-    return this.#child?.pid ?? null;
+    return this.#child?.pid ?? this.#adopted?.pid ?? null;
+  }
+
+  get adopted(): boolean {
+    return this.#adopted !== null;
   }
 
   /** Last lines the child printed, for error messages. */
@@ -60,7 +67,7 @@ export class SupervisedProcess extends EventEmitter {
     const now = Date.now();
     return {
       name: this.spec.name,
-      running: this.#child !== null,
+      running: this.#child !== null || this.#adopted !== null,
       pid: this.pid,
       restarts: this.#restarts,
       lastExit: this.#lastExit,
@@ -71,6 +78,23 @@ export class SupervisedProcess extends EventEmitter {
   start(): void {
     this.#stopping = false;
     this.#spawn();
+  }
+
+  /**
+   * Takes over a process an earlier agent started. It is not our child, so its
+   * exit is noticed by polling; then it is restarted like any child.
+   */
+  adopt(pid: number): void {
+    this.#stopping = false;
+    this.#startedAt = Date.now();
+    const poll = setInterval(() => {
+      if (isAlive(pid)) return;
+      clearInterval(poll);
+      this.#adopted = null;
+      this.#handleExit(null, null);
+    }, 250);
+    this.#adopted = { pid, poll };
+    this.log.info({ child: this.spec.name, pid }, `${this.spec.name} kept running from an earlier agent`);
   }
 
   #spawn(): void {
@@ -96,6 +120,10 @@ export class SupervisedProcess extends EventEmitter {
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#child !== child) return;
     this.#child = null;
+    this.#handleExit(code, signal);
+  }
+
+  #handleExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.#lastExit = { code, signal, at: new Date().toISOString() };
     this.emit('exit', code, signal);
     if (this.#stopping) return;
@@ -119,6 +147,14 @@ export class SupervisedProcess extends EventEmitter {
   }
 
   signal(sig: NodeJS.Signals): boolean {
+    if (this.#adopted) {
+      try {
+        process.kill(this.#adopted.pid, sig);
+        return true;
+      } catch {
+        return false;
+      }
+    }
     return this.#child?.kill(sig) ?? false;
   }
 
@@ -126,6 +162,21 @@ export class SupervisedProcess extends EventEmitter {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    if (this.#adopted) {
+      const { pid, poll } = this.#adopted;
+      clearInterval(poll);
+      this.#adopted = null;
+      try {
+        process.kill(pid, this.spec.stopSignal);
+      } catch {
+        /* already gone */
+      }
+      const deadline = Date.now() + this.spec.stopGraceMs;
+      while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      this.log.info({ child: this.spec.name }, `${this.spec.name} stopped`);
+      return;
+    }
     const child = this.#child;
     if (!child) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -116,6 +116,7 @@ describe('drill reports', () => {
     expect(buildReport(base)).toEqual({
       mode: 'graceful',
       node: 'lb1',
+      startedAt: new Date(1000).toISOString(),
       vipLeftMs: 600,
       answeredAgainMs: 660,
       failedProbes: 2,

@@ -19,13 +19,12 @@ export interface LogLine {
 }
 
 export class AgentUnderTest {
-  readonly dir = mkdtempSync(join(tmpdir(), 'vipkeeper-agent-'));
-  readonly configDir = join(this.dir, 'etc');
+  readonly configDir: string;
   /**
    * Under /run, not /tmp: keepalived's script security refuses a check script below a
    * world-writable directory.
    */
-  readonly runDir = mkdtempSync('/run/vipkeeper-test-');
+  readonly runDir: string;
   readonly logs: LogLine[] = [];
   #child: ChildProcess | null = null;
   #exit: Promise<number | null> | null = null;
@@ -37,7 +36,12 @@ export class AgentUnderTest {
   constructor(
     private readonly extraEnv: Record<string, string> = {},
     private readonly command: readonly string[] = [process.execPath, CLI, 'run'],
-  ) {}
+    /** Start where an earlier agent ran (its config and run dirs), as a restart does. */
+    previous?: AgentUnderTest,
+  ) {
+    this.configDir = previous?.configDir ?? join(mkdtempSync(join(tmpdir(), 'vipkeeper-agent-')), 'etc');
+    this.runDir = previous?.runDir ?? mkdtempSync('/run/vipkeeper-test-');
+  }
 
   get adminSocket(): string {
     return join(this.runDir, 'haproxy.sock');
@@ -81,12 +85,13 @@ export class AgentUnderTest {
     return this.#child?.pid;
   }
 
+  /** `SIGKILL` simulates a crash: the agent's children and its run dir are left behind. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (!this.#child || !this.#exit) return null;
     this.#child.kill(signal);
     const code = await this.#exit;
     this.saveLog();
-    rmSync(this.runDir, { recursive: true, force: true });
+    if (signal !== 'SIGKILL') rmSync(this.runDir, { recursive: true, force: true });
     return code;
   }
 

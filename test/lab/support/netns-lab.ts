@@ -71,7 +71,7 @@ export class NetnsLab {
   }
 
   /** Starts vipkeeper inside the node's namespace. */
-  startAgent(n: LbNode, env: Record<string, string> = {}): AgentUnderTest {
+  startAgent(n: LbNode, env: Record<string, string> = {}, previous?: AgentUnderTest): AgentUnderTest {
     const agent = new AgentUnderTest(
       {
         VIPKEEPER_INTERFACE: 'eth0',
@@ -83,6 +83,7 @@ export class NetnsLab {
         ...env,
       },
       ['nsenter', `--net=/var/run/netns/${n.ns}`, process.execPath, CLI, 'run'],
+      previous,
     );
     agent.start();
     n.agent = agent;
