@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { AgentUnderTest, TEST_FRONTEND_PORT, get } from '../test/lab/support/agent.js';
 import { REPO } from '../test/lab/support/cli.js';
 import { docker, removeTestContainers, runApp, sh, waitFor } from '../test/lab/support/lab.js';
-import { setupLab, teardownLab } from '../test/lab/support/lab-setup.js';
 
 // Backend churn under load: vipkeeper vs the seeds' way (re-render and reload
 // on every change), side by side in one run, several runs, medians and ratios.
@@ -145,7 +144,7 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
   return { requests, failed, reloads, firstServedMs, rssMaxMb: rssMax / 1024, cpuSeconds: cpuTicks / 100, events };
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
@@ -154,10 +153,10 @@ const pct = (xs: number[], p: number) => {
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-async function main(): Promise<void> {
-  await setupLab();
+/** The churn section: runs, then returns its Markdown table. Expects the lab to be set up. */
+export async function churnSection(): Promise<string> {
   const results = new Map<string, RunResult[]>(MODES.map((m) => [m.name, []]));
-  try {
+  {
     for (let run = 0; run < RUNS; run++) {
       // Alternate the order so drift on the machine hits both modes alike.
       const order = run % 2 === 0 ? MODES : [...MODES].reverse();
@@ -167,8 +166,6 @@ async function main(): Promise<void> {
         process.stderr.write(`run ${run + 1}/${RUNS} ${mode.name}: ${JSON.stringify({ ...r, firstServedMs: undefined, served: r.firstServedMs.length })}\n`);
       }
     }
-  } finally {
-    await teardownLab();
   }
 
   type Row = { metric: string; values: number[]; digits: number };
@@ -198,7 +195,5 @@ async function main(): Promise<void> {
     lines.push(`| ${row.metric} | ${a.toFixed(row.digits)} | ${b.toFixed(row.digits)} | ${ratio} |`);
   });
   lines.push('', 'ratio = vipkeeper / baseline. Per-run values are on stderr.');
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return lines.join('\n');
 }
-
-await main();

@@ -15,4 +15,4 @@ rm -rf .bench-build
 npx tsc -p bench/tsconfig.json
 # The build dir mirrors the repository, so the built-in templates sit where the code looks.
 cp -r templates .bench-build/templates
-node .bench-build/bench/churn-bench.js
+node .bench-build/bench/run.js "$@"

@@ -1,0 +1,19 @@
+import { setupLab, teardownLab } from '../test/lab/support/lab-setup.js';
+import { churnSection } from './churn-bench.js';
+import { failoverSection } from './failover-bench.js';
+
+// npm run bench [-- churn|failover]: every section by default, one table each.
+
+const SECTIONS: Record<string, () => Promise<string>> = { churn: churnSection, failover: failoverSection };
+const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);
+const run = chosen.length > 0 ? chosen : Object.keys(SECTIONS);
+
+await setupLab();
+try {
+  for (const name of run) {
+    const table = await SECTIONS[name]!();
+    process.stdout.write(`## ${name}\n\n${table}\n\n`);
+  }
+} finally {
+  await teardownLab();
+}
