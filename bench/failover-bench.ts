@@ -115,6 +115,12 @@ export async function failoverSection(): Promise<string> {
       lines.push(`| ${scenario} | ${metric} | ${v[0]!.toFixed(0)} | ${v[1]!.toFixed(0)} | ${ratio} |`);
     }
   }
-  lines.push('', `ratio = ${SETTINGS[1]!.name} / ${SETTINGS[0]!.name}.`);
+  lines.push(
+    '',
+    `ratio = ${SETTINGS[1]!.name} / ${SETTINGS[0]!.name}. VIP moved: for the drills, when the VIP left the master (the drill's own figure);`,
+    'for a cut link, when the other node held it (the cut master cannot be watched from outside). Answering again: the first good',
+    'probe through the VIP after that. In the lab keepalived runs outside the initial network namespace, so haproxy is tracked by the',
+    'listener check alone (1 s interval, 2 falls); on a real host track_process sees a dead haproxy at once.',
+  );
   return lines.join('\n');
 }

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { lineSplitter } from './util/lines.js';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -23,15 +24,10 @@ export function prettyLine(json: string): string {
 }
 
 function prettyStream(): Writable {
-  let buffer = '';
+  const feed = lineSplitter((line) => process.stderr.write(`${prettyLine(line)}\n`));
   return new Writable({
     write(chunk: Buffer, _enc, done) {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        process.stderr.write(`${prettyLine(buffer.slice(0, nl))}\n`);
-        buffer = buffer.slice(nl + 1);
-      }
+      feed(chunk);
       done();
     },
   });

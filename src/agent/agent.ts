@@ -1,11 +1,11 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Config } from '../config/env.js';
 import { ENV } from '../config/env-schema.js';
 import { parseEnvironment } from '../config/env.js';
 import type { HostFacts } from '../config/host-facts.js';
-import { listenerCheckScript, type RuntimePaths, runtimePaths } from '../config/paths.js';
+import { type RuntimePaths, runtimePaths } from '../config/paths.js';
 import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
 import { type ContainerEvent, DockerEvents } from '../docker/docker-events.js';
 import { VipkeeperError } from '../errors.js';
@@ -28,6 +28,7 @@ import { type Plan, planConfigs } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
 import { loadTemplates, type Templates } from '../render/load-templates.js';
 import { realValidator, type Validator } from '../validate/check-config.js';
+import type { ApplyMethod, PassRecord } from './pass-record.js';
 import { PassScheduler } from './pass-scheduler.js';
 
 // The live agent: follows Docker, keeps haproxy and keepalived running and in
@@ -48,19 +49,7 @@ export interface AgentOptions {
   readonly validator?: Validator;
 }
 
-export type ApplyMethod = 'none' | 'runtime-api' | 'reload' | 'start';
-
-export interface PassRecord {
-  readonly id: number;
-  readonly at: string;
-  readonly triggers: readonly string[];
-  readonly applied: ApplyMethod;
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly updated: readonly string[];
-  readonly durationMs: number;
-  readonly error: string | null;
-}
+export type { ApplyMethod, PassRecord } from './pass-record.js';
 
 /** Signals that end a container: anything else (`docker kill -s HUP`) is not a stop. */
 const TERMINATING_SIGNALS = new Set(['15', '9', '2', '3', 'SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'TERM', 'KILL', 'INT', 'QUIT']);
@@ -137,9 +126,6 @@ export class Agent {
     const c = this.#config;
     await this.#store.init();
     await mkdir(c.runDir, { recursive: true, mode: 0o700 });
-    // keepalived runs this every second; enable_script_security wants it root's and not writable by others.
-    await writeFile(this.#paths.listenerCheck, listenerCheckScript(c.frontendPort), { mode: 0o700 });
-    await chmod(this.#paths.listenerCheck, 0o700);
 
     // An earlier agent that died alone may have left haproxy and keepalived running: keep them,
     // so restarting the agent never moves the VIP. Only VIPs without a keepalived are leftovers.

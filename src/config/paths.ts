@@ -15,8 +15,6 @@ export interface RuntimePaths {
   readonly notifyFifo: string;
   /** A drill writes a non-zero value here to force keepalived into FAULT. */
   readonly faultFile: string;
-  /** keepalived's vrrp_script: succeeds while haproxy listens on the frontend port. */
-  readonly listenerCheck: string;
   readonly keepalivedPid: string;
   /** haproxy's master pid, so a restarted agent can find and keep it. */
   readonly haproxyPid: string;
@@ -31,21 +29,20 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     masterSocket: join(config.runDir, 'haproxy-master.sock'),
     notifyFifo: join(config.runDir, 'keepalived.fifo'),
     faultFile: join(config.runDir, 'drill-fault'),
-    listenerCheck: join(config.runDir, 'check-haproxy-listener'),
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
     haproxyPid: join(config.runDir, 'haproxy.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
   };
 }
 
-/** The listener check keepalived runs every second (ss from iproute2). */
-export function listenerCheckScript(frontendPort: number): string {
-  return [
-    '#!/bin/sh',
-    '# Written by vipkeeper: succeeds while something listens on the frontend port (haproxy).',
-    `ss -Hltn 'sport = :${frontendPort}' | grep -q .`,
-    '',
-  ].join('\n');
+/**
+ * The listener check keepalived runs every second: succeeds while something
+ * (haproxy) listens on the frontend port. Inline, not a script file, so that
+ * `keepalived -t` can check the config anywhere and no file of ours has to
+ * pass keepalived's script security.
+ */
+export function listenerCheckCommand(frontendPort: number): string {
+  return `/bin/sh -c 'ss -Hltn \\"sport = :${frontendPort}\\" | grep -q .'`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
+import { lineSplitter } from '../util/lines.js';
 import type { DockerEngine } from './docker-engine.js';
 
 // Docker's /events stream for containers, kept open: on a lost connection it
@@ -60,16 +61,12 @@ export class DockerEvents extends EventEmitter {
       const wasRetry = this.#attempt > 0;
       this.#attempt = 0;
       this.#connected = true;
-      let buffer = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl).trim();
-          buffer = buffer.slice(nl + 1);
-          if (line) this.#onLine(line);
-        }
-      });
+      stream.on(
+        'data',
+        lineSplitter((line) => {
+          if (line.trim()) this.#onLine(line.trim());
+        }),
+      );
       const lost = (why: string) => {
         if (this.#stream !== stream) return;
         this.#stream = null;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { lineSplitter } from '../util/lines.js';
 
 // VRRP adverts this node receives, through tcpdump: who is master now, even
 // while our own keepalived is stopped. Without tcpdump the new master stays
@@ -28,16 +29,13 @@ export class AdvertWatch {
     const child = spawn('tcpdump', ['-n', '-l', '-i', this.iface, 'ip proto 112'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.#child = child;
     child.on('error', () => (this.available = false));
-    let buffer = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const a = parseAdvertLine(buffer.slice(0, nl), Date.now());
-        buffer = buffer.slice(nl + 1);
+    child.stdout?.on(
+      'data',
+      lineSplitter((line) => {
+        const a = parseAdvertLine(line, Date.now());
         if (a) this.adverts.push(a);
-      }
-    });
+      }),
+    );
   }
 
   stop(): void {

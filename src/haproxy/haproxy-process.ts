@@ -12,7 +12,7 @@ export class HaproxyProcess {
 
   constructor(
     readonly paths: RuntimePaths,
-    private readonly log: Logger,
+    log: Logger,
     bin = 'haproxy',
   ) {
     this.process = new SupervisedProcess(

@@ -3,6 +3,7 @@ import { constants, openSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
+import { lineSplitter } from '../util/lines.js';
 
 // keepalived's notify_fifo: one line per state change, e.g.
 //   INSTANCE "vipkeeper_51" MASTER 100
@@ -53,16 +54,13 @@ export class NotifyFifo {
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NONBLOCK);
     const socket = new Socket({ fd, readable: true, writable: false });
     this.#socket = socket;
-    let buffer = '';
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const t = parseNotifyLine(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
+    socket.on(
+      'data',
+      lineSplitter((line) => {
+        const t = parseNotifyLine(line);
         if (t) this.onTransition(t);
-      }
-    });
+      }),
+    );
     socket.on('error', () => undefined);
   }
 

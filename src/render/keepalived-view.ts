@@ -1,5 +1,5 @@
 import type { Config } from '../config/env.js';
-import { haproxyTrackedArgs, runtimePaths } from '../config/paths.js';
+import { haproxyTrackedArgs, listenerCheckCommand, runtimePaths } from '../config/paths.js';
 
 // Config -> exactly what keepalived.conf.ejs prints.
 
@@ -27,7 +27,8 @@ export interface KeepalivedView {
   /** false outside the initial network namespace, where track_process cannot work. */
   readonly trackProcess: boolean;
   readonly listenerScriptName: string;
-  readonly listenerScript: string;
+  /** The check's command line, as keepalived's `script` takes it (inside double quotes). */
+  readonly listenerCommand: string;
   readonly garpMasterDelay: number;
   readonly garpMasterRefresh: number;
 }
@@ -55,7 +56,7 @@ export function keepalivedView(config: Config): KeepalivedView {
     faultFile: paths.faultFile,
     trackProcess: config.trackProcess,
     listenerScriptName: 'vipkeeper_listener',
-    listenerScript: paths.listenerCheck,
+    listenerCommand: listenerCheckCommand(config.frontendPort),
     // Gratuitous ARP once a second after taking over, and again every minute so
     // switches that missed it learn the VIP's new place.
     garpMasterDelay: 1,

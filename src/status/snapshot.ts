@@ -1,3 +1,4 @@
+import type { PassRecord } from '../agent/pass-record.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
@@ -22,17 +23,6 @@ export interface StatusService {
   readonly servers: readonly StatusServer[];
 }
 
-export interface StatusPass {
-  readonly id: number;
-  readonly at: string;
-  readonly triggers: readonly string[];
-  readonly applied: string;
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly updated: readonly string[];
-  readonly durationMs: number;
-  readonly error: string | null;
-}
 
 export interface StatusSnapshot {
   readonly node: {
@@ -51,7 +41,7 @@ export interface StatusSnapshot {
   };
   readonly vrrp: VrrpSnapshot | null;
   readonly services: readonly StatusService[];
-  readonly lastPass: StatusPass | null;
+  readonly lastPass: PassRecord | null;
   readonly passes: { readonly byMethod: Readonly<Record<string, number>>; readonly secondsTotal: number; readonly failed: number };
   readonly children: readonly SupervisedState[];
   readonly docker: { readonly endpoint: string; readonly connected: boolean; readonly lastEventAt: string | null };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
+import { lineSplitter } from '../util/lines.js';
 import { isAlive } from './adopt.js';
 
 // One child process kept alive: restarted with backoff when it dies, a crash
@@ -101,14 +102,13 @@ export class SupervisedProcess extends EventEmitter {
     const child = spawn(this.spec.command, [...this.spec.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     this.#startedAt = Date.now();
-    const onLine = (stream: string) => (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line.trim()) continue;
+    const onLine = (stream: string) =>
+      lineSplitter((line) => {
+        if (!line.trim()) return;
         this.#output.push(line);
         if (this.#output.length > 50) this.#output.shift();
         this.log.debug({ child: this.spec.name, stream }, line);
-      }
-    };
+      });
     child.stdout?.on('data', onLine('stdout'));
     child.stderr?.on('data', onLine('stderr'));
     child.on('error', (err) => this.log.error({ child: this.spec.name, err: err.message }, `cannot start ${this.spec.name}`));

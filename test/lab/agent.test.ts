@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/render/load-templates.js';
 import { AgentUnderTest, answeringBackends, get } from './support/agent.js';
+import { CLI } from './support/cli.js';
 import {
   TEST_IFACE,
   docker,
@@ -233,6 +234,25 @@ describe('vipkeeper run with a password file', () => {
     expect(logs).not.toContain('first-pw');
     expect(logs).not.toContain('second-p');
   });
+
+  it('serves /healthz, /status and /metrics, with no secret in any of them', async () => {
+    const healthz = await fetch('http://127.0.0.1:9321/healthz');
+    expect(healthz.status).toBe(200);
+    const statusText = await (await fetch('http://127.0.0.1:9321/status')).text();
+    const status = JSON.parse(statusText) as { node: { interface: string }; children: { name: string; running: boolean }[]; lastPass: { id: number } };
+    expect(status.node.interface).toBe(TEST_IFACE);
+    expect(status.children.map((c) => [c.name, c.running])).toEqual([['haproxy', true], ['keepalived', true]]);
+    expect(status.lastPass.id).toBeGreaterThan(0);
+    const metrics = await (await fetch('http://127.0.0.1:9321/metrics')).text();
+    expect(metrics).toMatch(/^vipkeeper_passes_total\{applied="start"\} 1$/m);
+    expect(metrics).toMatch(/^vipkeeper_child_running\{child="haproxy"\} 1$/m);
+    const cli = await sh(process.execPath, [CLI, 'status']);
+    expect(cli.stdout).toMatch(/^haproxy\s+running \(pid \d+\)/m);
+    for (const text of [statusText, metrics, cli.stdout]) {
+      expect(text).not.toContain('first-pw');
+      expect(text).not.toContain('second-p');
+    }
+  });
 });
 
 describe('stopping the agent', () => {
@@ -259,5 +279,23 @@ describe('stopping the agent', () => {
     expect(await processesUsing('keepalived.conf')).toEqual([]);
     expect((await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout).not.toContain('198.18.0.100');
     expect(existsSync(`${configFile}.last-good`)).toBe(true);
+  });
+
+  it('logs an error when a node that is not MASTER has the VIP on its interface', async () => {
+    // keepalived itself puts back a VIP deleted under a MASTER, so the mismatch is made the
+    // other way round: a node forced into FAULT, and the VIP added by hand (as a stale
+    // address from a dead keepalived, or an operator, would be).
+    agent = new AgentUnderTest({ VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_ADVERT_INT: '0.1' });
+    agent.start();
+    await agent.waitLog('MASTER', (l) => l.msg === 'VRRP vipkeeper_210 is now MASTER', 15_000);
+    const fault = await fetch('http://127.0.0.1:9321/drill', { method: 'POST', body: JSON.stringify({ action: 'start', mode: 'fault' }) });
+    expect(fault.status).toBe(200);
+    await agent.waitLog('FAULT', (l) => l.msg === 'VRRP vipkeeper_210 is now FAULT', 15_000);
+    await waitFor('the VIP gone', async () => !(await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout.includes('198.18.0.100/'), 15_000);
+    await sh('ip', ['addr', 'add', '198.18.0.100/24', 'dev', TEST_IFACE]);
+    const line = await agent.waitLog('the mismatch error', (l) => l.level === 50 && String(l.msg).includes('two holders are possible'), 15_000);
+    expect(line).toMatchObject({ state: 'FAULT', vipsHeld: ['198.18.0.100/24'] });
+    const metrics = await (await fetch('http://127.0.0.1:9321/metrics')).text();
+    expect(metrics).toMatch(/^vipkeeper_vip_state_consistent 0$/m);
   });
 });

@@ -228,7 +228,7 @@ describe('renderConfigs: keepalived.conf', () => {
         'param_match initial',
         'track_file vipkeeper_fault {',
         'vrrp_script vipkeeper_listener {',
-        'script "/run/vipkeeper/check-haproxy-listener"',
+        'script "/bin/sh -c \'ss -Hltn \\"sport = :80\\" | grep -q .\'"',
         'file /run/vipkeeper/drill-fault',
         'notify_fifo /run/vipkeeper/keepalived.fifo',
         'track_process {',

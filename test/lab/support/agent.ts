@@ -20,10 +20,6 @@ export interface LogLine {
 
 export class AgentUnderTest {
   readonly configDir: string;
-  /**
-   * Under /run, not /tmp: keepalived's script security refuses a check script below a
-   * world-writable directory.
-   */
   readonly runDir: string;
   readonly logs: LogLine[] = [];
   #child: ChildProcess | null = null;
