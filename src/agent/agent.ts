@@ -153,7 +153,11 @@ export class Agent {
 
     await this.#checkNodeRole();
     await this.#fifo.open(kept.keepalived !== null);
+    // Watch templates and the password file before the first render, so no edit falls between.
+    await this.#watchFiles();
     await this.#initialApply(kept);
+    // Anything that changed while the initial state was applied gets its pass now.
+    this.#scheduler.trigger('started');
     this.#vrrp.start();
     this.#statusServer = await startStatusServer(this.#config.statusAddr, {
       snapshot: () => this.snapshot(),
@@ -165,7 +169,6 @@ export class Agent {
       // A restarted haproxy loads the file: the applied state is the file's. Re-check anyway.
       if (this.#applied) this.#scheduler.trigger('haproxy restarted');
     });
-    this.#watchFiles();
     const every = this.options.resyncEveryMs ?? 60_000;
     this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), every);
     this.#resyncTimer.unref();
@@ -421,14 +424,16 @@ export class Agent {
     this.#log.info({ pass: record.id, triggers: record.triggers, applied: record.applied, added: record.added, removed: record.removed, updated: record.updated, durationMs: record.durationMs, ...(record.error ? { error: record.error } : {}) }, 'pass');
   }
 
-  #watchFiles(): void {
+  async #watchFiles(): Promise<void> {
     const paths: string[] = [];
     if (this.#config.templatesDir) paths.push(this.#config.templatesDir);
     const passFile = this.options.env[ENV.authPassFile.name]?.trim();
     if (passFile) paths.push(passFile);
     if (paths.length === 0) return;
-    this.#watcher = watch(paths, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
-    this.#watcher.on('all', (_event, path) => void this.#onFileChange(path, passFile));
+    const watcher = watch(paths, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
+    this.#watcher = watcher;
+    watcher.on('all', (_event, path) => void this.#onFileChange(path, passFile));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
   async #onFileChange(path: string, passFile: string | undefined): Promise<void> {

@@ -130,6 +130,15 @@ describe('the VIP across three load-balancer hosts', () => {
     await waitFor('an answer through the VIP', async () => (await viaVip()).body === 'vkt-vip-app');
   });
 
+  it('refuses a drill on a BACKUP node unless forced', async () => {
+    const [master] = await lab.holders();
+    const backup = master === lb1.name ? lb2 : lb1;
+    const r = await lab.exec(backup, process.execPath, [CLI, 'drill', '--mode', 'graceful'], true);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('not MASTER');
+    expect(await lab.holders()).toEqual([master]);
+  });
+
   it.each(['graceful', 'haproxy', 'fault'])('drills in %s mode with figures that match what was observed', async (mode) => {
     const [master] = await lab.holders();
     const node = lab.nodes.find((n) => n.name === master)!;
