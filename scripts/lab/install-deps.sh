@@ -30,5 +30,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # HAProxy's Runtime API `add server` needs 2.6; keepalived's track_process needs 2.x.
-haproxy -v | head -n1
-keepalived --version 2>&1 | head -n1
+haproxy -v | sed -n 1p
+keepalived --version 2>&1 | sed -n 1p
