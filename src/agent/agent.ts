@@ -109,14 +109,6 @@ export class Agent {
     );
   }
 
-  get lastPass(): PassRecord | null {
-    return this.#lastPass;
-  }
-
-  get appliedState(): DesiredState | null {
-    return this.#applied?.state ?? null;
-  }
-
   children() {
     return [this.#haproxy.process.state(), this.#keepalived.process.state()];
   }
@@ -526,11 +518,6 @@ export class Agent {
     if (request.mode === 'haproxy') await this.#haproxy.stop();
     if (request.mode === 'fault') await writeFile(this.#paths.faultFile, '1\n');
     return { ok: true, message: `${request.mode} drill started` };
-  }
-
-  /** Resolves when no pass is pending or running (tests, drills). */
-  idle(): Promise<void> {
-    return this.#scheduler.idle();
   }
 
   /** Stops everything: no more passes, keepalived (gives the VIP up), haproxy, leftover VIPs. */

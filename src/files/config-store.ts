@@ -19,9 +19,9 @@ export class ConfigStore {
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
   }
 
-  async read(name: ConfigName, variant: '' | '.bak' | '.last-good' = ''): Promise<string | null> {
+  async read(name: ConfigName): Promise<string | null> {
     try {
-      return await readFile(join(this.dir, `${name}${variant}`), 'utf8');
+      return await readFile(this.path(name), 'utf8');
     } catch {
       return null;
     }
