@@ -7,7 +7,8 @@ import { parseEnvironment } from '../config/env.js';
 import type { HostFacts } from '../config/host-facts.js';
 import { type RuntimePaths, runtimePaths } from '../config/paths.js';
 import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
-import { type ContainerEvent, DockerEvents } from '../docker/docker-events.js';
+import type { ContainerEvent } from '../docker/docker-events.js';
+import { type EngineLink, engineLinks } from '../docker/engine-link.js';
 import { VipkeeperError } from '../errors.js';
 import { ConfigStore } from '../files/config-store.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
@@ -66,8 +67,8 @@ export class Agent {
   readonly #store: ConfigStore;
   readonly #haproxy: HaproxyProcess;
   readonly #keepalived: KeepalivedProcess;
-  #docker: DockerEngine | null = null;
-  #events: DockerEvents | null = null;
+  /** Where backends come from: one link per engine, or one for the swarm. */
+  #links: EngineLink[] = [];
   #scheduler: PassScheduler;
   #templates: Templates | null = null;
   #watcher: FSWatcher | null = null;
@@ -132,18 +133,18 @@ export class Agent {
       }
     }
 
-    const docker = await this.#connectDocker();
-    if (docker === null) return; // stopped while waiting for Docker
-    this.#docker = docker;
+    // Each link subscribes to its engine's events before anything is listed, so no change
+    // between the two is missed. An engine that does not answer joins when it does.
+    this.#links = engineLinks(c, this.#log);
+    for (const link of this.#links) {
+      link.on('event', (e: ContainerEvent) => this.#onEvent(e));
+      link.on('changed', (why: string) => this.#scheduler.trigger(why));
+    }
+    await Promise.all(this.#links.map((l) => l.start()));
+    if (!(await this.#waitForAnEngine())) return; // stopped while waiting
     this.#templates = await loadTemplates(c.templatesDir);
 
-    // Subscribe before the first list so no change between the two is missed.
-    this.#events = new DockerEvents(this.#docker, this.#log);
-    this.#events.on('event', (e: ContainerEvent) => this.#onEvent(e));
-    this.#events.on('resync', () => this.#scheduler.trigger('resync'));
-    await this.#events.start();
-
-    await this.#checkNodeRole();
+    if (!(await this.#checkNodeRole())) return;
     await this.#fifo.open(kept.keepalived !== null);
     // Watch templates and the password file before the first render, so no edit falls between.
     await this.#watchFiles();
@@ -166,8 +167,22 @@ export class Agent {
     this.#resyncTimer.unref();
   }
 
-  /** Waits for Docker as long as it takes; null once the agent is stopped meanwhile. */
-  async #connectDocker(): Promise<DockerEngine | null> {
+  /**
+   * Nothing is applied before at least one engine answered (a node that knows no backends
+   * should not serve, let alone take the VIP); the others join later. False once stopped.
+   */
+  async #waitForAnEngine(): Promise<boolean> {
+    let told = false;
+    while (!this.#closed && !this.#links.some((l) => l.state === 'up' || l.state === 'gated')) {
+      if (!told) this.#log.warn({ engines: this.#links.map((l) => l.status()) }, 'no Docker engine answers yet; waiting');
+      told = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return !this.#closed;
+  }
+
+  /** This node's own engine: as long as it takes, as the node role depends on it. False once stopped. */
+  async #connectLocal(): Promise<DockerEngine | null> {
     let delay = 250;
     for (;;) {
       if (this.#closed) return null;
@@ -175,28 +190,53 @@ export class Agent {
         return await connectDocker(this.#config.dockerHost);
       } catch (err) {
         if (this.#closed) return null;
-        this.#log.warn({ endpoint: this.#config.dockerHost, err: (err as Error).message, retryInMs: delay }, 'Docker does not answer yet');
+        this.#log.warn({ endpoint: this.#config.dockerHost, err: (err as Error).message, retryInMs: delay }, "this node's Docker engine does not answer yet");
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5000);
       }
     }
   }
 
-  async #checkNodeRole(): Promise<void> {
+  /** The node role gate: engine labels, or with Swarm this node's node labels. False once stopped. */
+  async #checkNodeRole(): Promise<boolean> {
     const { nodeRole, roleLabel } = this.#config;
-    if (nodeRole === null || !this.#docker) return;
-    const labels = await this.#docker.engineLabels();
+    if (nodeRole === null) return true;
+    const local = await this.#connectLocal();
+    if (local === null) return false;
+    const labels = await local.engineLabels();
     this.#nodeRoleOk = labels[roleLabel] === nodeRole;
+    let where = 'Docker engine';
+    if (!this.#nodeRoleOk && this.#config.swarm) {
+      where = 'Docker engine and swarm node';
+      this.#nodeRoleOk = (await this.#swarmNodeLabels(local))[roleLabel] === nodeRole;
+    }
     if (!this.#nodeRoleOk) {
       this.#log.error(
         { roleLabel, nodeRole, engineLabels: labels },
-        `this node's Docker engine lacks ${roleLabel}=${nodeRole}: keepalived is not started and this node never holds the VIP`,
+        `this node's ${where} lacks ${roleLabel}=${nodeRole}: keepalived is not started and this node never holds the VIP`,
       );
     }
+    return true;
+  }
+
+  /** This node's swarm node labels, asked of this engine if it is a manager, else of the swarm link's manager. */
+  async #swarmNodeLabels(local: DockerEngine): Promise<Record<string, string>> {
+    const id = await local.swarmNodeId().catch(() => null);
+    if (!id) return {};
+    for (const engine of [local, ...this.#links.map((l) => l.engine)]) {
+      if (!engine) continue;
+      try {
+        const node = (await engine.api.getNode(id).inspect()) as { Spec?: { Labels?: Record<string, string> | null } };
+        return { ...(node.Spec?.Labels ?? {}) };
+      } catch {
+        /* not a manager: ask the next */
+      }
+    }
+    return {};
   }
 
   async #list(): Promise<ContainerInfo[]> {
-    return this.#docker!.listLabelled(this.#config.roleLabel, this.#config.backendRole);
+    return (await Promise.all(this.#links.map((l) => l.list()))).flat();
   }
 
   #plan(containers: readonly ContainerInfo[]): Plan {
@@ -312,14 +352,8 @@ export class Agent {
       return;
     }
     const t0 = Date.now();
-    let containers: ContainerInfo[];
-    try {
-      containers = await this.#list();
-    } catch (err) {
-      // Docker away: keep serving what we have; the event stream's reconnect triggers a resync.
-      this.#log.warn({ err: (err as Error).message }, 'cannot list containers; keeping the current state');
-      return;
-    }
+    // Never throws: an engine that does not answer keeps its last backends for the grace period.
+    const containers = await this.#list();
     const plan = this.#plan(containers);
     this.#warnSkipped(plan.state);
 
@@ -455,7 +489,8 @@ export class Agent {
     const c = this.#config;
     const rows = await showServersState(this.#paths.adminSocket).catch(() => []);
     const health = (backend: string, server: string): ServerHealth => serverHealth(rows.find((r) => r.backend === backend && r.server === server));
-    const lastEvent = this.#events?.lastEventAt ?? null;
+    const engines = this.#links.map((l) => l.status());
+    const lastEvent = engines.map((e) => e.lastEventAt).filter((t) => t !== null).sort().pop() ?? null;
     return {
       node: {
         routerId: c.routerId,
@@ -481,7 +516,7 @@ export class Agent {
       lastPass: this.#lastPass,
       passes: { byMethod: { ...this.#passCounts }, secondsTotal: this.#passSeconds, failed: this.#passFailures },
       children: this.children(),
-      docker: { endpoint: c.dockerHost, connected: this.#events?.connected ?? false, lastEventAt: lastEvent === null ? null : new Date(lastEvent).toISOString() },
+      docker: { endpoint: c.dockerHost, connected: engines.some((e) => e.state === 'up'), lastEventAt: lastEvent, engines },
       drill: this.#drill ? { mode: this.#drill.mode, since: new Date(this.#drill.since).toISOString() } : null,
     };
   }
@@ -526,7 +561,7 @@ export class Agent {
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
     await this.#watcher?.close();
-    this.#events?.close();
+    for (const link of this.#links) link.close();
     await this.#scheduler.close();
     if (this.#drill) clearTimeout(this.#drill.safety);
     this.#vrrp.stop();

@@ -1,8 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadEnvironment } from '../config/load-environment.js';
+import type { Config } from '../config/env.js';
 import { connectDocker } from '../docker/docker-engine.js';
-import { ConfigRejectedError, VipkeeperError } from '../errors.js';
+import { engineLinks } from '../docker/engine-link.js';
+import type { ContainerInfo } from '../model/container.js';
+import { ConfigRejectedError, DockerUnavailableError, VipkeeperError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import type { Logger } from '../log.js';
 import { planConfigs } from '../pipeline.js';
@@ -43,7 +46,7 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
       `this Docker engine lacks the label ${config.roleLabel}=${config.nodeRole}: the agent would not take part in the VIP on this node`,
     );
   }
-  const containers = await docker.listLabelled(config.roleLabel, config.backendRole);
+  const containers = await listOnce(config, log);
   const templates = await loadTemplates(config.templatesDir);
   const { state, rendered } = planConfigs(config, containers, templates);
   logState(state, log);
@@ -83,6 +86,22 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
   };
   print(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return files.every((f) => f.written) ? 0 : 3;
+}
+
+/** Backends of every engine (or the swarm) that answers; one that does not is named and skipped. */
+async function listOnce(config: Config, log: Logger): Promise<ContainerInfo[]> {
+  const links = engineLinks(config, log);
+  try {
+    await Promise.all(links.map((l) => l.start()));
+    const answering = links.filter((l) => l.state === 'up' || l.state === 'gated');
+    if (answering.length === 0) {
+      const first = links[0]!.status();
+      throw new DockerUnavailableError(first.endpoint, first.reason ?? 'does not answer');
+    }
+    return (await Promise.all(answering.map((l) => l.list()))).flat();
+  } finally {
+    for (const l of links) l.close();
+  }
 }
 
 function logState(state: DesiredState, log: Logger): void {

@@ -10,7 +10,7 @@ export async function runCommand(env: NodeJS.ProcessEnv, log: Logger): Promise<n
   log.level = config.logLevel;
   for (const w of warnings) log.warn({ variable: w.variable }, w.message);
   log.info(
-    { interface: config.interface, vips: config.virtualIps.map((v) => `${v.address}/${v.prefix}`), configDir: config.configDir, docker: config.dockerHost },
+    { interface: config.interface, vips: config.virtualIps.map((v) => `${v.address}/${v.prefix}`), configDir: config.configDir, docker: config.dockerHost, engines: config.engines.map((e) => e.endpoint), swarm: config.swarm },
     'vipkeeper starting',
   );
 

@@ -20,7 +20,12 @@ export function formatStatus(s: StatusSnapshot): string {
     lines.push(`vrrp      ${v.state} since ${ago(v.since)}, holding ${v.vipsHeld.length ? v.vipsHeld.join(', ') : 'no VIP'}${v.consistent ? '' : '  (MISMATCH: see the log)'}`);
   }
   if (s.drill) lines.push(`drill     ${s.drill.mode} drill running since ${ago(s.drill.since)}`);
-  lines.push(`docker    ${s.docker.endpoint} ${s.docker.connected ? 'connected' : 'DISCONNECTED'}, last event ${ago(s.docker.lastEventAt)}`);
+  for (const e of s.docker.engines) {
+    const state = e.state === 'up' ? 'up' : e.state.toUpperCase();
+    lines.push(
+      `engine    ${e.name} (${e.endpoint}${e.mode === 'swarm' ? ', swarm' : ''}) ${state} since ${ago(e.since)}, ${e.backends} backend${e.backends === 1 ? '' : 's'}, last event ${ago(e.lastEventAt)}${e.reason ? `: ${e.reason}` : ''}`,
+    );
+  }
   for (const c of s.children) {
     lines.push(`${c.name.padEnd(9)} ${c.running ? `running (pid ${c.pid})` : 'NOT running'}, ${c.restarts} restart${c.restarts === 1 ? '' : 's'}${c.crashLoop ? ', CRASH LOOP' : ''}`);
   }

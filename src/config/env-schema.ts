@@ -74,6 +74,32 @@ const cidr = z
 
 const ipv4 = z.string().regex(IPV4);
 
+/** One engine of VIPKEEPER_DOCKER_HOSTS (or the single VIPKEEPER_DOCKER_HOST). */
+export interface EngineSpec {
+  readonly endpoint: string;
+  /** Where its published ports are reached; null: the VIPKEEPER_PUBLISHED_HOST rule (tcp: its host). */
+  readonly advertise: string | null;
+}
+
+// A unix socket path is at most 107 bytes (sun_path).
+export const DOCKER_ENDPOINT = /^(unix:\/\/\/[A-Za-z0-9._/@+-]{1,106}|tcp:\/\/[A-Za-z0-9.-]{1,253}:\d{1,5})$/;
+
+const isHostOrAddress = (v: string) => IPV4.test(v) || (/^[A-Za-z0-9.-]+$/.test(v) && HOSTNAME.test(v.toLowerCase()));
+
+/** `endpoint[=address]` -> EngineSpec, or null when either half breaks its rule. */
+export function parseEngineEntry(entry: string): EngineSpec | null {
+  const eq = entry.indexOf('=');
+  const endpoint = eq < 0 ? entry : entry.slice(0, eq);
+  const advertise = eq < 0 ? null : entry.slice(eq + 1).toLowerCase();
+  if (!DOCKER_ENDPOINT.test(endpoint)) return null;
+  if (endpoint.startsWith('tcp://')) {
+    const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535 || !isHostOrAddress(endpoint.slice(6, endpoint.lastIndexOf(':')))) return null;
+  }
+  if (advertise !== null && !isHostOrAddress(advertise)) return null;
+  return { endpoint, advertise };
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ENV = {
@@ -205,15 +231,50 @@ export const ENV = {
   }),
   dockerHost: spec({
     name: 'VIPKEEPER_DOCKER_HOST',
-    meaning: 'Docker endpoint: `unix:///path/to/docker.sock` or `tcp://host:port`.',
+    meaning:
+      "This host's own Docker engine: `unix:///path/to/docker.sock` or `tcp://host:port`. Its engine labels gate the node role; its containers are the backends unless VIPKEEPER_DOCKER_HOSTS names others.",
     defaultText: 'DOCKER_HOST, else unix:///var/run/docker.sock',
     schema: z
       .string()
-      .regex(
-        // A unix socket path is at most 107 bytes (sun_path).
-        /^(unix:\/\/\/[A-Za-z0-9._/@+-]{1,106}|tcp:\/\/[A-Za-z0-9.-]{1,253}:\d{1,5})$/,
-        'must be unix:///path (at most 107 characters) or tcp://host:port',
-      ),
+      .regex(DOCKER_ENDPOINT, 'must be unix:///path (at most 107 characters) or tcp://host:port'),
+  }),
+  dockerHosts: spec({
+    name: 'VIPKEEPER_DOCKER_HOSTS',
+    meaning:
+      'Engines whose containers are backends, for app containers on other hosts: a list of `unix:///path` or `tcp://host:port`, each optionally followed by `=ADDRESS`, the address its published ports are reached at (default: the tcp host; for a socket, the VIPKEEPER_PUBLISHED_HOST rule). TLS for tcp engines comes from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a subdirectory named after the host, if present, else the directory itself). With VIPKEEPER_SWARM=true: manager endpoints, tried in order.',
+    defaultText: 'VIPKEEPER_DOCKER_HOST alone',
+    schema: listOf(
+      z.string().refine((v) => parseEngineEntry(v) !== null),
+      'an engine like tcp://10.0.0.21:2375, tcp://app1:2376=203.0.113.21 or unix:///var/run/docker.sock',
+    ).transform((items) => items.map((it) => parseEngineEntry(it)!)),
+  }),
+  engineGrace: spec({
+    name: 'VIPKEEPER_ENGINE_GRACE',
+    meaning:
+      "How long an engine may be unreachable before its backends are taken out (they stay while HAProxy's checks still reach them); they return as soon as it answers again.",
+    defaultText: '10s',
+    schema: z
+      .string()
+      .regex(/^\d{1,6}(ms|s|m)?$/, 'must be a duration like 10s, 500ms or 2m')
+      .transform((v) => {
+        const m = /^(\d+)(ms|s|m)?$/.exec(v)!;
+        return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+      }),
+  }),
+  appNodeRole: spec({
+    name: 'VIPKEEPER_APP_NODE_ROLE',
+    meaning:
+      'Role an app engine (engine labels) or, with Swarm, an app node (node labels, `docker node update --label-add role=apps`) must carry for its containers to be served. Empty: no check.',
+    defaultText: 'none',
+    emptyMeansNone: true,
+    schema: z.string().regex(LABEL_VALUE_WORD, 'must be empty or 1-63 letters, digits, `.`, `_` or `-`'),
+  }),
+  swarm: spec({
+    name: 'VIPKEEPER_SWARM',
+    meaning:
+      'Read Docker Swarm instead of containers: backends are the running tasks of services carrying the role label (service labels), reached through ports published in host or ingress mode on their node, or through task addresses on the overlay network `vipkeeper.network` names. The engine must be a manager.',
+    defaultText: 'false',
+    schema: boolean,
   }),
   configDir: spec({
     name: 'VIPKEEPER_CONFIG_DIR',

@@ -1,8 +1,8 @@
 import type { EnvProblem } from '../errors.js';
 import { ConfigError } from '../errors.js';
-import { ENV, ENV_SPECS, type Cidr, type EnvVarSpec, LOG_LEVELS } from './env-schema.js';
+import { ENV, ENV_SPECS, type Cidr, type EngineSpec, type EnvVarSpec, LOG_LEVELS } from './env-schema.js';
 import type { HostFacts } from './host-facts.js';
-import { inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.js';
+import { ABSOLUTE_PATH, inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.js';
 import { maskSecret, Secret } from './secret.js';
 import { closestName } from '../util/closest-name.js';
 
@@ -23,7 +23,13 @@ export interface Config {
   readonly nodeRole: string | null;
   readonly publishedHost: string | null;
   readonly frontendPort: number;
+  /** This host's own engine: the node role gate asks it. */
   readonly dockerHost: string;
+  /** Engines whose containers (or, with Swarm, whose managers' tasks) are the backends. */
+  readonly engines: readonly EngineConfig[];
+  readonly engineGraceMs: number;
+  readonly appNodeRole: string | null;
+  readonly swarm: boolean;
   readonly configDir: string;
   readonly runDir: string;
   readonly templatesDir: string | null;
@@ -32,6 +38,13 @@ export interface Config {
   readonly statusAddr: { readonly host: string; readonly port: number };
   /** Derived from the host, not a variable: keepalived's track_process works only in the initial netns. */
   readonly trackProcess: boolean;
+}
+
+export interface EngineConfig extends EngineSpec {
+  /** Short unique name: in logs, status, and in server names when there are several engines. */
+  readonly name: string;
+  /** TLS for a tcp endpoint (DOCKER_TLS_VERIFY): the certificate directory to look in. */
+  readonly tlsCertPath: string | null;
 }
 
 export interface EnvWarning {
@@ -177,6 +190,33 @@ export function parseEnvironment(
     else problems.push({ variable: 'DOCKER_HOST', shownValue: quoteUntrusted(fromDockerHost, 80), rule: 'must be unix:///path or tcp://host:port' });
   }
 
+  // TLS as the docker CLI reads it: any non-empty DOCKER_TLS_VERIFY turns it on for tcp endpoints.
+  const tlsVerify = (env.DOCKER_TLS_VERIFY ?? '').trim() !== '';
+  const certPath = env.DOCKER_CERT_PATH?.trim() || null;
+  if (tlsVerify && (certPath === null || !ABSOLUTE_PATH.test(certPath))) {
+    problems.push({
+      variable: 'DOCKER_CERT_PATH',
+      shownValue: certPath === null ? '(unset)' : quoteUntrusted(certPath, 80),
+      rule: 'DOCKER_TLS_VERIFY is set: DOCKER_CERT_PATH must be the absolute path of a directory with ca.pem, cert.pem and key.pem',
+    });
+  }
+  const swarm = read(ENV.swarm) ?? false;
+  const listed = read(ENV.dockerHosts) ?? [];
+  // A listed tcp engine's ports are reached at its host unless it says otherwise; the single
+  // VIPKEEPER_DOCKER_HOST keeps the VIPKEEPER_PUBLISHED_HOST rule.
+  const engineSpecs: EngineSpec[] =
+    listed.length > 0
+      ? listed.map((e) => ({ ...e, advertise: e.advertise ?? (e.endpoint.startsWith('tcp://') ? e.endpoint.slice(6, e.endpoint.lastIndexOf(':')).toLowerCase() : null) }))
+      : [{ endpoint: dockerHost ?? DEFAULT_DOCKER_SOCKET, advertise: null }];
+  const engines = nameEngines(engineSpecs).map((e) => ({ ...e, tlsCertPath: tlsVerify && e.endpoint.startsWith('tcp://') ? certPath : null }));
+  const seen = new Set<string>();
+  for (const e of engines) {
+    if (seen.has(e.endpoint)) {
+      problem(ENV.dockerHosts as EnvVarSpec<unknown>, `lists ${e.endpoint} twice`);
+    }
+    seen.add(e.endpoint);
+  }
+
   const config = {
     virtualIps: virtualIps ?? [],
     interface: iface ?? '',
@@ -196,6 +236,10 @@ export function parseEnvironment(
     publishedHost: read(ENV.publishedHost) ?? null,
     frontendPort: read(ENV.frontendPort) ?? 80,
     dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
+    engines,
+    engineGraceMs: read(ENV.engineGrace) ?? 10_000,
+    appNodeRole: read(ENV.appNodeRole) ?? null,
+    swarm,
     configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
     templatesDir: read(ENV.templatesDir) ?? null,
@@ -214,4 +258,15 @@ export function parseEnvironment(
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+/** Engine names: the tcp host, or `local` for a socket; a repeated name gets -2, -3 ... */
+export function nameEngines(specs: readonly EngineSpec[]): (EngineSpec & { name: string })[] {
+  const used = new Map<string, number>();
+  return specs.map((s) => {
+    const base = s.endpoint.startsWith('tcp://') ? s.endpoint.slice(6, s.endpoint.lastIndexOf(':')).toLowerCase() : 'local';
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    return { ...s, name: n === 1 ? base : `${base}-${n}` };
+  });
 }

@@ -10,6 +10,8 @@ import type { DockerEngine } from './docker-engine.js';
 // agent re-lists the real state after each one.
 
 export interface ContainerEvent {
+  /** container, or with Swarm also service and node. */
+  readonly type: string;
   readonly action: string;
   readonly id: string;
   readonly name: string;
@@ -20,6 +22,8 @@ export interface ContainerEvent {
 }
 
 export const WATCHED_ACTIONS = ['start', 'die', 'stop', 'kill', 'destroy', 'health_status', 'rename', 'update', 'pause', 'unpause'];
+
+export type EventType = 'container' | 'service' | 'node';
 
 const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
 
@@ -34,6 +38,7 @@ export class DockerEvents extends EventEmitter {
   constructor(
     private readonly engine: DockerEngine,
     private readonly log: Logger,
+    private readonly types: readonly EventType[] = ['container'],
   ) {
     super();
   }
@@ -54,9 +59,9 @@ export class DockerEvents extends EventEmitter {
   async #connect(): Promise<void> {
     if (this.#closed) return;
     try {
-      const stream = (await this.engine.api.getEvents({
-        filters: { type: ['container'], event: WATCHED_ACTIONS },
-      })) as unknown as Readable;
+      // Service and node events have actions of their own (create, update, remove): take them all.
+      const filters = this.types.length === 1 && this.types[0] === 'container' ? { type: ['container' as const], event: WATCHED_ACTIONS } : { type: [...this.types] };
+      const stream = (await this.engine.streamApi.getEvents({ filters })) as unknown as Readable;
       this.#stream = stream;
       const wasRetry = this.#attempt > 0;
       this.#attempt = 0;
@@ -102,7 +107,7 @@ export class DockerEvents extends EventEmitter {
   }
 
   #onLine(line: string): void {
-    let raw: { Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number; timeNano?: number };
+    let raw: { Type?: string; Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number; timeNano?: number };
     try {
       raw = JSON.parse(line) as typeof raw;
     } catch {
@@ -112,13 +117,21 @@ export class DockerEvents extends EventEmitter {
     // health_status arrives as "health_status: healthy".
     const action = (raw.Action ?? raw.status ?? '').split(':')[0]!.trim();
     const event: ContainerEvent = {
+      type: raw.Type ?? 'container',
       action,
       id: raw.Actor?.ID ?? raw.id ?? '',
       name: raw.Actor?.Attributes?.name ?? '',
       signal: raw.Actor?.Attributes?.signal ?? null,
       time: raw.timeNano ? Math.floor(raw.timeNano / 1e6) : raw.time ? raw.time * 1000 : Date.now(),
     };
+    // Without the server-side action filter (Swarm), container exec and attach noise stops here.
+    if (event.type === 'container' && !WATCHED_ACTIONS.includes(action)) return;
     this.emit('event', event);
+  }
+
+  /** Drops the current stream (it reconnects with backoff), e.g. when the engine stopped answering. */
+  kick(): void {
+    this.#stream?.destroy();
   }
 
   close(): void {

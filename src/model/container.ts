@@ -30,4 +30,13 @@ export interface ContainerInfo {
   readonly exposedTcpPorts: readonly number[];
   readonly bindings: readonly PortBinding[];
   readonly networks: readonly NetworkAddress[];
+  /**
+   * The engine it runs on, set only when several engines are read: server names
+   * are then qualified with it, so two hosts' `web-1` never collide.
+   */
+  readonly engine?: string;
+  /** Where its engine's published ports are reached, when the engine says so (an advertised or node address). */
+  readonly publishedHost?: string | null;
+  /** Known to be shutting down (a Swarm task whose desired state is shutdown): drained, never served again. */
+  readonly stopping?: boolean;
 }

@@ -113,7 +113,7 @@ export function buildDesiredState(
       });
     }
     const { server: serverLabels, service } = parsed.labels;
-    if (context.stopping?.has(c.id)) {
+    if (context.stopping?.has(c.id) || c.stopping === true) {
       skip(c, 'Docker is stopping it: drained, requests in flight finish, no new ones');
       continue;
     }
@@ -126,7 +126,7 @@ export function buildDesiredState(
       skip(c, endpoint.problem);
       continue;
     }
-    const name = DOCKER_NAME.test(c.name) && c.name.length <= 64 ? c.name : `c-${c.id.slice(0, 12)}`;
+    const name = serverName(c);
     accepted.push({
       container: c,
       service,
@@ -195,6 +195,13 @@ export function buildDesiredState(
   skipped.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
   notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
   return { services, skipped, notices };
+}
+
+/** HAProxy server name: the container name (qualified by its engine when there are several), or c-<id> when that is no safe word. */
+export function serverName(c: ContainerInfo): string {
+  const qualified = c.engine ? `${c.engine}_${c.name}` : c.name;
+  if (DOCKER_NAME.test(qualified) && qualified.length <= 64) return qualified;
+  return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}` : `c-${c.id.slice(0, 12)}`;
 }
 
 function toService(s: ServiceLabels, servers: readonly Server[]): Service {
@@ -293,6 +300,14 @@ export function resolveEndpoint(
     };
   }
   const specific = !ANY_ADDRESS.has(binding.hostIp);
+  if (c.publishedHost) {
+    // Another host's engine: a specific binding address is where the port listens there,
+    // except loopback, which no other host reaches; else the engine's advertised address.
+    if (binding.hostIp.startsWith('127.')) {
+      return { problem: `port ${port}/tcp is published only on ${binding.hostIp} of its host, which the load balancer cannot reach` };
+    }
+    return { address: specific ? binding.hostIp : c.publishedHost, port: binding.hostPort };
+  }
   const address = settings.publishedHost ?? (specific ? binding.hostIp : '127.0.0.1');
   return { address, port: binding.hostPort };
 }

@@ -53,6 +53,13 @@ export function renderMetrics(s: StatusSnapshot): string {
     s.children.map((c) => [{ child: c.name }, c.restarts]),
   );
   metric('vipkeeper_child_running', 'gauge', '1 while the child runs', s.children.map((c) => [{ child: c.name }, c.running ? 1 : 0]));
-  metric('vipkeeper_docker_connected', 'gauge', '1 while the Docker event stream is open', [[{ endpoint: s.docker.endpoint }, s.docker.connected ? 1 : 0]]);
+  metric('vipkeeper_docker_connected', 'gauge', '1 while some Docker engine answers', [[{ endpoint: s.docker.endpoint }, s.docker.connected ? 1 : 0]]);
+  metric(
+    'vipkeeper_engine_up',
+    'gauge',
+    '1 while a source of backends (an engine, or the swarm) answers and may serve',
+    s.docker.engines.map((e) => [{ engine: e.name, endpoint: e.endpoint }, e.state === 'up' ? 1 : 0]),
+  );
+  metric('vipkeeper_engine_backends', 'gauge', 'Containers or tasks each source contributes', s.docker.engines.map((e) => [{ engine: e.name }, e.backends]));
   return `${out.join('\n')}\n`;
 }

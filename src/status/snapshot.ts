@@ -1,5 +1,6 @@
 import type { PassRecord } from '../agent/pass-record.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import type { EngineStatus } from '../docker/engine-link.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
 
@@ -44,7 +45,15 @@ export interface StatusSnapshot {
   readonly lastPass: PassRecord | null;
   readonly passes: { readonly byMethod: Readonly<Record<string, number>>; readonly secondsTotal: number; readonly failed: number };
   readonly children: readonly SupervisedState[];
-  readonly docker: { readonly endpoint: string; readonly connected: boolean; readonly lastEventAt: string | null };
+  readonly docker: {
+    /** This node's own engine (the node role gate). */
+    readonly endpoint: string;
+    /** Some source of backends answers. */
+    readonly connected: boolean;
+    readonly lastEventAt: string | null;
+    /** Every source of backends: an engine each, or the swarm. */
+    readonly engines: readonly EngineStatus[];
+  };
   readonly drill: { readonly mode: string; readonly since: string } | null;
 }
 

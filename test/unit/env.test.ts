@@ -436,6 +436,10 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_FRONTEND_PORT: '80',
     // tcp:// so that a long tail cannot still be a (long) unix socket path; see the note in the report.
     VIPKEEPER_DOCKER_HOST: 'tcp://docker:2375',
+    VIPKEEPER_DOCKER_HOSTS: 'tcp://app1:2375=198.18.0.21',
+    VIPKEEPER_ENGINE_GRACE: '10s',
+    VIPKEEPER_APP_NODE_ROLE: 'apps',
+    VIPKEEPER_SWARM: 'false',
     VIPKEEPER_CONFIG_DIR: '/etc/vipkeeper',
     VIPKEEPER_RUN_DIR: '/run/vipkeeper',
     VIPKEEPER_TEMPLATES_DIR: '/etc/vipkeeper/templates',

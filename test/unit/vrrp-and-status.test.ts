@@ -59,7 +59,15 @@ const snapshot: StatusSnapshot = {
   lastPass: null,
   passes: { byMethod: { start: 1, 'runtime-api': 4 }, secondsTotal: 0.25, failed: 0 },
   children: [{ name: 'haproxy', running: true, pid: 1, restarts: 2, lastExit: null, crashLoop: false }],
-  docker: { endpoint: 'unix:///var/run/docker.sock', connected: true, lastEventAt: null },
+  docker: {
+    endpoint: 'unix:///var/run/docker.sock',
+    connected: true,
+    lastEventAt: null,
+    engines: [
+      { name: 'local', endpoint: 'unix:///var/run/docker.sock', mode: 'containers', state: 'up', since: '2026-01-01T00:00:00.000Z', lastEventAt: null, backends: 2, reason: null },
+      { name: '198.18.0.22', endpoint: 'tcp://198.18.0.22:2375', mode: 'containers', state: 'down', since: '2026-01-01T00:00:00.000Z', lastEventAt: null, backends: 0, reason: 'connect ECONNREFUSED' },
+    ],
+  },
   drill: null,
 };
 
@@ -74,6 +82,9 @@ describe('Prometheus metrics', () => {
     'vipkeeper_backend_servers{service="apps",health="down"} 0',
     'vipkeeper_child_restarts_total{child="haproxy"} 2',
     'vipkeeper_vips_held 1',
+    'vipkeeper_engine_up{engine="local",endpoint="unix:///var/run/docker.sock"} 1',
+    'vipkeeper_engine_up{engine="198.18.0.22",endpoint="tcp://198.18.0.22:2375"} 0',
+    'vipkeeper_engine_backends{engine="local"} 2',
   ])('has %s', (line) => {
     expect(text.split('\n')).toContain(line);
   });
