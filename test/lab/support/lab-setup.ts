@@ -24,19 +24,24 @@ async function ensureDockerd(): Promise<void> {
   await startDockerd();
 }
 
-async function ensureAppImage(): Promise<void> {
-  if ((await sh('docker', ['image', 'inspect', APP_IMAGE], { allowFail: true })).code === 0) return;
-  // A tiny image made here: no registry is needed. busybox-static gives sh and httpd.
+/**
+ * A tiny app image made here, no registry needed: busybox-static gives sh and httpd. With no
+ * command it answers `hello from <container hostname>` on port 80, as the demo and the compose
+ * example use it; the tests give their own command. Built only when missing.
+ */
+export async function ensureAppImage(image: string = APP_IMAGE): Promise<void> {
+  if ((await sh('docker', ['image', 'inspect', image], { allowFail: true })).code === 0) return;
   const root = mkdtempSync(join(tmpdir(), 'vipkeeper-app-'));
   mkdirSync(join(root, 'bin'));
   mkdirSync(join(root, 'www'));
   mkdirSync(join(root, 'tmp'));
   copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
-  for (const tool of ['sh', 'httpd', 'echo', 'mkdir', 'cat', 'sleep', 'wget', 'nc', 'ls', 'true']) {
+  for (const tool of ['sh', 'httpd', 'echo', 'mkdir', 'cat', 'sleep', 'wget', 'nc', 'ls', 'true', 'hostname']) {
     symlinkSync('busybox', join(root, 'bin', tool));
   }
   writeFileSync(join(root, 'www/index.html'), 'vipkeeper test app\n');
-  await sh('sh', ['-c', `tar -C ${root} -c . | docker import -c 'EXPOSE 80' -c 'ENV PATH=/bin' - ${APP_IMAGE}`]);
+  const serve = 'CMD ["sh", "-c", "echo hello from $(hostname) > /www/index.html && exec httpd -f -v -p 80 -h /www"]';
+  await sh('sh', ['-c', `tar -C ${root} -c . | docker import -c 'EXPOSE 80' -c 'ENV PATH=/bin' -c '${serve}' - ${image}`]);
   await sh('rm', ['-rf', root]);
 }
 

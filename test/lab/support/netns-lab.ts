@@ -21,15 +21,30 @@ export interface LbNode {
   agent: AgentUnderTest | null;
 }
 
+/** Where a lab lives; the demo uses its own, so it never meets the tests' lab. */
+export interface LabNetwork {
+  /** The first three octets of a /24. */
+  readonly net: string;
+  readonly bridge: string;
+}
+
 export class NetnsLab {
   readonly nodes: LbNode[];
-  #forwardRule = ['FORWARD', '-i', LAB_BRIDGE, '-o', LAB_BRIDGE, '-j', 'ACCEPT'];
+  readonly bridge: string;
+  readonly vip: string;
+  /** The bridge's own address: published ports of the root engine answer here. */
+  readonly hostAddress: string;
+  #forwardRule: string[];
 
-  constructor(count: number, readonly prefix = 'vklb') {
+  constructor(count: number, readonly prefix = 'vklb', network: LabNetwork = { net: LAB_NET, bridge: LAB_BRIDGE }) {
+    this.bridge = network.bridge;
+    this.vip = `${network.net}.100`;
+    this.hostAddress = `${network.net}.1`;
+    this.#forwardRule = ['FORWARD', '-i', this.bridge, '-o', this.bridge, '-j', 'ACCEPT'];
     this.nodes = Array.from({ length: count }, (_, i) => ({
       name: `${prefix}${i + 1}`,
       ns: `${prefix}${i + 1}`,
-      address: `${LAB_NET}.${11 + i}`,
+      address: `${network.net}.${11 + i}`,
       hostLink: `${prefix}${i + 1}h`,
       agent: null,
     }));
@@ -37,9 +52,9 @@ export class NetnsLab {
 
   async up(): Promise<void> {
     await this.down();
-    await sh('ip', ['link', 'add', LAB_BRIDGE, 'type', 'bridge']);
-    await sh('ip', ['addr', 'add', `${LAB_HOST_ADDRESS}/24`, 'dev', LAB_BRIDGE]);
-    await sh('ip', ['link', 'set', LAB_BRIDGE, 'up']);
+    await sh('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+    await sh('ip', ['addr', 'add', `${this.hostAddress}/24`, 'dev', this.bridge]);
+    await sh('ip', ['link', 'set', this.bridge, 'up']);
     // Once dockerd runs, bridged frames pass iptables and Docker's FORWARD policy is DROP:
     // without this rule VRRP adverts between the namespaces vanish and every node is MASTER.
     await sh('iptables', ['-I', ...this.#forwardRule]);
@@ -51,7 +66,7 @@ export class NetnsLab {
       await sh('ip', ['-n', n.ns, 'addr', 'add', `${n.address}/24`, 'dev', 'eth0']);
       await sh('ip', ['-n', n.ns, 'link', 'set', 'eth0', 'up']);
       await sh('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
-      await sh('ip', ['link', 'set', n.hostLink, 'master', LAB_BRIDGE]);
+      await sh('ip', ['link', 'set', n.hostLink, 'master', this.bridge]);
       await sh('ip', ['link', 'set', n.hostLink, 'up']);
     }
   }
@@ -64,7 +79,7 @@ export class NetnsLab {
       await sh('ip', ['netns', 'del', n.ns], { allowFail: true });
       await sh('ip', ['link', 'del', n.hostLink], { allowFail: true });
     }
-    await sh('ip', ['link', 'del', LAB_BRIDGE], { allowFail: true });
+    await sh('ip', ['link', 'del', this.bridge], { allowFail: true });
     while ((await sh('iptables', ['-D', ...this.#forwardRule], { allowFail: true })).code === 0) {
       /* remove every copy */
     }
@@ -75,8 +90,8 @@ export class NetnsLab {
     const agent = new AgentUnderTest(
       {
         VIPKEEPER_INTERFACE: 'eth0',
-        VIPKEEPER_VIRTUAL_IPS: `${LAB_VIP}/24`,
-        VIPKEEPER_PUBLISHED_HOST: LAB_HOST_ADDRESS,
+        VIPKEEPER_VIRTUAL_IPS: `${this.vip}/24`,
+        VIPKEEPER_PUBLISHED_HOST: this.hostAddress,
         VIPKEEPER_ROUTER_ID: n.name,
         VIPKEEPER_VIRTUAL_ROUTER_ID: '51',
         VIPKEEPER_LOG_LEVEL: 'info',
@@ -98,7 +113,7 @@ export class NetnsLab {
   /** Nodes whose eth0 holds the VIP right now. */
   async holders(): Promise<string[]> {
     const held = await Promise.all(
-      this.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${LAB_VIP}/`) ? n.name : null)),
+      this.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${this.vip}/`) ? n.name : null)),
     );
     return held.filter((h): h is string => h !== null);
   }
