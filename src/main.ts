@@ -6,7 +6,7 @@ import { drillCommand } from './cli/drill-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
 import { statusCommand } from './cli/status-command.js';
-import { envReference, labelReference, updateReferences } from './config/reference.js';
+import { envExampleBlock, envReference, labelReference, updateEnvExample, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
 
@@ -112,10 +112,18 @@ async function main(argv: string[]): Promise<number> {
     .command('reference')
     .description('print the environment variable and label references (Markdown)')
     .option('--update <readme>', 'rewrite the reference blocks of this README instead')
-    .action(async (opts: { update?: string }) => {
+    .option('--env-example', 'print the variable lines of an .env file, every variable with its meaning')
+    .option('--update-env-example <file>', 'rewrite the variable lines of this .env example (its values are kept)')
+    .action(async (opts: { update?: string; envExample?: boolean; updateEnvExample?: string }) => {
       if (opts.update) {
         await writeFile(opts.update, updateReferences(await readFile(opts.update, 'utf8')));
-      } else {
+      }
+      if (opts.updateEnvExample) {
+        await writeFile(opts.updateEnvExample, updateEnvExample(await readFile(opts.updateEnvExample, 'utf8')));
+      }
+      if (opts.envExample) {
+        print(envExampleBlock().trimStart());
+      } else if (!opts.update && !opts.updateEnvExample) {
         print(`## Environment\n\n${envReference()}\n\n## Labels\n\n${labelReference()}`);
       }
     });
