@@ -45,7 +45,7 @@ export interface AgentOptions {
   /** Debounce of event bursts: quiet time, and the most a pass may be delayed. */
   readonly quietMs?: number;
   readonly maxWaitMs?: number;
-  /** Full resync even without events, a safety net for anything missed. */
+  /** Full resync even without events, a safety net for anything missed (default 60 s; 1 s with Swarm). */
   readonly resyncEveryMs?: number;
   readonly validator?: Validator;
 }
@@ -162,7 +162,8 @@ export class Agent {
       // A restarted haproxy loads the file: the applied state is the file's. Re-check anyway.
       if (this.#applied) this.#scheduler.trigger('haproxy restarted');
     });
-    const every = this.options.resyncEveryMs ?? 60_000;
+    // Swarm tasks on other nodes send no events to the manager we read: poll it every second.
+    const every = this.options.resyncEveryMs ?? (c.swarm ? 1000 : 60_000);
     this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), every);
     this.#resyncTimer.unref();
   }

@@ -62,20 +62,26 @@ export interface AppOptions {
   readonly graceMs?: number;
 }
 
-/** Starts a busybox httpd serving its own name at / (so a response says which backend answered). */
-export async function runApp(o: AppOptions): Promise<string> {
-  const args = ['run', '-d', '--name', o.name, '-l', `${TEST_LABEL}=1`];
+/** The test app's shell command: serve its own name; with `graceMs`, finish gracefully on SIGTERM. */
+export function appScript(name: string, graceMs?: number): string {
+  // -v: one log line per request, so the benchmark can see when a container first served.
+  const serve = `mkdir -p /www && echo ${name} > /www/index.html && `;
+  return graceMs === undefined
+    ? `${serve}exec httpd -f -v -p 80 -h /www`
+    : `${serve}httpd -f -v -p 80 -h /www & P=$!; trap "sleep ${graceMs / 1000}; kill $P; exit 0" TERM; wait`;
+}
+
+/**
+ * Starts a busybox httpd serving its own name at / (so a response says which backend answered),
+ * on the root engine or on the engine at `host` (an app host of the namespace lab).
+ */
+export async function runApp(o: AppOptions, host?: string): Promise<string> {
+  const args = [...(host ? ['-H', host] : []), 'run', '-d', '--name', o.name, '-l', `${TEST_LABEL}=1`];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push('-l', `${k}=${v}`);
   for (const p of o.publish ?? []) args.push('-p', p);
   if (o.network) args.push('--network', o.network);
   args.push(...(o.extra ?? []));
-  // -v: one log line per request, so the benchmark can see when a container first served.
-  const serve = `mkdir -p /www && echo ${o.name} > /www/index.html && `;
-  const script =
-    o.graceMs === undefined
-      ? `${serve}exec httpd -f -v -p 80 -h /www`
-      : `${serve}httpd -f -v -p 80 -h /www & P=$!; trap "sleep ${o.graceMs / 1000}; kill $P; exit 0" TERM; wait`;
-  args.push(APP_IMAGE, 'sh', '-c', script);
+  args.push(APP_IMAGE, 'sh', '-c', appScript(o.name, o.graceMs));
   return docker(...args);
 }
 
