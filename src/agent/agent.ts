@@ -456,10 +456,20 @@ export class Agent {
     if (this.#config.templatesDir) paths.push(this.#config.templatesDir);
     const passFile = this.options.env[ENV.authPassFile.name]?.trim();
     if (passFile) paths.push(passFile);
+    // Renewed TLS certificates of the engines are used at once.
+    const certDirs = [...new Set(this.#config.engines.map((e) => e.tlsCertPath).filter((d) => d !== null))];
+    paths.push(...certDirs);
     if (paths.length === 0) return;
     const watcher = watch(paths, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
     this.#watcher = watcher;
-    watcher.on('all', (_event, path) => void this.#onFileChange(path, passFile));
+    watcher.on('all', (_event, path) => {
+      if (certDirs.some((d) => path.startsWith(`${d}/`))) {
+        this.#log.info({ path }, 'a TLS certificate changed: reconnecting to the engines');
+        for (const link of this.#links) link.reconnect();
+        return;
+      }
+      void this.#onFileChange(path, passFile);
+    });
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 

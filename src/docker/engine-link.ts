@@ -218,6 +218,15 @@ export class EngineLink extends EventEmitter {
     return containers.map((c) => ({ ...c, ...(qualify ? { engine: name } : {}), ...(advertise !== null ? { publishedHost: advertise } : {}) }));
   }
 
+  /** Connects afresh (new TLS certificates, say); its backends stay meanwhile, as for a short loss. */
+  reconnect(): void {
+    if (!this.#engine) return;
+    this.#events?.close();
+    this.#events = null;
+    this.#engine = null;
+    void this.#beat();
+  }
+
   status(): EngineStatus {
     return {
       name: this.o.name,

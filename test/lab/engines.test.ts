@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { CLI, runCli } from './support/cli.js';
 import { appScript, APP_IMAGE, removeTestContainers, waitFor } from './support/lab.js';
 import { Load } from './support/load.js';
 import { type LbNode, NetnsLab } from './support/netns-lab.js';
+import { makeEngineCerts } from './support/tls.js';
 
 // App containers on other hosts. Two app hosts, each a namespace with its own
 // dockerd (app1 carries the engine label role=apps, app2 none), and a
@@ -191,5 +192,52 @@ describe('backends from Docker Swarm', () => {
       expect(result.failures, JSON.stringify(result.failures.slice(0, 5))).toEqual([]);
       expect(result.ok).toBeGreaterThan(100);
     }
+  });
+});
+
+describe('an engine that demands TLS', () => {
+  const certs = mkdtempSync(join(tmpdir(), 'vipkeeper-tls-'));
+  let tlsHost: AppHost;
+  let clientCerts: string;
+
+  beforeAll(async () => {
+    const { server, client } = await makeEngineCerts(certs, '198.19.0.24');
+    tlsHost = new AppHost('vkapp4', 24, [], server);
+    // DOCKER_CERT_PATH may hold one directory per engine, named after its host.
+    clientCerts = join(certs, 'for-vipkeeper');
+    mkdirSync(clientCerts);
+    renameSync(client, join(clientCerts, tlsHost.address));
+    await lab.up();
+    await tlsHost.up();
+    await tlsHost.runApp({ name: 'vkt-tls', labels: { role: 'apps' }, publish: ['80'] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await lab.down();
+    await tlsHost.down();
+    rmSync(certs, { recursive: true, force: true });
+  });
+
+  const render = (env: Record<string, string>) =>
+    runCli(['render', '--out', mkdtempSync(join(tmpdir(), 'vipkeeper-render-')), '--json'], {
+      VIPKEEPER_VIRTUAL_IPS: '198.19.0.100/24',
+      VIPKEEPER_INTERFACE: 'vkbr0',
+      VIPKEEPER_NODE_ROLE: '',
+      VIPKEEPER_DOCKER_HOSTS: tlsHost.endpoint,
+      VIPKEEPER_LOG_LEVEL: 'warn',
+      ...env,
+    });
+
+  it('is read with DOCKER_TLS_VERIFY and the per-host directory of DOCKER_CERT_PATH', async () => {
+    const r = await render({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: clientCerts });
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { selected: { server: string; address: string }[] };
+    expect(report.selected.map((s) => s.address.split(':')[0])).toEqual([tlsHost.address]);
+  });
+
+  it('without TLS it is an engine that does not answer (exit 4), not a crash', async () => {
+    const r = await render({});
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(tlsHost.endpoint);
   });
 });

@@ -18,6 +18,8 @@ export class AppHost {
   readonly ns: string;
   readonly hostLink: string;
   readonly endpoint: string;
+  /** The engine's own socket: the test drives it there, whatever its tcp listener demands. */
+  readonly socket: string;
   readonly #exec: string;
   readonly #pidFile: string;
 
@@ -27,11 +29,14 @@ export class AppHost {
     readonly octet: number,
     /** Engine labels (`dockerd --label`), Rancher-style host roles. */
     readonly labels: readonly string[] = [],
+    /** A directory with ca.pem, server-cert.pem, server-key.pem: listen with TLS on 2376 only. */
+    readonly tlsDir: string | null = null,
   ) {
     this.ns = name;
     this.hostLink = `${name}h`;
-    this.endpoint = `tcp://${this.address}:2375`;
+    this.endpoint = `tcp://${this.address}:${tlsDir ? 2376 : 2375}`;
     this.#exec = join(RUN, name);
+    this.socket = `unix://${this.#exec}/docker.sock`;
     this.#pidFile = join(this.#exec, 'docker.pid');
   }
 
@@ -56,8 +61,8 @@ export class AppHost {
     await this.docker('swarm', 'leave', '--force').catch(() => undefined);
     const ids = (await this.docker('ps', '-aq')).split('\n').filter(Boolean);
     if (ids.length > 0) await this.docker('rm', '-f', ...ids);
-    if ((await sh('docker', ['-H', this.endpoint, 'image', 'inspect', APP_IMAGE], { allowFail: true })).code !== 0) {
-      await sh('sh', ['-c', `docker save ${APP_IMAGE} | docker -H ${this.endpoint} load -q`]);
+    if ((await sh('docker', ['-H', this.socket, 'image', 'inspect', APP_IMAGE], { allowFail: true })).code !== 0) {
+      await sh('sh', ['-c', `docker save ${APP_IMAGE} | docker -H ${this.socket} load -q`]);
     }
   }
 
@@ -73,8 +78,11 @@ export class AppHost {
     const args = [
       `--net=/var/run/netns/${this.ns}`,
       'dockerd',
-      '-H', `tcp://${this.address}:2375`,
-      '-H', `unix://${this.#exec}/docker.sock`,
+      '-H', this.endpoint,
+      '-H', this.socket,
+      ...(this.tlsDir
+        ? ['--tlsverify', '--tlscacert', join(this.tlsDir, 'ca.pem'), '--tlscert', join(this.tlsDir, 'server-cert.pem'), '--tlskey', join(this.tlsDir, 'server-key.pem')]
+        : []),
       '--data-root', join(DATA, this.name),
       '--exec-root', join(this.#exec, 'exec'),
       '--pidfile', this.#pidFile,
@@ -83,7 +91,7 @@ export class AppHost {
     ];
     const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', log, log] });
     child.unref();
-    await waitFor(`dockerd of ${this.name} to answer`, async () => (await sh('docker', ['-H', this.endpoint, 'version'], { allowFail: true })).code === 0, 60_000, 200);
+    await waitFor(`dockerd of ${this.name} to answer`, async () => (await sh('docker', ['-H', this.socket, 'version'], { allowFail: true })).code === 0, 60_000, 200);
   }
 
   /** Stops the engine the way a host shutdown does (SIGTERM: it stops its containers first). */
@@ -108,12 +116,12 @@ export class AppHost {
   }
 
   docker(...args: string[]): Promise<string> {
-    return sh('docker', ['-H', this.endpoint, ...args]).then((r) => r.stdout.trim());
+    return sh('docker', ['-H', this.socket, ...args]).then((r) => r.stdout.trim());
   }
 
   /** The lab's test app, on this host's engine. */
   runApp(o: AppOptions): Promise<string> {
-    return runApp(o, this.endpoint);
+    return runApp(o, this.socket);
   }
 
   async down(): Promise<void> {
