@@ -14,6 +14,7 @@ import type { SwarmNode, SwarmService, SwarmTask } from './map-task.js';
 const NEWEST_KNOWN_API = '1.45';
 /** A request that takes longer than this counts as an engine that does not answer. */
 const REQUEST_TIMEOUT_MS = 10_000;
+const PING_TIMEOUT_MS = 3000;
 
 export interface EngineTarget {
   readonly endpoint: string;
@@ -132,6 +133,18 @@ export async function connectDocker(target: EngineTarget | string): Promise<Dock
         return labels;
       }),
     swarmNodeId: () => guarded(async () => (await info()).Swarm?.NodeID || null),
-    ping: () => guarded(async () => void (await api.ping())),
+    // Short: the heartbeat's answer to "is this host still there?" should not take the request timeout.
+    ping: () =>
+      guarded(async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer to a ping within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+        });
+        try {
+          await Promise.race([api.ping(), late]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
   };
 }

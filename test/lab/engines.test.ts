@@ -6,7 +6,7 @@ import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import type { AgentUnderTest } from './support/agent.js';
 import { AppHost } from './support/app-hosts.js';
 import { CLI, runCli } from './support/cli.js';
-import { appScript, APP_IMAGE, removeTestContainers, waitFor } from './support/lab.js';
+import { appScript, APP_IMAGE, removeTestContainers, sh, waitFor } from './support/lab.js';
 import { Load } from './support/load.js';
 import { type LbNode, NetnsLab } from './support/netns-lab.js';
 import { makeEngineCerts } from './support/tls.js';
@@ -108,11 +108,26 @@ describe('backends from the engines of two app hosts', () => {
       await watcher;
     }
     const result = await load.stop();
+    console.info(`engines: app1's engine stopped and returned under load: ${result.ok} requests served, ${result.failures.length} failed`);
     expect(seenWithout).toEqual([]);
     // The only failures allowed are requests in flight on the lost host when it went away.
     expect(result.failures.length, JSON.stringify(result.failures)).toBeLessThanOrEqual(2);
     expect(result.ok).toBeGreaterThan(100);
     expect(result.bodies.get('vkt-web2')).toBeGreaterThan(0);
+  });
+
+  it("a host that vanishes (its cable cut): its backends leave after the grace period, and return with it", async () => {
+    const t0 = Date.now();
+    await sh('ip', ['link', 'set', app2.hostLink, 'down']);
+    try {
+      await agent.waitServers([S1]);
+      const leftAfterMs = Date.now() - t0;
+      await waitFor('app2 reported down', async () => (await status()).docker.engines[1]!.state === 'down');
+      console.info(`engines: a cut app host's backends left after ${leftAfterMs} ms (heartbeat 2 s, ping timeout 3 s, grace 1 s)`);
+    } finally {
+      await sh('ip', ['link', 'set', app2.hostLink, 'up']);
+    }
+    await agent.waitServers([S1, S2]);
   });
 
   it('VIPKEEPER_APP_NODE_ROLE serves only engines that carry the role', async () => {
@@ -189,6 +204,7 @@ describe('backends from Docker Swarm', () => {
       await waitFor('one task served', async () => (await tasks()).length === 1 ? true : undefined, 60_000);
     } finally {
       const result = await load.stop();
+      console.info(`swarm: scale 2 -> 3, rolling update, scale -> 1 under load: ${result.ok} requests served, ${result.failures.length} failed`);
       expect(result.failures, JSON.stringify(result.failures.slice(0, 5))).toEqual([]);
       expect(result.ok).toBeGreaterThan(100);
     }
