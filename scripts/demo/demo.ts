@@ -153,22 +153,26 @@ async function up(): Promise<void> {
   say(`  ${await get(lab.vip)}`);
 
   const dir = (n: LbNode) => `.demo/${n.name}`;
-  say(`
-== Look around (from ${REPO})
-  ip netns exec ${second.ns} node dist/main.js status        VRRP state, VIPs, backends, last change
-  ip netns exec ${second.ns} curl -s 127.0.0.1:9321/metrics  Prometheus metrics (status server, per host)
-  curl http://${lab.vip}/                                   again and again: the apps take turns
-  ip -n ${second.ns} addr show eth0                           the VIP on the master's interface
-  docker run -d -l ${DEMO_LABEL}=1 -l role=${ROLE} -p 80 ${APP_IMAGE}
-                                                             a new backend, served within a second
-  docker stop vkdemo-app-1                                   drained, then gone from the backend
-  ip netns exec ${second.ns} node dist/main.js drill --mode haproxy   another drill, on the master
-  tail -f ${dir(first)}/agent.log ${dir(second)}/agent.log    the agents' logs
-  cat ${dir(second)}/etc/haproxy.cfg ${dir(second)}/etc/keepalived.conf
-                                                             the rendered configs
-
-== Tear down
-  bash scripts/demo.sh down`);
+  const tips: [string, string][] = [
+    [`ip netns exec ${second.ns} node dist/main.js status`, 'VRRP state, VIPs, backends, last change'],
+    [`ip netns exec ${second.ns} curl -s 127.0.0.1:9321/metrics`, 'Prometheus metrics (each host has its own status server)'],
+    [`curl http://${lab.vip}/`, 'again and again: the apps take turns'],
+    [`ip -n ${second.ns} addr show eth0`, "the VIP on the master's interface"],
+    [`docker run -d -l ${DEMO_LABEL}=1 -l role=${ROLE} -p 80 ${APP_IMAGE}`, 'a new backend, served within a second'],
+    ['docker stop vkdemo-app-1', 'drained at once, then gone from the backend'],
+    [`ip netns exec ${second.ns} node dist/main.js drill --mode haproxy`, 'another drill, on the master'],
+    [`tail -f ${dir(first)}/agent.log ${dir(second)}/agent.log`, "the agents' logs"],
+    [`cat ${dir(second)}/etc/haproxy.cfg ${dir(second)}/etc/keepalived.conf`, 'the rendered configs'],
+  ];
+  say('');
+  say(`== Look around (in ${REPO})`);
+  for (const [command, what] of tips) {
+    say(`  ${command}`);
+    say(`      ${what}`);
+  }
+  say('');
+  say('== Tear down');
+  say('  bash scripts/demo.sh down');
 }
 
 const action = process.argv[2] ?? 'up';
