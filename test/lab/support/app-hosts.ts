@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './cli.js';
 import { APP_IMAGE, type AppOptions, runApp, sh, waitFor } from './lab.js';
-import { LAB_BRIDGE, LAB_NET } from './netns-lab.js';
+import { LAB_BRIDGE, LAB_NET, plugHost } from './netns-lab.js';
 
 // App hosts of the namespace lab: each a network namespace on the lab bridge
 // with its own dockerd listening on tcp://ADDRESS:2375, so a load balancer
@@ -47,15 +47,7 @@ export class AppHost {
   /** Joins the lab bridge (made by NetnsLab.up) and starts the engine with the app image loaded. */
   async up(): Promise<void> {
     await this.down();
-    await sh('ip', ['netns', 'add', this.ns]);
-    await sh('ip', ['link', 'add', this.hostLink, 'type', 'veth', 'peer', 'name', `${this.hostLink}n`]);
-    await sh('ip', ['link', 'set', `${this.hostLink}n`, 'netns', this.ns]);
-    await sh('ip', ['-n', this.ns, 'link', 'set', `${this.hostLink}n`, 'name', 'eth0']);
-    await sh('ip', ['-n', this.ns, 'addr', 'add', `${this.address}/24`, 'dev', 'eth0']);
-    await sh('ip', ['-n', this.ns, 'link', 'set', 'eth0', 'up']);
-    await sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']);
-    await sh('ip', ['link', 'set', this.hostLink, 'master', LAB_BRIDGE]);
-    await sh('ip', ['link', 'set', this.hostLink, 'up']);
+    await plugHost(this, LAB_BRIDGE);
     await this.startDockerd();
     // Leftovers of an earlier run in the kept data root.
     await this.docker('swarm', 'leave', '--force').catch(() => undefined);

@@ -28,6 +28,22 @@ export interface LabNetwork {
   readonly bridge: string;
 }
 
+/**
+ * A new namespace `ns` as a host on `bridge`: a veth pair whose namespace end is its eth0
+ * with `address`/24, and whose other end (`hostLink`, the host's cable) is on the bridge.
+ */
+export async function plugHost(h: { readonly ns: string; readonly hostLink: string; readonly address: string }, bridge: string): Promise<void> {
+  await sh('ip', ['netns', 'add', h.ns]);
+  await sh('ip', ['link', 'add', h.hostLink, 'type', 'veth', 'peer', 'name', `${h.hostLink}n`]);
+  await sh('ip', ['link', 'set', `${h.hostLink}n`, 'netns', h.ns]);
+  await sh('ip', ['-n', h.ns, 'link', 'set', `${h.hostLink}n`, 'name', 'eth0']);
+  await sh('ip', ['-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0']);
+  await sh('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+  await sh('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);
+  await sh('ip', ['link', 'set', h.hostLink, 'master', bridge]);
+  await sh('ip', ['link', 'set', h.hostLink, 'up']);
+}
+
 export class NetnsLab {
   readonly nodes: LbNode[];
   readonly bridge: string;
@@ -58,17 +74,7 @@ export class NetnsLab {
     // Once dockerd runs, bridged frames pass iptables and Docker's FORWARD policy is DROP:
     // without this rule VRRP adverts between the namespaces vanish and every node is MASTER.
     await sh('iptables', ['-I', ...this.#forwardRule]);
-    for (const n of this.nodes) {
-      await sh('ip', ['netns', 'add', n.ns]);
-      await sh('ip', ['link', 'add', n.hostLink, 'type', 'veth', 'peer', 'name', `${n.hostLink}n`]);
-      await sh('ip', ['link', 'set', `${n.hostLink}n`, 'netns', n.ns]);
-      await sh('ip', ['-n', n.ns, 'link', 'set', `${n.hostLink}n`, 'name', 'eth0']);
-      await sh('ip', ['-n', n.ns, 'addr', 'add', `${n.address}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', n.ns, 'link', 'set', 'eth0', 'up']);
-      await sh('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
-      await sh('ip', ['link', 'set', n.hostLink, 'master', this.bridge]);
-      await sh('ip', ['link', 'set', n.hostLink, 'up']);
-    }
+    for (const n of this.nodes) await plugHost(n, this.bridge);
   }
 
   /** Removes everything the lab made; safe to call when nothing is there. */
