@@ -9,6 +9,7 @@ import { type RuntimePaths, runtimePaths } from '../config/paths.js';
 import { connectDocker, type DockerEngine } from '../docker/docker-engine.js';
 import type { ContainerEvent } from '../docker/docker-events.js';
 import { type EngineLink, engineLinks } from '../docker/engine-link.js';
+import { readNodeRole } from '../docker/node-role.js';
 import { VipkeeperError } from '../errors.js';
 import { ConfigStore } from '../files/config-store.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
@@ -200,40 +201,20 @@ export class Agent {
 
   /** The node role gate: engine labels, or with Swarm this node's node labels. False once stopped. */
   async #checkNodeRole(): Promise<boolean> {
-    const { nodeRole, roleLabel } = this.#config;
+    const { nodeRole, roleLabel, swarm } = this.#config;
     if (nodeRole === null) return true;
     const local = await this.#connectLocal();
     if (local === null) return false;
-    const labels = await local.engineLabels();
-    this.#nodeRoleOk = labels[roleLabel] === nodeRole;
-    let where = 'Docker engine';
-    if (!this.#nodeRoleOk && this.#config.swarm) {
-      where = 'Docker engine and swarm node';
-      this.#nodeRoleOk = (await this.#swarmNodeLabels(local))[roleLabel] === nodeRole;
-    }
-    if (!this.#nodeRoleOk) {
+    const managers = this.#links.map((l) => l.engine).filter((e) => e !== null);
+    const answer = await readNodeRole(local, { roleLabel, nodeRole, swarm }, managers);
+    this.#nodeRoleOk = answer.present;
+    if (!answer.present) {
       this.#log.error(
-        { roleLabel, nodeRole, engineLabels: labels },
-        `this node's ${where} lacks ${roleLabel}=${nodeRole}: keepalived is not started and this node never holds the VIP`,
+        { roleLabel, nodeRole, labels: answer.labels },
+        `this node's ${answer.where} lacks ${roleLabel}=${nodeRole}: keepalived is not started and this node never holds the VIP`,
       );
     }
     return true;
-  }
-
-  /** This node's swarm node labels, asked of this engine if it is a manager, else of the swarm link's manager. */
-  async #swarmNodeLabels(local: DockerEngine): Promise<Record<string, string>> {
-    const id = await local.swarmNodeId().catch(() => null);
-    if (!id) return {};
-    for (const engine of [local, ...this.#links.map((l) => l.engine)]) {
-      if (!engine) continue;
-      try {
-        const node = (await engine.api.getNode(id).inspect()) as { Spec?: { Labels?: Record<string, string> | null } };
-        return { ...(node.Spec?.Labels ?? {}) };
-      } catch {
-        /* not a manager: ask the next */
-      }
-    }
-    return {};
   }
 
   async #list(): Promise<ContainerInfo[]> {

@@ -4,6 +4,7 @@ import { loadEnvironment } from '../config/load-environment.js';
 import type { Config } from '../config/env.js';
 import { connectDocker } from '../docker/docker-engine.js';
 import { engineLinks } from '../docker/engine-link.js';
+import { readNodeRole } from '../docker/node-role.js';
 import type { ContainerInfo } from '../model/container.js';
 import { ConfigRejectedError, DockerUnavailableError, VipkeeperError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -38,12 +39,12 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
   for (const w of warnings) log.warn({ variable: w.variable }, w.message);
 
   const docker = await connectDocker(config.dockerHost);
-  const engineLabels = await docker.engineLabels();
-  const nodeRolePresent = config.nodeRole === null || engineLabels[config.roleLabel] === config.nodeRole;
-  if (!nodeRolePresent) {
+  const role = config.nodeRole === null ? null : await readNodeRole(docker, { roleLabel: config.roleLabel, nodeRole: config.nodeRole, swarm: config.swarm });
+  const nodeRolePresent = role === null || role.present;
+  if (role && !role.present) {
     log.warn(
       { roleLabel: config.roleLabel, nodeRole: config.nodeRole },
-      `this Docker engine lacks the label ${config.roleLabel}=${config.nodeRole}: the agent would not take part in the VIP on this node`,
+      `this ${role.where} lacks the label ${config.roleLabel}=${config.nodeRole}: the agent would not take part in the VIP on this node`,
     );
   }
   const containers = await listOnce(config, log);

@@ -186,6 +186,27 @@ describe('backends from Docker Swarm', () => {
     expect((await status()).docker.engines).toEqual([expect.objectContaining({ name: 'swarm', mode: 'swarm', state: 'up', backends: 2 })]);
   });
 
+  it("a load balancer's own swarm node labels pass the node role gate", async () => {
+    // Pretend the load balancer runs on the swarm node (its own engine is that node's):
+    // the engine has no labels, the node has role=apps.
+    const render = (nodeRole: string) =>
+      runCli(['render', '--out', mkdtempSync(join(tmpdir(), 'vipkeeper-render-')), '--json'], {
+        VIPKEEPER_VIRTUAL_IPS: '198.19.0.100/24',
+        VIPKEEPER_INTERFACE: 'vkbr0',
+        VIPKEEPER_SWARM: 'true',
+        VIPKEEPER_DOCKER_HOST: swarmHost.endpoint,
+        VIPKEEPER_NODE_ROLE: nodeRole,
+        VIPKEEPER_LOG_LEVEL: 'warn',
+      });
+    const present = async (nodeRole: string) => {
+      const r = await render(nodeRole);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { nodeRole: { present: boolean } }).nodeRole.present;
+    };
+    expect(await present('apps')).toBe(true);
+    expect(await present('load-balancer')).toBe(false);
+  });
+
   it('follows scaling and a rolling update under load without failed requests', async () => {
     const load = new Load(lb.address).start();
     try {
