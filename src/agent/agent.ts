@@ -58,6 +58,8 @@ const TERMINATING_SIGNALS = new Set(['15', '9', '2', '3', 'SIGTERM', 'SIGKILL', 
 const STOPPING_FORGET_MS = 120_000;
 const DELETE_RETRY_MS = 250;
 const DELETE_FORCE_AFTER_MS = 30_000;
+/** How long the start waits for every engine's first answer before it goes on with those that did. */
+const FIRST_ATTEMPT_WAIT_MS = 2000;
 /** A drill whose CLI vanished is undone by the agent itself after this long. */
 const DRILL_SAFETY_MS = 300_000;
 
@@ -141,7 +143,14 @@ export class Agent {
       link.on('event', (e: ContainerEvent) => this.#onEvent(e));
       link.on('changed', (why: string) => this.#scheduler.trigger(why));
     }
-    await Promise.all(this.#links.map((l) => l.start()));
+    // The first state should hold every engine that answers at once, but one that hangs
+    // (a dead host: no answer until the request timeout) must not hold the start up.
+    let firstAttempts: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#links.map((l) => l.start())),
+      new Promise((r) => (firstAttempts = setTimeout(r, FIRST_ATTEMPT_WAIT_MS))),
+    ]);
+    clearTimeout(firstAttempts);
     if (!(await this.#waitForAnEngine())) return; // stopped while waiting
     this.#templates = await loadTemplates(c.templatesDir);
 
