@@ -17,7 +17,7 @@ const lab = new NetnsLab(2, 'vkdemo', { net: '198.18.7', bridge: 'vkdemo0' });
 const [first, second] = lab.nodes as [LbNode, LbNode];
 const STATE = join(REPO, '.demo');
 const RUN = '/run/vipkeeper-demo';
-const APP_IMAGE = 'vipkeeper-demoapp:1';
+const APP_IMAGE = 'vipkeeper-demoapp:2';
 /** Every container the demo starts carries it, so `down` finds them. */
 const DEMO_LABEL = 'vipkeeper-demo';
 /**

@@ -77,6 +77,8 @@ describe('compose/docker-compose.yml on the real engine', () => {
     mkdirSync(join(REPO, '.lab', 'logs'), { recursive: true });
     const logs = await compose('logs', '--no-color', 'vipkeeper').catch((e: Error) => ({ stdout: e.message }));
     writeFileSync(join(REPO, '.lab', 'logs', 'compose-vipkeeper.log'), logs.stdout);
+    // The apps need no grace; the agent (if a test left it running) gets time to give the VIP up.
+    await compose('kill', 'app').catch(() => undefined);
     await compose('down', '-v', '-t', '30').catch(() => undefined);
     await sh('ip', ['link', 'del', IFACE], { allowFail: true });
     rmSync(projectDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { sh } from './lab.js';
 
 export const VIPKEEPER_IMAGE = 'vipkeeper:local';
 /** The app image the demo and the compose example run: it serves `hello from <hostname>` by itself. */
-export const DEMO_APP_IMAGE = 'vipkeeper-demoapp:1';
+export const DEMO_APP_IMAGE = 'vipkeeper-demoapp:2';
 
 /** Builds the image when missing or stale; minutes on a machine that has neither image yet. */
 export async function ensureVipkeeperImage(): Promise<string> {

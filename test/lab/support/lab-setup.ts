@@ -40,7 +40,9 @@ export async function ensureAppImage(image: string = APP_IMAGE): Promise<void> {
     symlinkSync('busybox', join(root, 'bin', tool));
   }
   writeFileSync(join(root, 'www/index.html'), 'vipkeeper test app\n');
-  const serve = 'CMD ["sh", "-c", "echo hello from $(hostname) > /www/index.html && exec httpd -f -v -p 80 -h /www"]';
+  // httpd as PID 1 would ignore SIGTERM and make every `docker stop` wait 10 s.
+  const serve =
+    'CMD ["sh", "-c", "echo hello from $(hostname) > /www/index.html; httpd -f -v -p 80 -h /www & trap \\"kill $!; exit 0\\" TERM; wait"]';
   await sh('sh', ['-c', `tar -C ${root} -c . | docker import -c 'EXPOSE 80' -c 'ENV PATH=/bin' -c '${serve}' - ${image}`]);
   await sh('rm', ['-rf', root]);
 }
