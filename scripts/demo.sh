@@ -14,17 +14,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# Node.js 20.19+ is the one thing not taken from Debian: bookworm's nodejs is 18.
-if ! command -v node >/dev/null 2>&1 \
-  || ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
-  cat >&2 <<MSG
-demo: vipkeeper needs Node.js 20.19 or newer; found $(node --version 2>/dev/null || echo none).
-Debian 12's own nodejs package is 18, too old. Install Node.js 20 (LTS) from nodejs.org
-(the linux-x64 tarball unpacked into /usr/local) or from NodeSource's Debian repository,
-check that \`node --version\` says v20, then run this command again.
-MSG
-  exit 1
-fi
+bash scripts/lab/need-node.sh
 
 if [ "$action" = up ]; then
   bash scripts/lab/install-deps.sh >/dev/null

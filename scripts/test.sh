@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/lab/need-node.sh
 bash scripts/lab/install-deps.sh
 
 # Reinstall node modules only when the lockfile changed since the last install.
