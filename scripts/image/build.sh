@@ -73,7 +73,7 @@ have=$(docker image inspect -f '{{ index .Config.Labels "vipkeeper.inputs-hash" 
 if [ "$have" != "$want" ]; then
   say "building $image"
   old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  docker build -f docker/Dockerfile --label "vipkeeper.inputs-hash=$want" -t "$image" . >&2
+  docker build --force-rm -f docker/Dockerfile --label "vipkeeper.inputs-hash=$want" -t "$image" . >&2
   # The image this build replaced, and only it, so repeated builds do not fill the disk
   # (kept when a container still uses it).
   if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
