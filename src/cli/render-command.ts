@@ -38,8 +38,12 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
   const { config, warnings } = await loadEnvironment(env);
   for (const w of warnings) log.warn({ variable: w.variable }, w.message);
 
-  const docker = await connectDocker(config.dockerHost);
-  const role = config.nodeRole === null ? null : await readNodeRole(docker, { roleLabel: config.roleLabel, nodeRole: config.nodeRole, swarm: config.swarm });
+  // This host's own engine is asked only for the node role: with app engines elsewhere it may
+  // not be needed at all.
+  const role =
+    config.nodeRole === null
+      ? null
+      : await readNodeRole(await connectDocker(config.dockerHost), { roleLabel: config.roleLabel, nodeRole: config.nodeRole, swarm: config.swarm });
   const nodeRolePresent = role === null || role.present;
   if (role && !role.present) {
     log.warn(
@@ -91,7 +95,7 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
 
 /** Backends of every engine (or the swarm) that answers; one that does not is named and skipped. */
 async function listOnce(config: Config, log: Logger): Promise<ContainerInfo[]> {
-  const links = engineLinks(config, log);
+  const links = engineLinks(config, log, false);
   try {
     await Promise.all(links.map((l) => l.start()));
     const answering = links.filter((l) => l.state === 'up' || l.state === 'gated');

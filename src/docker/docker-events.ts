@@ -32,8 +32,6 @@ export class DockerEvents extends EventEmitter {
   #closed = false;
   #attempt = 0;
   #timer: NodeJS.Timeout | null = null;
-  #connected = false;
-  #lastEventAt: number | null = null;
 
   constructor(
     private readonly engine: DockerEngine,
@@ -41,14 +39,6 @@ export class DockerEvents extends EventEmitter {
     private readonly types: readonly EventType[] = ['container'],
   ) {
     super();
-  }
-
-  get connected(): boolean {
-    return this.#connected;
-  }
-
-  get lastEventAt(): number | null {
-    return this.#lastEventAt;
   }
 
   /** Resolves once the stream is open (or keeps retrying in the background). */
@@ -65,7 +55,6 @@ export class DockerEvents extends EventEmitter {
       this.#stream = stream;
       const wasRetry = this.#attempt > 0;
       this.#attempt = 0;
-      this.#connected = true;
       stream.on(
         'data',
         lineSplitter((line) => {
@@ -75,7 +64,6 @@ export class DockerEvents extends EventEmitter {
       const lost = (why: string) => {
         if (this.#stream !== stream) return;
         this.#stream = null;
-        this.#connected = false;
         if (!this.#closed) {
           this.log.warn({ endpoint: this.engine.endpoint, why }, 'Docker event stream lost; reconnecting');
           this.emit('lost');
@@ -90,7 +78,6 @@ export class DockerEvents extends EventEmitter {
         this.emit('resync');
       }
     } catch (err) {
-      this.#connected = false;
       this.log.warn({ endpoint: this.engine.endpoint, err: (err as Error).message }, 'cannot open the Docker event stream');
       this.#scheduleReconnect();
     }
@@ -113,7 +100,6 @@ export class DockerEvents extends EventEmitter {
     } catch {
       return;
     }
-    this.#lastEventAt = Date.now();
     // health_status arrives as "health_status: healthy".
     const action = (raw.Action ?? raw.status ?? '').split(':')[0]!.trim();
     const event: ContainerEvent = {
@@ -129,16 +115,10 @@ export class DockerEvents extends EventEmitter {
     this.emit('event', event);
   }
 
-  /** Drops the current stream (it reconnects with backoff), e.g. when the engine stopped answering. */
-  kick(): void {
-    this.#stream?.destroy();
-  }
-
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#stream?.destroy();
     this.#stream = null;
-    this.#connected = false;
   }
 }

@@ -42,6 +42,8 @@ export interface EngineLinkOptions {
   readonly qualify: boolean;
   readonly log: Logger;
   readonly heartbeatMs?: number;
+  /** Follow the event stream (the agent); a one-shot reader (render) only lists. Default true. */
+  readonly follow?: boolean;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -124,7 +126,12 @@ export class EngineLink extends EventEmitter {
       this.#enter(this.#state === 'connecting' ? 'connecting' : 'down', lastError);
       return;
     }
-    const events = new DockerEvents(this.#engine, this.o.log, this.o.mode === 'swarm' ? ['container', 'service', 'node'] : ['container']);
+    if (this.o.follow !== false) await this.#follow(this.#engine);
+    await this.#checkRole();
+  }
+
+  async #follow(engine: DockerEngine): Promise<void> {
+    const events = new DockerEvents(engine, this.o.log, this.o.mode === 'swarm' ? ['container', 'service', 'node'] : ['container']);
     this.#events = events;
     events.on('event', (e: ContainerEvent) => {
       this.#lastEventAt = Date.now();
@@ -134,7 +141,6 @@ export class EngineLink extends EventEmitter {
     // A lost stream may be a dead engine: ask at once rather than at the next heartbeat.
     events.on('lost', () => void this.#beat());
     await events.start();
-    await this.#checkRole();
   }
 
   async #ping(): Promise<void> {
@@ -260,8 +266,9 @@ export function engineLinks(
     readonly engineGraceMs: number;
   },
   log: Logger,
+  follow = true,
 ): EngineLink[] {
-  const common = { roleLabel: config.roleLabel, backendRole: config.backendRole, appNodeRole: config.appNodeRole, graceMs: config.engineGraceMs, log };
+  const common = { roleLabel: config.roleLabel, backendRole: config.backendRole, appNodeRole: config.appNodeRole, graceMs: config.engineGraceMs, log, follow };
   if (config.swarm) return [new EngineLink({ ...common, name: 'swarm', targets: config.engines, mode: 'swarm', qualify: false })];
   return config.engines.map((e) => new EngineLink({ ...common, name: e.name, targets: [e], mode: 'containers', qualify: config.engines.length > 1 }));
 }
