@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { CLI, REPO } from '../../test/lab/support/cli.js';
 import { ensureAppImage } from '../../test/lab/support/lab-setup.js';
-import { docker, dockerAnswers, forgetDockerd, sh, startDockerd, waitFor } from '../../test/lab/support/lab.js';
+import { docker, dockerAnswers, forgetDockerd, httpBody, sh, startDockerd, waitFor } from '../../test/lab/support/lab.js';
 import { type LbNode, NetnsLab } from '../../test/lab/support/netns-lab.js';
 
 // `bash scripts/demo.sh`: two load-balancer hosts (network namespaces on one
@@ -60,18 +59,7 @@ function startAgent(n: LbNode): void {
   writeFileSync(join(dir, 'agent.pid'), String(child.pid));
 }
 
-function get(host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port: 80, path: '/', agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end();
-  });
-}
+const get = (host: string) => httpBody({ host, port: 80, timeoutMs: 2000 });
 
 async function vrrpState(n: LbNode): Promise<string | null> {
   const r = await lab.exec(n, node, [CLI, 'status', '--json'], true);

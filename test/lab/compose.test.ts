@@ -1,12 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from './support/cli.js';
 import { DEMO_APP_IMAGE, VIPKEEPER_IMAGE, ensureVipkeeperImage } from './support/image.js';
 import { ensureAppImage } from './support/lab-setup.js';
-import { docker, sh, waitFor } from './support/lab.js';
+import { docker, httpBody, sh, waitFor } from './support/lab.js';
 
 // compose/docker-compose.yml as an operator runs it, on the real engine with the
 // image built here: vipkeeper in the host's network keeps a VIP on an interface of
@@ -25,18 +24,7 @@ const composeFile = join(REPO, 'compose/docker-compose.yml');
 const compose = (...args: string[]) =>
   sh('docker-compose', ['--project-directory', projectDir, '-f', composeFile, '-p', PROJECT, ...args]);
 
-function get(host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port: PORT, path: '/', agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.end();
-  });
-}
+const get = (host: string) => httpBody({ host, port: PORT, timeoutMs: 3000 });
 
 const agentContainer = async () => (await compose('ps', '-q', 'vipkeeper')).stdout.trim();
 const vipHeld = async () => (await sh('ip', ['-4', 'addr', 'show', 'dev', IFACE])).stdout.includes(`${VIP}/24`);

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { showServersState, type ServerStateRow } from '../../../src/haproxy/runtime-api.js';
 import { CLI, REPO } from './cli.js';
-import { TEST_IFACE, TEST_VIP, waitFor } from './lab.js';
+import { httpGet, TEST_IFACE, TEST_VIP, waitFor } from './lab.js';
 
 // Runs the real `vipkeeper run` as a child process, as an operator would,
 // and reads its JSON log lines.
@@ -131,16 +130,7 @@ export class AgentUnderTest {
 
 /** One HTTP GET through HAProxy; the test app answers with its container name. */
 export function get(path = '/', host = '127.0.0.1', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port: TEST_FRONTEND_PORT, path, headers, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.end();
-  });
+  return httpGet({ host, port: TEST_FRONTEND_PORT, path, headers });
 }
 
 /** Which backends answer, over enough requests to see each of `expected` at least once. */

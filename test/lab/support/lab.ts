@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { promisify } from 'node:util';
 
 // Shared facts and helpers of the lab: real dockerd, haproxy and keepalived on
@@ -141,4 +142,33 @@ export function dockerdStartedByTests(): boolean {
 
 export function forgetDockerd(): void {
   rmSync(DOCKERD_MARKER, { force: true });
+}
+
+export interface HttpGet {
+  readonly host: string;
+  readonly port: number;
+  readonly path?: string;
+  readonly headers?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+/** One GET on a fresh connection (no keep-alive, so every request is balanced anew). */
+export function httpGet(o: HttpGet): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: o.host, port: o.port, path: o.path ?? '/', headers: o.headers ?? {}, agent: false, timeout: o.timeoutMs ?? 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.end();
+  });
+}
+
+/** The body of a 200 answer; anything else is an error. */
+export async function httpBody(o: HttpGet): Promise<string> {
+  const r = await httpGet(o);
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+  return r.body;
 }
