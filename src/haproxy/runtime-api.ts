@@ -78,3 +78,25 @@ export async function showServersState(socket: string): Promise<ServerStateRow[]
   }
   return rows;
 }
+
+/**
+ * The Runtime API as the rest of the agent uses it: one object per admin socket,
+ * handed to the parts that talk to HAProxy, so each can be tested with a fake.
+ */
+export interface RuntimeApi {
+  /** One command; resolves with HAProxy's whole answer. Rejects with RuntimeApiError when the socket fails. */
+  command(command: string, timeoutMs?: number): Promise<string>;
+  /** One command whose answer must say it worked; else rejects with RuntimeApiError. */
+  expect(command: string, ok: RegExp | 'empty'): Promise<string>;
+  /** `show servers state`, possibly cached for up to `maxAgeMs` (status readers pass a small age). */
+  serversState(maxAgeMs?: number): Promise<ServerStateRow[]>;
+}
+
+/** The plain implementation: one connection per command, no queue. */
+export function directRuntimeApi(socket: string): RuntimeApi {
+  return {
+    command: (c, t) => runtimeCommand(socket, c, t),
+    expect: (c, ok) => runtimeExpect(socket, c, ok),
+    serversState: () => showServersState(socket),
+  };
+}
