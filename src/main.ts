@@ -26,7 +26,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_DOCKER: EXIT.dockerUnavailable,
 };
 
-class UsageError extends Error {
+class UsageError extends VipkeeperError {
   readonly code = 'E_USAGE';
 }
 
@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.badEnvironment;
     }
     if (err instanceof VipkeeperError) {
-      log.error({ code: err.code }, err.message);
+      log.error({ code: err.code, ...(err.cause !== undefined ? { err } : {}) }, err.message);
       return EXIT_BY_CODE[err.code] ?? EXIT.failure;
     }
     log.fatal({ err }, 'unexpected failure');

@@ -6,6 +6,11 @@
 export interface SchedulerOptions {
   readonly quietMs: number;
   readonly maxWaitMs: number;
+  /**
+   * A pass that threw (it should not: passes catch their own failures). The
+   * scheduler goes on either way; this only gets to say so.
+   */
+  readonly onError?: (err: unknown) => void;
 }
 
 export class PassScheduler {
@@ -14,6 +19,7 @@ export class PassScheduler {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #closed = false;
+  #retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly options: SchedulerOptions,
@@ -40,10 +46,19 @@ export class PassScheduler {
     if (this.#closed || this.#pending.length === 0) return;
     const triggers = this.#pending;
     this.#pending = [];
-    this.#running = this.runPass(triggers).finally(() => {
-      this.#running = null;
-      if (this.#pending.length > 0) this.#arm();
-    });
+    // A rejected pass must never become an unhandled rejection, nor stop the loop.
+    let run: Promise<void>;
+    try {
+      run = this.runPass(triggers);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    this.#running = run
+      .catch((err: unknown) => this.options.onError?.(err))
+      .finally(() => {
+        this.#running = null;
+        if (this.#pending.length > 0) this.#arm();
+      });
   }
 
   /** Resolves when no pass is running and none is pending. */
@@ -53,7 +68,19 @@ export class PassScheduler {
     }
   }
 
+  /** Marks a pass pending after `delayMs` (a retry); a trigger meanwhile runs it sooner. */
+  triggerAfter(delayMs: number, reason: string): void {
+    if (this.#closed) return;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.trigger(reason);
+    }, delayMs);
+    this.#retryTimer.unref();
+  }
+
   close(): Promise<void> {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;

@@ -204,7 +204,9 @@ export class EngineLink extends EventEmitter {
         this.#lost((err as Error).message);
       }
     }
-    const keep = this.#state === 'down' && Date.now() - this.#since < this.o.graceMs ? this.#cache : [];
+    // Reconnecting (new TLS certificates): its backends stay, as for a short loss; so do a lost engine's, for the grace period.
+    const reconnecting = this.#state === 'up' && this.#engine === null;
+    const keep = reconnecting || (this.#state === 'down' && Date.now() - this.#since < this.o.graceMs) ? this.#cache : [];
     if (keep.length === 0) this.#cache = [];
     this.#contributed = keep.length;
     return keep;

@@ -189,4 +189,17 @@ export class SupervisedProcess extends EventEmitter {
     clearTimeout(timer);
     this.log.info({ child: this.spec.name }, `${this.spec.name} stopped`);
   }
+
+  /**
+   * Lets the child go without stopping it: a start that failed leaves a child
+   * an earlier agent started running (a kept keepalived is a VIP that stays).
+   */
+  release(): void {
+    this.#stopping = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    if (this.#adopted) {
+      clearInterval(this.#adopted.poll);
+      this.#adopted = null;
+    }
+  }
 }

@@ -202,7 +202,7 @@ describe('vipkeeper run with user templates', () => {
     const good = readFileSync(join(templates, 'haproxy.cfg.ejs'), 'utf8');
     const before = readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8');
     writeFileSync(join(templates, 'haproxy.cfg.ejs'), good.replace('option redispatch', 'option no-such-option'));
-    await agent.waitLog('the rejection', (l) => l.msg.includes('last good config stays live') && String(l.err).includes('no-such-option'));
+    await agent.waitLog('the rejection', (l) => l.msg.includes('last good config stays live') && JSON.stringify(l.err).includes('no-such-option'));
     expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).toBe(before);
     expect(await get()).toEqual({ status: 200, body: 'vkt-t1' });
 
