@@ -98,7 +98,14 @@ export class Agent {
     const clock = o.clock ?? systemClock;
     this.#retry = new RetryPolicy(undefined, clock);
     this.#vrrp = new VrrpMonitor(`vipkeeper_${c.virtualRouterId}`, c.interface, c.virtualIps, log);
-    this.#keepalived.process.on('exit', () => this.#vrrp.markStopped());
+    this.#keepalived.process.on('exit', () => {
+      this.#vrrp.markStopped();
+      // A keepalived that died (kill -9) leaves its VIPs: without VRRP this node must not hold them,
+      // or the backup that takes over makes two holders. The restarted keepalived claims them again.
+      if (!this.#closed) void removeVips(c.interface, c.virtualIps).then(
+        (left) => left.length > 0 && log.warn({ vips: left.map((v) => v.address) }, 'keepalived died: removed the VIPs it left'),
+      );
+    });
     this.#deletes = new DeleteQueue(api, log, undefined, clock);
     this.#templates = new TemplateSource(c.templatesDir);
     this.#scheduler = new PassScheduler({
