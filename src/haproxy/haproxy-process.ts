@@ -23,6 +23,7 @@ export class HaproxyProcess {
         // SIGUSR1: soft stop, connections in flight finish (bounded by hard-stop-after).
         stopSignal: 'SIGUSR1',
         stopGraceMs: 10_000,
+        outputFile: paths.haproxyOutput,
       },
       log,
     );

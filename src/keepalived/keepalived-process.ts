@@ -26,6 +26,7 @@ export class KeepalivedProcess {
         // SIGTERM: keepalived sends priority 0 adverts and removes the VIPs.
         stopSignal: 'SIGTERM',
         stopGraceMs: 10_000,
+        outputFile: paths.keepalivedOutput,
       },
       log,
     );
