@@ -37,6 +37,11 @@ export class HaproxyProcess {
     return this.process.stop();
   }
 
+  /** On SIGTERM, before anything else: an exit from now on is not restarted (see SupervisedProcess). */
+  beginShutdown(): void {
+    this.process.beginShutdown();
+  }
+
   /** Pid of the current worker, from the worker itself; null while none answers. */
   async workerPid(): Promise<number | null> {
     try {

@@ -40,6 +40,11 @@ export class KeepalivedProcess {
     return this.process.stop();
   }
 
+  /** On SIGTERM, before anything else: an exit from now on is not restarted (see SupervisedProcess). */
+  beginShutdown(): void {
+    this.process.beginShutdown();
+  }
+
   reload(): boolean {
     return this.process.signal('SIGHUP');
   }

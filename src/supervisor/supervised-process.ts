@@ -75,6 +75,8 @@ export class SupervisedProcess extends EventEmitter {
   #spawning: ChildProcess | null = null;
   /** A stop is under way or done: an exit is expected and not restarted. `start()` clears it. */
   #stopping = false;
+  /** The agent is shutting down: nothing is restarted or started again, ever. */
+  #shutdown = false;
   #restarts = 0;
   #recentExits: number[] = [];
   #attempt = 0;
@@ -118,6 +120,10 @@ export class SupervisedProcess extends EventEmitter {
 
   /** Starts the child, unless it runs already. Never throws: a failure is logged. */
   start(): void {
+    if (this.#shutdown) {
+      this.log.warn({ child: this.spec.name }, `${this.spec.name} not started: shutting down`);
+      return;
+    }
     this.#stopping = false;
     if (this.#run || this.#spawning) return;
     // An explicit start does not wait out a pending restart's backoff.
@@ -131,6 +137,10 @@ export class SupervisedProcess extends EventEmitter {
    * is followed from the file it writes to.
    */
   adopt(pid: number): void {
+    if (this.#shutdown) {
+      this.log.warn({ child: this.spec.name, pid }, `${this.spec.name} not adopted: shutting down`);
+      return;
+    }
     if (this.#run) throw new Error(`${this.spec.name} already runs (pid ${this.#run.pid}): cannot adopt pid ${pid}`);
     this.#stopping = false;
     this.#clearRestart();
@@ -159,6 +169,17 @@ export class SupervisedProcess extends EventEmitter {
   signal(sig: NodeJS.Signals): boolean {
     const run = this.#run;
     return run !== null && this.#kill(run.pid, sig);
+  }
+
+  /**
+   * The first thing to call on SIGTERM: from now on an exit of the child is
+   * final (it may already be dying from a signal sent to the whole group), and
+   * start() does nothing. Kills nothing; stop() does that.
+   */
+  beginShutdown(): void {
+    this.#shutdown = true;
+    this.#stopping = true;
+    this.#clearRestart();
   }
 
   /**

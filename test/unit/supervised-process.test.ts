@@ -146,6 +146,43 @@ describe('SupervisedProcess: output that outlives the agent', () => {
   });
 });
 
+describe('SupervisedProcess: shutdown', () => {
+  it('restarts a child that dies unexpectedly (the control for the next test)', async () => {
+    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), capture().log);
+    p.start();
+    const first = startedPid(p);
+    process.kill(first, 'SIGKILL');
+    const second = await until('a new child', () => p.pid !== null && p.pid !== first && p.pid);
+    started.add(second);
+    expect(p.state().restarts).toBe(1);
+    await p.stop();
+  });
+
+  it('never restarts a child that dies once shutdown has begun, and starts none', async () => {
+    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), capture().log);
+    const starts: number[] = [];
+    p.on('started', (pid: number) => starts.push(pid));
+    p.start();
+    const pid = startedPid(p);
+    let exited = false;
+    p.on('exit', () => (exited = true));
+
+    p.beginShutdown();
+    // The group's SIGTERM reached the child before the agent got to stop it.
+    process.kill(pid, 'SIGKILL');
+    await until('the exit is seen', () => exited);
+    // Absence of a restart: wait many backoff periods.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p.pid).toBeNull();
+    expect(p.state().running).toBe(false);
+    expect(p.state().restarts).toBe(0);
+    p.start();
+    expect(p.pid).toBeNull();
+    expect(starts).toEqual([pid]);
+    await p.stop();
+  });
+});
+
 describe('SupervisedProcess: stop', () => {
   // sh ignores SIGTERM, and sleep inherits the ignored signal: only SIGKILL ends them.
   const stubborn = 'trap "" TERM; sleep 100 & echo sleeper $!; wait';
