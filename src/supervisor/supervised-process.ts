@@ -26,10 +26,14 @@ export interface SupervisedSpec {
   readonly stopGraceMs: number;
   /** The child's stdout and stderr are appended here; the file outlives the agent. */
   readonly outputFile: string;
+  /** Up this long since its (re)start, the child counts as healthy: crash loop cleared, backoff reset. Default 10 s. */
+  readonly stableAfterMs?: number;
   /** Delays before successive restarts; the last one repeats. */
   readonly restartBackoffMs?: readonly number[];
   /** How often an adopted child (not ours to wait for) is looked at. Default 250 ms. */
   readonly adoptPollMs?: number;
+  /** The clock of the crash-loop and health bookkeeping (tests move it). */
+  readonly now?: () => number;
 }
 
 export interface SupervisedState {
@@ -38,12 +42,16 @@ export interface SupervisedState {
   readonly pid: number | null;
   readonly restarts: number;
   readonly lastExit: { code: number | null; signal: string | null; at: string } | null;
+  /** Many exits lately, and the child has not stayed up for the stable period since the last one. */
   readonly crashLoop: boolean;
+  /** When the current (or last) child was started or adopted. */
+  readonly lastStartAt: string | null;
+  /** When the running child started, once it has stayed up for the stable period; else null. */
+  readonly healthySince: string | null;
 }
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000];
-/** A child that stayed up this long is healthy again: its backoff starts over. */
-const STABLE_AFTER_MS = 60_000;
+const STABLE_AFTER_MS = 10_000;
 const CRASH_LOOP_WINDOW_MS = 120_000;
 const CRASH_LOOP_RESTARTS = 5;
 const ADOPT_POLL_MS = 250;
@@ -80,16 +88,19 @@ export class SupervisedProcess extends EventEmitter {
   #restarts = 0;
   #recentExits: number[] = [];
   #attempt = 0;
+  #lastStartAt: number | null = null;
   #restartTimer: NodeJS.Timeout | null = null;
   #lastExit: SupervisedState['lastExit'] = null;
   #lines: string[] = [];
   #output: OutputFile | null = null;
+  readonly #now: () => number;
 
   constructor(
     readonly spec: SupervisedSpec,
     private readonly log: Logger,
   ) {
     super();
+    this.#now = spec.now ?? Date.now;
   }
 
   get pid(): number | null {
@@ -107,15 +118,24 @@ export class SupervisedProcess extends EventEmitter {
   }
 
   state(): SupervisedState {
-    const now = Date.now();
+    const now = this.#now();
+    const run = this.#run;
+    const stable = run !== null && now - run.startedAt >= this.#stableAfterMs;
+    const exits = this.#recentExits.filter((t) => now - t < CRASH_LOOP_WINDOW_MS).length;
     return {
       name: this.spec.name,
-      running: this.#run !== null,
+      running: run !== null,
       pid: this.pid,
       restarts: this.#restarts,
       lastExit: this.#lastExit,
-      crashLoop: this.#recentExits.filter((t) => now - t < CRASH_LOOP_WINDOW_MS).length >= CRASH_LOOP_RESTARTS,
+      crashLoop: exits >= CRASH_LOOP_RESTARTS && !stable,
+      lastStartAt: this.#lastStartAt === null ? null : new Date(this.#lastStartAt).toISOString(),
+      healthySince: run !== null && stable ? new Date(run.startedAt).toISOString() : null,
     };
+  }
+
+  get #stableAfterMs(): number {
+    return this.spec.stableAfterMs ?? STABLE_AFTER_MS;
   }
 
   /** Starts the child, unless it runs already. Never throws: a failure is logged. */
@@ -158,7 +178,7 @@ export class SupervisedProcess extends EventEmitter {
         resolveExit({ code: null, signal: null });
       }, this.spec.adoptPollMs ?? ADOPT_POLL_MS);
     });
-    this.#watch({ pid, group, adopted: true, startedAt: Date.now(), exited, forget: () => clearInterval(poll) });
+    this.#watch({ pid, group, adopted: true, startedAt: this.#now(), exited, forget: () => clearInterval(poll) });
     this.log.info(
       { child: this.spec.name, pid, ownProcessGroup: group !== null },
       `${this.spec.name} kept running from an earlier agent`,
@@ -273,7 +293,7 @@ export class SupervisedProcess extends EventEmitter {
       pid,
       group: pid,
       adopted: false,
-      startedAt: Date.now(),
+      startedAt: this.#now(),
       exited,
       forget: () => child.unref(),
     });
@@ -283,6 +303,7 @@ export class SupervisedProcess extends EventEmitter {
 
   #watch(run: Run): void {
     this.#run = run;
+    this.#lastStartAt = run.startedAt;
     void run.exited.then(({ code, signal }) => this.#onExit(run, code, signal));
   }
 
@@ -290,7 +311,7 @@ export class SupervisedProcess extends EventEmitter {
     if (this.#run !== run) return; // released
     this.#run = null;
     this.#output?.drain(); // its last words, for the log below
-    this.#lastExit = { code, signal, at: new Date(Date.now()).toISOString() };
+    this.#lastExit = { code, signal, at: new Date(this.#now()).toISOString() };
     this.emit('exit', code, signal);
     if (this.#stopping) return;
 
@@ -310,8 +331,9 @@ export class SupervisedProcess extends EventEmitter {
 
   /** Books one exit: the backoff and the crash-loop window. */
   #countFailure(startedAt: number): { delay: number; crashLoop: boolean } {
-    const now = Date.now();
-    if (now - startedAt > STABLE_AFTER_MS) this.#attempt = 0;
+    const now = this.#now();
+    // A child that had been up for the stable period failed once, not repeatedly.
+    if (now - startedAt >= this.#stableAfterMs) this.#attempt = 0;
     this.#recentExits = [...this.#recentExits.filter((t) => now - t < CRASH_LOOP_WINDOW_MS), now];
     const backoff = this.spec.restartBackoffMs ?? BACKOFF_MS;
     const delay = backoff[Math.min(this.#attempt, backoff.length - 1)] ?? 0;

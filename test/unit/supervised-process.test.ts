@@ -183,6 +183,37 @@ describe('SupervisedProcess: shutdown', () => {
   });
 });
 
+describe('SupervisedProcess: crash loop and health', () => {
+  it('reports a crash loop, and clears it once the child stayed up for the stable period', async () => {
+    let now = 1_000_000;
+    const flag = join(dir, 'healthy');
+    const script = `if [ -e ${flag} ]; then echo up; exec sleep 100; fi; exit 3`;
+    const log = capture();
+    const p = new SupervisedProcess(spec({ args: ['-c', script], restartBackoffMs: [10], stableAfterMs: 10_000, now: () => now }), log.log);
+    p.start();
+    await until('a crash loop', () => p.state().crashLoop);
+    expect(p.state().healthySince).toBeNull();
+    expect(log.entries.some((e) => e.level === 50 && /crash-looping/.test(e.msg))).toBe(true);
+
+    await writeFile(flag, '');
+    const pid = await until('a child that stays up', () => log.output().includes('up') && p.pid);
+    started.add(pid);
+    const up = p.state();
+    expect(up.running).toBe(true);
+    expect(up.lastStartAt).toBe(new Date(now).toISOString());
+    expect(up.crashLoop).toBe(true);
+
+    now += 9_999;
+    expect(p.state().crashLoop).toBe(true);
+    expect(p.state().healthySince).toBeNull();
+    now += 1;
+    expect(p.state().crashLoop).toBe(false);
+    expect(p.state().healthySince).toBe(up.lastStartAt);
+    await p.stop();
+    expect(p.state().healthySince).toBeNull();
+  });
+});
+
 describe('SupervisedProcess: stop', () => {
   // sh ignores SIGTERM, and sleep inherits the ignored signal: only SIGKILL ends them.
   const stubborn = 'trap "" TERM; sleep 100 & echo sleeper $!; wait';
