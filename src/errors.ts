@@ -65,3 +65,16 @@ export class DockerUnavailableError extends VipkeeperError {
     this.name = 'DockerUnavailableError';
   }
 }
+
+/** A supervised child (haproxy, keepalived) could not be started: missing binary, no permission, no output file. */
+export class ChildProcessError extends VipkeeperError {
+  readonly code = 'E_CHILD';
+  constructor(
+    readonly child: string,
+    readonly command: string,
+    cause: unknown,
+  ) {
+    super(`cannot start ${child} (${command}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChildProcessError';
+  }
+}

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readlinkSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
+import { ChildProcessError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { groupMembers, isRunning, ownGroup } from './adopt.js';
 import { openForChild, OutputFile } from './output-file.js';
@@ -91,6 +92,7 @@ export class SupervisedProcess extends EventEmitter {
   #lastStartAt: number | null = null;
   #restartTimer: NodeJS.Timeout | null = null;
   #lastExit: SupervisedState['lastExit'] = null;
+  #lastError: ChildProcessError | null = null;
   #lines: string[] = [];
   #output: OutputFile | null = null;
   readonly #now: () => number;
@@ -117,6 +119,11 @@ export class SupervisedProcess extends EventEmitter {
     return this.#lines.join('\n');
   }
 
+  /** Why the last start failed (missing binary, ...), until a start succeeds. */
+  get lastError(): ChildProcessError | null {
+    return this.#lastError;
+  }
+
   state(): SupervisedState {
     const now = this.#now();
     const run = this.#run;
@@ -138,7 +145,7 @@ export class SupervisedProcess extends EventEmitter {
     return this.spec.stableAfterMs ?? STABLE_AFTER_MS;
   }
 
-  /** Starts the child, unless it runs already. Never throws: a failure is logged. */
+  /** Starts the child, unless it runs already. Never throws: a failure is logged and retried. */
   start(): void {
     if (this.#shutdown) {
       this.log.warn({ child: this.spec.name }, `${this.spec.name} not started: shutting down`);
@@ -289,6 +296,7 @@ export class SupervisedProcess extends EventEmitter {
     }
     child.on('error', (err) => this.log.warn({ child: name, pid, err }, `${name}: child process error`));
     const exited = new Promise<Exit>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    this.#lastError = null;
     this.#watch({
       pid,
       group: pid,
@@ -326,14 +334,23 @@ export class SupervisedProcess extends EventEmitter {
   }
 
   #spawnFailed(cause: unknown): void {
-    this.log.error({ child: this.spec.name, err: (cause as Error).message }, `cannot start ${this.spec.name}`);
+    const err = new ChildProcessError(this.spec.name, this.spec.command, cause);
+    this.#lastError = err;
+    this.#remember(err.message);
+    if (this.#stopping) {
+      this.log.error({ child: this.spec.name, err }, err.message);
+      return;
+    }
+    const { delay } = this.#countFailure(null);
+    this.log.error({ child: this.spec.name, err, restartInMs: delay, restarts: this.#restarts }, err.message);
+    this.#armRestart(delay);
   }
 
-  /** Books one exit: the backoff and the crash-loop window. */
-  #countFailure(startedAt: number): { delay: number; crashLoop: boolean } {
+  /** Books one failure (an exit, or a start that failed): the backoff and the crash-loop window. */
+  #countFailure(startedAt: number | null): { delay: number; crashLoop: boolean } {
     const now = this.#now();
     // A child that had been up for the stable period failed once, not repeatedly.
-    if (now - startedAt >= this.#stableAfterMs) this.#attempt = 0;
+    if (startedAt !== null && now - startedAt >= this.#stableAfterMs) this.#attempt = 0;
     this.#recentExits = [...this.#recentExits.filter((t) => now - t < CRASH_LOOP_WINDOW_MS), now];
     const backoff = this.spec.restartBackoffMs ?? BACKOFF_MS;
     const delay = backoff[Math.min(this.#attempt, backoff.length - 1)] ?? 0;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ChildProcessError } from '../../src/errors.js';
 import { SupervisedProcess, type SupervisedSpec } from '../../src/supervisor/supervised-process.js';
 
 // Real small processes (sh, sleep), never fakes: what is tested is how they are
@@ -270,5 +271,24 @@ describe('SupervisedProcess: stop', () => {
     expect(Date.now() - t0).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 500));
     expect(log.entries.filter((e) => e.level >= 40)).toEqual([]);
+  });
+});
+
+describe('SupervisedProcess: errors', () => {
+  it('a missing binary is a ChildProcessError (E_CHILD) logged with its cause, and retried', async () => {
+    const log = capture();
+    const p = new SupervisedProcess(spec({ command: join(dir, 'no-such-binary'), args: [], restartBackoffMs: [20] }), log.log);
+    p.start();
+    const entry = await until('the error is logged', () => log.entries.find((e) => e.level === 50 && e.err !== undefined));
+    const err = entry.err as { type: string; code: string; message: string; stack: string };
+    expect(err.type).toBe('ChildProcessError');
+    expect(err.code).toBe('E_CHILD');
+    expect(err.message).toMatch(/ENOENT/);
+    expect(p.state().running).toBe(false);
+    expect(p.lastError).toBeInstanceOf(ChildProcessError);
+    expect((p.lastError!.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(p.recentOutput).toMatch(/ENOENT/);
+    await until('retried with backoff', () => p.state().restarts >= 2);
+    await p.stop();
   });
 });
