@@ -100,3 +100,16 @@ export class FatalError extends VipkeeperError {
     this.name = 'FatalError';
   }
 }
+
+/** A supervised child (haproxy, keepalived) could not be started: missing binary, no permission, no output file. */
+export class ChildProcessError extends VipkeeperError {
+  readonly code = 'E_CHILD';
+  constructor(
+    readonly child: string,
+    readonly command: string,
+    cause: unknown,
+  ) {
+    super(`cannot start ${child} (${command}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChildProcessError';
+  }
+}

@@ -174,7 +174,10 @@ export class StartUp {
 
   /** No child is restarted from now on: the agent is going down. */
   freeze(): void {
-    // Children run in their own process group; their supervisors stop restarting once stop() begins.
+    // Children run in process groups of their own, so a signal to the agent's group does not reach
+    // them; a child that dies anyway from now on is not restarted mid-shutdown.
+    this.p.haproxy.beginShutdown();
+    this.p.keepalived.beginShutdown();
   }
 
   /** Stops keepalived (gives the VIP up), haproxy, and removes VIPs keepalived left. */

@@ -19,6 +19,10 @@ export interface RuntimePaths {
   /** haproxy's master pid, so a restarted agent can find and keep it. */
   readonly haproxyPid: string;
   readonly keepalivedVrrpPid: string;
+  /** haproxy's stdout and stderr, appended; the agent follows it (it outlives the agent, see output-file.ts). */
+  readonly haproxyOutput: string;
+  /** keepalived's console log, the same way. */
+  readonly keepalivedOutput: string;
 }
 
 export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): RuntimePaths {
@@ -32,6 +36,8 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
     haproxyPid: join(config.runDir, 'haproxy.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
+    haproxyOutput: join(config.runDir, 'haproxy.log'),
+    keepalivedOutput: join(config.runDir, 'keepalived.log'),
   };
 }
 

@@ -23,6 +23,7 @@ export class HaproxyProcess {
         // SIGUSR1: soft stop, connections in flight finish (bounded by hard-stop-after).
         stopSignal: 'SIGUSR1',
         stopGraceMs: 10_000,
+        outputFile: paths.haproxyOutput,
       },
       log,
     );
@@ -34,6 +35,11 @@ export class HaproxyProcess {
 
   stop(): Promise<void> {
     return this.process.stop();
+  }
+
+  /** On SIGTERM, before anything else: an exit from now on is not restarted (see SupervisedProcess). */
+  beginShutdown(): void {
+    this.process.beginShutdown();
   }
 
   /** Pid of the current worker, from the worker itself; null while none answers. */

@@ -32,6 +32,9 @@ class FakeChild {
   async waitReady() {
     return 1;
   }
+  beginShutdown() {
+    this.calls.push('beginShutdown');
+  }
 }
 
 function rig(kept: { haproxy: number | null; keepalived: number | null }) {
