@@ -397,6 +397,7 @@ export class SupervisedProcess extends EventEmitter {
     if (!line.trim()) return;
     this.#remember(line);
     this.log.debug({ child: this.spec.name, stream: 'output' }, line);
+    this.emit('line', line);
   }
 
   #remember(line: string): void {
