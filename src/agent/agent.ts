@@ -6,7 +6,8 @@ import { parseEnvironment } from '../config/env.js';
 import type { HostFacts } from '../config/host-facts.js';
 import { runtimePaths } from '../config/paths.js';
 import { type EngineLink, engineLinks } from '../docker/engine-link.js';
-import { DrillController, type DrillRequest } from '../drill/drill-controller.js';
+import { type ControlServer, startControlServer } from '../control/control-server.js';
+import { DrillController } from '../drill/drill-controller.js';
 import { ConfigStore } from '../files/config-store.js';
 import { type FileWatch, watchFiles } from '../files/file-watcher.js';
 import { DeleteQueue } from '../haproxy/delete-queue.js';
@@ -82,6 +83,7 @@ export class Agent {
   #config: Config;
   #watch: FileWatch | null = null;
   #statusServer: HttpServer | null = null;
+  #control: ControlServer | null = null;
   #resyncTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -212,11 +214,9 @@ export class Agent {
     if (!ok) return this.#closeParts();
     this.#scheduler.trigger('started');
     this.#vrrp.start();
-    this.#statusServer = await startStatusServer(c.statusAddr, {
-      snapshot: () => this.snapshot(),
-      health: () => this.health(),
-      drill: (r: DrillRequest) => this.#drill.handle(r),
-    }, this.#log);
+    this.#statusServer = await startStatusServer(c.statusAddr, { snapshot: () => this.snapshot(), health: () => this.health() }, this.#log);
+    // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
+    this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r) }, this.#log);
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
     this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), this.o.resyncEveryMs ?? (c.swarm ? 1000 : 60_000));
     this.#resyncTimer.unref();
@@ -272,10 +272,6 @@ export class Agent {
     });
   }
 
-  drill(request: DrillRequest) {
-    return this.#drill.handle(request);
-  }
-
   async #closeParts(): Promise<void> {
     this.#closed = true;
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
@@ -285,6 +281,7 @@ export class Agent {
     this.#deletes.close();
     this.#drill.close();
     this.#vrrp.stop();
+    await this.#control?.close();
     await new Promise<void>((resolve) => (this.#statusServer ? this.#statusServer.close(() => resolve()) : resolve()));
   }
 

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from '../agent/retry-policy.js';
+import type { DrillAnswer, DrillMode, DrillRequest } from '../control/control-types.js';
 import type { Logger } from '../log.js';
 
 // A failover drill, this node's half: give the VIP up in the chosen way, or
@@ -9,12 +10,7 @@ import type { Logger } from '../log.js';
 // A restore first ends the drill (passes run again at once), then undoes each
 // step; a step that fails is retried by the retry policy, and health says so.
 
-export type DrillMode = 'graceful' | 'haproxy' | 'fault';
-export type DrillRequest = { action: 'start'; mode: DrillMode } | { action: 'restore' };
-export interface DrillAnswer {
-  readonly ok: boolean;
-  readonly message: string;
-}
+export type { DrillAnswer, DrillMode, DrillRequest } from '../control/control-types.js';
 
 export interface DrillParts {
   readonly stopKeepalived: () => Promise<void>;

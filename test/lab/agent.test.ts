@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { postDrill } from '../../src/control/control-client.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/render/load-templates.js';
 import { AgentUnderTest, answeringBackends, get } from './support/agent.js';
 import { CLI } from './support/cli.js';
@@ -291,8 +292,9 @@ describe('stopping the agent', () => {
     agent = new AgentUnderTest({ VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_ADVERT_INT: '0.1' });
     agent.start();
     await agent.waitLog('MASTER', (l) => l.msg === 'VRRP vipkeeper_210 is now MASTER', 15_000);
-    const fault = await fetch('http://127.0.0.1:9321/drill', { method: 'POST', body: JSON.stringify({ action: 'start', mode: 'fault' }) });
-    expect(fault.status).toBe(200);
+    // Drills go through the control socket in the run directory (the status address is read-only).
+    const fault = await postDrill(agent.controlSocket, { action: 'start', mode: 'fault' });
+    expect(fault.ok).toBe(true);
     await agent.waitLog('FAULT', (l) => l.msg === 'VRRP vipkeeper_210 is now FAULT', 15_000);
     await waitFor('the VIP gone', async () => !(await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout.includes('198.18.0.100/'), 15_000);
     await sh('ip', ['addr', 'add', '198.18.0.100/24', 'dev', TEST_IFACE]);
