@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Config } from '../config/env.js';
 import { ENV } from '../config/env-schema.js';
@@ -9,7 +9,7 @@ import { type EngineLink, engineLinks } from '../docker/engine-link.js';
 import { type ControlServer, startControlServer } from '../control/control-server.js';
 import { DrillController } from '../drill/drill-controller.js';
 import { ConfigStore } from '../files/config-store.js';
-import { type FileWatch, watchFiles } from '../files/file-watcher.js';
+import type { FileWatch } from '../files/file-watcher.js';
 import { DeleteQueue } from '../haproxy/delete-queue.js';
 import { HaproxyApplier } from '../haproxy/haproxy-applier.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
@@ -36,6 +36,7 @@ import { SkipWarnings } from './skip-warnings.js';
 import { StartUp } from './start-up.js';
 import { StopTracker } from './stop-tracker.js';
 import { TemplateSource } from './template-source.js';
+import { followFiles } from './watched-files.js';
 
 // The composition root: builds each part from the edges it is given (or the
 // real ones) and wires them. The parts do the work:
@@ -196,7 +197,7 @@ export class Agent {
       link.on('event', (e) => {
         this.#stops.onEvent(e);
         this.#scheduler.trigger(`${e.action}${e.name ? ` ${e.name}` : ''}`);
-        if (c.swarm) this.#scheduler.triggerAfter(250, 'swarm settle'); // a task is called running a moment after its container starts
+        if (c.swarm) this.#scheduler.triggerAfter(250, 'swarm settle', 'swarm settle'); // a task is called running a moment after its container starts
       });
       link.on('changed', (why: string) => this.#scheduler.trigger(why));
     }
@@ -224,22 +225,16 @@ export class Agent {
 
   #watchFiles(): Promise<FileWatch> {
     const passFile = this.o.env[ENV.authPassFile.name]?.trim() || null;
-    const certDirs = [...new Set(this.#config.engines.map((e) => e.tlsCertPath).filter((d) => d !== null))];
-    const paths = [...(this.#config.templatesDir ? [this.#config.templatesDir] : []), ...(passFile ? [passFile] : []), ...certDirs];
-    return watchFiles({ paths, log: this.#log, onChange: (path) => {
-      if (certDirs.some((d) => path.startsWith(`${d}/`))) {
-        this.#log.info({ path }, 'a TLS certificate changed: reconnecting to the engines');
-        for (const link of this.#links) link.reconnect();
-      } else if (path === passFile) {
-        void readFile(passFile, 'utf8')
-          .then((content) => ({ content }), (e: NodeJS.ErrnoException) => ({ error: e.code ?? String(e) }))
-          .then((content) => (this.#config = parseEnvironment(this.o.env, this.o.facts, content).config))
-          .then(() => this.#scheduler.trigger(`file changed ${path}`))
-          .catch((err: unknown) => this.#log.error({ err, path }, 'the password file changed but cannot be used; the last good config stays live'));
-      } else {
-        void this.#templates.load().finally(() => this.#scheduler.trigger(`file changed ${path}`));
-      }
-    } });
+    return followFiles({
+      templatesDir: this.#config.templatesDir,
+      passFile,
+      certDirs: [...new Set(this.#config.engines.map((e) => e.tlsCertPath).filter((d) => d !== null))],
+      reconnectEngines: () => this.#links.forEach((l) => l.reconnect()),
+      passwordChanged: (content) => (this.#config = parseEnvironment(this.o.env, this.o.facts, content).config),
+      reloadTemplates: () => this.#templates.load(),
+      trigger: (why) => this.#scheduler.trigger(why),
+      log: this.#log,
+    });
   }
 
   health(): Health {

@@ -19,7 +19,7 @@ export class PassScheduler {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #closed = false;
-  #retryTimer: NodeJS.Timeout | null = null;
+  readonly #later = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly options: SchedulerOptions,
@@ -54,7 +54,13 @@ export class PassScheduler {
       run = Promise.reject(err);
     }
     this.#running = run
-      .catch((err: unknown) => this.options.onError?.(err))
+      .catch((err: unknown) => {
+        try {
+          this.options.onError?.(err);
+        } catch {
+          /* a failing error handler must not stop the loop either */
+        }
+      })
       .finally(() => {
         this.#running = null;
         if (this.#pending.length > 0) this.#arm();
@@ -68,19 +74,26 @@ export class PassScheduler {
     }
   }
 
-  /** Marks a pass pending after `delayMs` (a retry); a trigger meanwhile runs it sooner. */
-  triggerAfter(delayMs: number, reason: string): void {
+  /**
+   * Marks a pass pending after `delayMs`. One timer per `key` (a retry, a swarm
+   * settle): a new call for the same key replaces the old one; a trigger
+   * meanwhile runs a pass sooner anyway.
+   */
+  triggerAfter(delayMs: number, reason: string, key = 'retry'): void {
     if (this.#closed) return;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
+    const old = this.#later.get(key);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(() => {
+      this.#later.delete(key);
       this.trigger(reason);
     }, delayMs);
-    this.#retryTimer.unref();
+    timer.unref();
+    this.#later.set(key, timer);
   }
 
   close(): Promise<void> {
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    for (const t of this.#later.values()) clearTimeout(t);
+    this.#later.clear();
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;

@@ -99,7 +99,8 @@ export class DeleteQueue {
         continue;
       }
       let done = await this.#tryDelete(p);
-      if (!done && this.clock.now() - p.since > this.options.forceAfterMs) {
+      // Cancelled while `del server` was in flight (the server came back): leave it alone.
+      if (!done && this.#pending.get(k) === p && this.clock.now() - p.since > this.options.forceAfterMs) {
         this.log.warn({ server: k, afterMs: this.options.forceAfterMs }, 'connections to a removed server never finished: shutting them down');
         await this.api.command(`shutdown sessions server ${k}`);
         done = await this.#tryDelete(p);

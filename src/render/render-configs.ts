@@ -29,17 +29,18 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
 
 interface Compiled {
   readonly text: string;
-  readonly context: Record<string, unknown>;
+  readonly script: Script;
 }
 
 const compiled = new Map<string, Compiled>();
-const CALL = new Script('__print(__view)', { filename: 'vipkeeper-template-call' });
 
 /**
- * Prints one template. The compiled template runs in a context of its own with
- * a time limit: it sees only the view model (no require, no process), and an
- * endless loop is stopped after `timeoutMs`. Any failure is a TemplateError
- * naming the file and, where ejs knows it, the line.
+ * Prints one template. The compiled template runs in a fresh context of its
+ * own with a time limit: it gets a copy of the view model (JSON, so nothing of
+ * the agent's realm such as `process` is reachable through it), keeps nothing
+ * between prints, and its promise jobs run inside the limit too; an endless
+ * loop is stopped after `timeoutMs`. Any failure is a TemplateError naming the
+ * file and, where ejs knows it, the line.
  */
 export function printTemplate(template: TemplateSource, view: object, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
   try {
@@ -47,19 +48,14 @@ export function printTemplate(template: TemplateSource, view: object, timeoutMs 
     if (!c || c.text !== template.text) {
       // filename makes ejs errors point at the user's template line.
       const fn = ejs.compile(template.text, { client: true, filename: template.path, compileDebug: true, async: false });
-      const context = createContext({});
-      context.__print = new Script(`(${fn.toString()})`, { filename: template.path }).runInContext(context);
-      c = { text: template.text, context };
+      const script = new Script(`(${fn.toString()})(JSON.parse(__viewJson))`, { filename: template.path });
+      c = { text: template.text, script };
       compiled.set(template.path, c);
     }
-    c.context.__view = view;
-    try {
-      const out: unknown = CALL.runInContext(c.context, { timeout: timeoutMs });
-      if (typeof out !== 'string') throw new Error('the template did not print text');
-      return out;
-    } finally {
-      c.context.__view = undefined;
-    }
+    const context = createContext({ __viewJson: JSON.stringify(view) }, { microtaskMode: 'afterEvaluate' });
+    const out: unknown = c.script.runInContext(context, { timeout: timeoutMs });
+    if (typeof out !== 'string') throw new Error('the template did not print text');
+    return out;
   } catch (err) {
     const timedOut = /timed out/i.test((err as Error)?.message ?? '');
     throw new TemplateError(

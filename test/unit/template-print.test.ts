@@ -99,4 +99,22 @@ describe('printTemplate', () => {
   it('a template that prints nothing prints the empty string', () => {
     expect(printTemplate(source(''), {})).toBe('');
   });
+
+  it('cannot reach the agent through the view (no constructor escape to process)', () => {
+    expect(printTemplate(source('<%- locals.constructor.constructor("return typeof process")() %>'), { a: 1 })).toBe('undefined');
+  });
+
+  it("runs the template's promise jobs inside its time limit, not later on the agent's queue", () => {
+    const view: { touched?: boolean } = {};
+    printTemplate(source('<% const l = locals; Promise.resolve().then(() => { l.touched = true }) %>'), view, 200);
+    // The template got a copy: the agent's object is untouched, and nothing is left to run.
+    expect(view.touched).toBeUndefined();
+    expect(() => printTemplate(source('<% Promise.resolve().then(() => { while (true) {} }) %>'), {}, 200)).toThrow(TemplateError);
+  });
+
+  it('keeps no state between prints: the same input prints the same text', () => {
+    const t = source('<% if (typeof n === "undefined") n = 0; n += 1 %><%- n %>');
+    expect(printTemplate(t, {})).toBe('1');
+    expect(printTemplate(t, {})).toBe('1');
+  });
 });
