@@ -221,6 +221,7 @@ export class Agent {
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
     this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), this.o.resyncEveryMs ?? (c.swarm ? 1000 : 60_000));
     this.#resyncTimer.unref();
+    this.#log.info({ status: `${c.statusAddr.host}:${c.statusAddr.port}`, control: runtimePaths(c).controlSocket }, 'vipkeeper started');
   }
 
   #watchFiles(): Promise<FileWatch> {

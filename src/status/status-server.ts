@@ -73,7 +73,7 @@ export async function startStatusServer(addr: { host: string; port: number }, so
     server.once('error', reject);
     server.listen(addr.port, addr.host, () => resolve());
   });
-  log.info({ addr: `${addr.host}:${addr.port}` }, 'status server listening (read-only)');
+  log.info({ addr: `${addr.host}:${addr.port}` }, 'status server listening');
   const warning = statusExposureWarning(addr);
   if (warning) log.warn({ addr: `${addr.host}:${addr.port}` }, warning);
   return server;

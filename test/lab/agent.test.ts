@@ -191,7 +191,7 @@ describe('vipkeeper run with user templates', () => {
     await runApp({ name: 'vkt-t1', labels: apps, publish: ['80'] });
     agent = new AgentUnderTest({ VIPKEEPER_TEMPLATES_DIR: templates });
     agent.start();
-    await agent.waitLog('the agent fully started', (l) => l.msg === 'status server listening');
+    await agent.waitLog('the agent fully started', (l) => l.msg === 'vipkeeper started');
     await agent.waitServers(['vkt-t1']);
   });
   afterAll(async () => {
@@ -222,7 +222,7 @@ describe('vipkeeper run with a password file', () => {
     writeFileSync(passFile, 'first-pw\n');
     agent = new AgentUnderTest({ VIPKEEPER_AUTH_PASS_FILE: passFile });
     agent.start();
-    await agent.waitLog('the agent fully started', (l) => l.msg === 'status server listening');
+    await agent.waitLog('the agent fully started', (l) => l.msg === 'vipkeeper started');
   });
   afterAll(async () => {
     await agent?.stop();

@@ -223,7 +223,7 @@ describe('fault matrix: one fault at a time on the master, under steady load', (
         const old = lb1.agent!;
         await old.stop('SIGKILL');
         const again = lab.startAgent(lb1, env(lb1), old);
-        await again.waitLog('started', (l) => l.msg === 'status server listening');
+        await again.waitLog('started', (l) => l.msg === 'vipkeeper started');
       },
     });
     expect(row).toMatchObject({ failed: 0, maxHolders: 1, lost: 'nothing' });
@@ -237,7 +237,7 @@ describe('fault matrix: one fault at a time on the master, under steady load', (
         await old.stop('SIGTERM');
         await lab.waitHolder(lb2.name, 20_000);
         const again = lab.startAgent(lb1, env(lb1), old);
-        await again.waitLog('started', (l) => l.msg === 'status server listening');
+        await again.waitLog('started', (l) => l.msg === 'vipkeeper started');
       },
     });
     expect(row.maxHolders).toBe(1);
