@@ -44,6 +44,8 @@ export interface EngineLinkOptions {
   readonly heartbeatMs?: number;
   /** Follow the event stream (the agent); a one-shot reader (render) only lists. Default true. */
   readonly follow?: boolean;
+  /** The Docker edge; a fake in unit tests. */
+  readonly connect?: (target: EngineConfig) => Promise<DockerEngine>;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -113,7 +115,7 @@ export class EngineLink extends EventEmitter {
     for (const target of this.o.targets) {
       if (this.#closed) return;
       try {
-        const engine = await connectDocker(target);
+        const engine = await (this.o.connect ?? connectDocker)(target);
         if (this.#closed) return;
         this.#engine = engine;
         this.#target = target;
