@@ -174,7 +174,7 @@ export const ENV = {
   authPass: spec({
     name: 'VIPKEEPER_AUTH_PASS',
     meaning:
-      'VRRP password (version 2 only). keepalived uses the first 8 characters; a longer one is accepted with a warning. Never logged.',
+      'VRRP password (version 2 only). Only the first 8 characters are used (keepalived\'s limit): a longer one is cut to 8, with a warning. Never logged.',
     defaultText: 'none',
     secret: true,
     schema: z
@@ -183,7 +183,7 @@ export const ENV = {
   }),
   authPassFile: spec({
     name: 'VIPKEEPER_AUTH_PASS_FILE',
-    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored. Excludes VIPKEEPER_AUTH_PASS.',
+    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored, and like VIPKEEPER_AUTH_PASS only its first 8 characters are used. Excludes VIPKEEPER_AUTH_PASS.',
     defaultText: 'none',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),

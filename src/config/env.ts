@@ -140,10 +140,12 @@ export function parseEnvironment(
     problem(ENV.vrrpVersion as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication: unset VIPKEEPER_AUTH_PASS(_FILE) or use version 2');
   }
   if (authPass && authPass.length > KEEPALIVED_PASS_LENGTH) {
+    // keepalived itself would cut it too, but `keepalived -t` then exits 5 and the file is refused.
     warnings.push({
       variable: passFile ? ENV.authPassFile.name : ENV.authPass.name,
-      message: `the VRRP password has ${authPass.length} characters; keepalived uses only the first ${KEEPALIVED_PASS_LENGTH}`,
+      message: `the VRRP password has ${authPass.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit), so every node must share those ${KEEPALIVED_PASS_LENGTH}`,
     });
+    authPass = new Secret(authPass.reveal().slice(0, KEEPALIVED_PASS_LENGTH));
   }
 
   // Interface: explicit, else the one whose subnet holds the first VIP, else the default route's.
