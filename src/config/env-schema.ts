@@ -8,6 +8,7 @@ import {
   LABEL_VALUE_WORD,
   quoteUntrusted,
   ROUTER_ID,
+  vipAddressProblem,
   VRRP_PASSWORD,
   WHOLE_NUMBER,
 } from './patterns.js';
@@ -105,12 +106,21 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const ENV = {
   virtualIps: spec({
     name: 'VIPKEEPER_VIRTUAL_IPS',
-    meaning: 'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated.',
+    meaning:
+      'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated, each listed once. Refused: 0.0.0.0/8, loopback, link-local (169.254.0.0/16), multicast, 240.0.0.0/4 and 255.255.255.255, and the network or broadcast address of the given subnet.',
     defaultText: 'required',
-    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24').refine(
-      (l) => l.length > 0,
-      'must name at least one address in CIDR form',
-    ),
+    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24')
+      .refine((l) => l.length > 0, 'must name at least one address in CIDR form')
+      .superRefine((vips, ctx) => {
+        const seen = new Set<string>();
+        for (const { address, prefix } of vips) {
+          const shown = quoteUntrusted(`${address}/${prefix}`, 40);
+          const problem = vipAddressProblem(address, prefix);
+          if (problem) ctx.addIssue({ code: 'custom', message: `${shown} ${problem}` });
+          else if (seen.has(address)) ctx.addIssue({ code: 'custom', message: `${shown} is listed twice (${address})` });
+          seen.add(address);
+        }
+      }),
   }),
   interface: spec({
     name: 'VIPKEEPER_INTERFACE',

@@ -192,6 +192,54 @@ describe('parseEnvironment: lists', () => {
   });
 });
 
+describe('parseEnvironment: VIPKEEPER_VIRTUAL_IPS refuses addresses no VIP can be', () => {
+  it.each<[string, string, string]>([
+    ['the unspecified address', '0.0.0.0/24', '"0.0.0.0/24" is in 0.0.0.0/8 ("this network"), which no host can be reached at'],
+    ['an address in 0.0.0.0/8', '0.1.2.3/32', '"0.1.2.3/32" is in 0.0.0.0/8 ("this network"), which no host can be reached at'],
+    ['loopback', '127.0.0.1/8', '"127.0.0.1/8" is a loopback address (127.0.0.0/8)'],
+    ['loopback, another one', '127.10.0.5/32', '"127.10.0.5/32" is a loopback address (127.0.0.0/8)'],
+    ['link-local', '169.254.10.10/16', '"169.254.10.10/16" is a link-local address (169.254.0.0/16)'],
+    ['multicast', '224.0.0.18/32', '"224.0.0.18/32" is a multicast address (224.0.0.0/4)'],
+    ['multicast, top of the range', '239.255.255.250/24', '"239.255.255.250/24" is a multicast address (224.0.0.0/4)'],
+    ['the limited broadcast', '255.255.255.255/32', '"255.255.255.255/32" is the broadcast address 255.255.255.255'],
+    ['reserved 240.0.0.0/4', '240.0.0.1/24', '"240.0.0.1/24" is in the reserved range 240.0.0.0/4'],
+    ['the broadcast address of its /24', '198.18.0.255/24', '"198.18.0.255/24" is the broadcast address of 198.18.0.0/24'],
+    ['the broadcast address of its /16', '172.31.255.255/16', '"172.31.255.255/16" is the broadcast address of 172.31.0.0/16'],
+    ['the broadcast address of its /30', '192.0.2.3/30', '"192.0.2.3/30" is the broadcast address of 192.0.2.0/30'],
+    ['the network address of its /24', '198.18.0.0/24', '"198.18.0.0/24" is the network address of 198.18.0.0/24'],
+    ['the network address of its /8', '10.0.0.0/8', '"10.0.0.0/8" is the network address of 10.0.0.0/8'],
+    ['the same address twice', '198.18.0.10/24,198.18.0.10/24', '"198.18.0.10/24" is listed twice (198.18.0.10)'],
+    ['the same address twice with other prefixes', '198.18.0.10/24 198.18.0.11/24 198.18.0.10/32', '"198.18.0.10/32" is listed twice (198.18.0.10)'],
+  ])('%s: %s is refused', (_what, value, rule) => {
+    const err = configError(() => parse({ VIPKEEPER_VIRTUAL_IPS: value }));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_VIRTUAL_IPS', shownValue: quoteUntrusted(value, 80), rule: expect.stringContaining(rule) }]);
+    expect(err.message).toContain('VIPKEEPER_VIRTUAL_IPS=');
+  });
+
+  it('every refused item of one list is named in the one problem', () => {
+    const err = configError(() => parse({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24 127.0.0.1/8 224.0.0.1/32' }));
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]!.rule).toContain('"127.0.0.1/8" is a loopback address');
+    expect(err.problems[0]!.rule).toContain('"224.0.0.1/32" is a multicast address');
+  });
+
+  it.each([
+    ['an ordinary address', '198.18.0.10/24'],
+    ['the last host address of a /24', '198.18.0.254/24'],
+    ['the first host address of a /24', '198.18.0.1/24'],
+    ['x.x.x.255 inside a /23 (not its broadcast)', '10.0.0.255/23'],
+    ['x.x.x.0 inside a /23 (not its network address)', '10.0.1.0/23'],
+    ['a /32 ending in .0', '192.0.2.0/32'],
+    ['a /32 ending in .255', '192.0.2.255/32'],
+    ['both addresses of a /31 (RFC 3021)', '192.0.2.0/31,192.0.2.1/31'],
+    ['just below multicast', '223.255.255.254/24'],
+    ['just above loopback', '128.0.0.1/16'],
+    ['169.253.x.x is not link-local', '169.253.0.1/16'],
+  ])('%s is accepted: %s', (_what, value) => {
+    expect(() => parse({ VIPKEEPER_VIRTUAL_IPS: value })).not.toThrow();
+  });
+});
+
 describe('parseEnvironment: each invalid variable is a ConfigError naming it, its quoted value and the rule', () => {
   it.each<[string, string, string]>([
     ['VIPKEEPER_VIRTUAL_IPS', '198.18.0.10', 'is not an IPv4 address in CIDR form'],
