@@ -124,7 +124,7 @@ export const ENV = {
   }),
   interface: spec({
     name: 'VIPKEEPER_INTERFACE',
-    meaning: 'Interface that carries VRRP adverts and the VIPs.',
+    meaning: "Interface that carries VRRP adverts and the VIPs; it must exist in the agent's network namespace (with or without an address).",
     defaultText: "the interface whose subnet holds the first VIP, else the default route's",
     schema: z.string().regex(INTERFACE_NAME, 'must be an interface name of 1-15 letters, digits, `_`, `.` or `-`'),
   }),

@@ -150,6 +150,10 @@ export function parseEnvironment(
 
   // Interface: explicit, else the one whose subnet holds the first VIP, else the default route's.
   let iface = read(ENV.interface) ?? undefined;
+  if (iface !== undefined && facts.interfaces.length > 0 && !facts.interfaces.some((i) => i.name === iface)) {
+    // keepalived -t would refuse the file (exit 3); a variable naming no interface is a bad environment.
+    problem(ENV.interface as EnvVarSpec<unknown>, missingInterface(iface, facts.interfaces.map((i) => i.name)));
+  }
   if (iface === undefined && virtualIps && virtualIps[0]) {
     const vip = virtualIps[0];
     iface =
@@ -260,6 +264,16 @@ export function parseEnvironment(
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+const LISTED_INTERFACES = 8;
+
+function missingInterface(name: string, present: readonly string[]): string {
+  const names = [...new Set(present)].sort();
+  const closest = closestName(name, names, Math.max(1, Math.floor(name.length / 3)));
+  if (closest) return `no interface ${name} in this network namespace; did you mean ${closest}?`;
+  const listed = names.slice(0, LISTED_INTERFACES).join(', ');
+  return `no interface ${name} in this network namespace (it has: ${listed}${names.length > LISTED_INTERFACES ? `, ... ${names.length} in all` : ''})`;
 }
 
 /** Engine names: the tcp host, or `local` for a socket; a repeated name gets -2, -3 ... */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, parseEnvironment } from '../../src/config/env.js';
 import { ENV_SPECS } from '../../src/config/env-schema.js';
 import { ConfigError } from '../../src/errors.js';
+import type { HostFacts } from '../../src/config/host-facts.js';
 import { configError, FACTS, facts, MINIMAL_ENV } from './fixtures.js';
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +51,7 @@ describe('parseEnvironment: a minimal environment gets every default', () => {
 describe('parseEnvironment: values that are set are used', () => {
   it.each<[string, string, keyof Config, unknown]>([
     ['VIPKEEPER_INTERFACE', 'bond0.100', 'interface', 'bond0.100'],
+    ['VIPKEEPER_INTERFACE', 'eth0', 'interface', 'eth0'],
     ['VIPKEEPER_VIRTUAL_ROUTER_ID', '7', 'virtualRouterId', 7],
     ['VIPKEEPER_PRIORITY', '254', 'priority', 254],
     ['VIPKEEPER_STATE', 'backup', 'state', 'BACKUP'],
@@ -104,6 +106,36 @@ describe('parseEnvironment: interface default', () => {
 
   it('an explicit VIPKEEPER_INTERFACE wins over the subnet match', () => {
     expect(parse({ VIPKEEPER_INTERFACE: 'eth0' }).config.interface).toBe('eth0');
+  });
+
+  it.each<[string, string, HostFacts, string]>([
+    ['a typo of an existing one', 'eth2', FACTS, 'no interface eth2 in this network namespace; did you mean eth0?'],
+    ['none near it: the host\'s interfaces are listed', 'wlan0', FACTS, 'no interface wlan0 in this network namespace (it has: bond0, bond0.100, eth0, eth1, lo)'],
+    [
+      'many interfaces: only the first few are listed',
+      'uplink',
+      facts({ interfaces: Array.from({ length: 300 }, (_, i) => ({ name: `veth${String(i).padStart(4, '0')}`, addresses: [] })) }),
+      'no interface uplink in this network namespace (it has: veth0000, veth0001, veth0002, veth0003, veth0004, veth0005, veth0006, veth0007, ... 300 in all)',
+    ],
+  ])('an explicit VIPKEEPER_INTERFACE that does not exist is a ConfigError (exit 2), not a keepalived -t refusal: %s', (_what, iface, hostFacts, rule) => {
+    const err = configError(() => parse({ VIPKEEPER_INTERFACE: iface }, undefined, hostFacts));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_INTERFACE', shownValue: quoteUntrusted(iface, 80), rule }]);
+  });
+
+  it('a missing interface is listed with every other bad variable in one ConfigError', () => {
+    const err = configError(() => parse({ VIPKEEPER_INTERFACE: 'eth9', VIPKEEPER_PRIORITY: '999' }));
+    expect(err.problems.map((p) => p.variable).sort()).toEqual(['VIPKEEPER_INTERFACE', 'VIPKEEPER_PRIORITY']);
+  });
+
+  it.each([
+    ['an interface with no address (up or down) exists too', 'bond0.100'],
+    ['the loopback', 'lo'],
+  ])('%s: %s is accepted', (_what, iface) => {
+    expect(parse({ VIPKEEPER_INTERFACE: iface }).config.interface).toBe(iface);
+  });
+
+  it('nothing known about the interfaces (an empty list): the name is not checked', () => {
+    expect(parse({ VIPKEEPER_INTERFACE: 'eth7' }, undefined, facts({ interfaces: [] })).config.interface).toBe('eth7');
   });
 
   it('no subnet holds the VIP and there is no default route: a problem naming VIPKEEPER_INTERFACE', () => {
