@@ -300,7 +300,7 @@ export const ENV = {
   }),
   templatesDir: spec({
     name: 'VIPKEEPER_TEMPLATES_DIR',
-    meaning: 'Directory of user templates (`haproxy.cfg.ejs`, `keepalived.conf.ejs`); a file there overrides the built-in one.',
+    meaning: 'Directory of user templates (`haproxy.cfg.ejs`, `keepalived.conf.ejs`); a file there overrides the built-in one. The directory must exist: a missing one is refused, not taken for the built-ins.',
     defaultText: 'none',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),

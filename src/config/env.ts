@@ -60,6 +60,9 @@ export interface ParsedEnvironment {
 /** What the edge read from VIPKEEPER_AUTH_PASS_FILE, if it is set. */
 export type AuthPassFileRead = { readonly content: string } | { readonly error: string };
 
+/** What the edge found at VIPKEEPER_TEMPLATES_DIR, if it is set: a readable directory, or the error code. */
+export type DirectoryCheck = { readonly directory: true } | { readonly error: string };
+
 export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
 const KEEPALIVED_PASS_LENGTH = 8;
 
@@ -70,13 +73,16 @@ function shown(spec: EnvVarSpec<unknown>, raw: string): string {
 }
 
 /**
- * Environment -> Config. Pure: host facts and the password file's content are
- * read by the caller. Throws one ConfigError naming every bad variable.
+ * Environment -> Config. Pure: host facts, the password file's content and the
+ * templates directory are read or checked by the caller (load-environment.ts);
+ * a templates directory the caller did not check is taken as it is. Throws one
+ * ConfigError naming every bad variable.
  */
 export function parseEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts: HostFacts,
   authPassFile?: AuthPassFileRead,
+  templatesDirCheck?: DirectoryCheck,
 ): ParsedEnvironment {
   const problems: EnvProblem[] = [];
   const warnings: EnvWarning[] = [];
@@ -223,6 +229,12 @@ export function parseEnvironment(
     seen.add(e.endpoint);
   }
 
+  // A directory that is not there would silently mean "the built-in templates".
+  const templatesDir = read(ENV.templatesDir) ?? null;
+  if (templatesDir !== null && templatesDirCheck && 'error' in templatesDirCheck) {
+    problem(ENV.templatesDir as EnvVarSpec<unknown>, directoryProblem(templatesDirCheck.error));
+  }
+
   const config = {
     virtualIps: virtualIps ?? [],
     interface: iface ?? '',
@@ -248,7 +260,7 @@ export function parseEnvironment(
     swarm,
     configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
-    templatesDir: read(ENV.templatesDir) ?? null,
+    templatesDir,
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
     statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
@@ -264,6 +276,12 @@ export function parseEnvironment(
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+function directoryProblem(code: string): string {
+  if (code === 'ENOENT') return 'the directory does not exist (unset the variable to use the built-in templates)';
+  if (code === 'ENOTDIR') return 'is not a directory';
+  return `cannot read the directory: ${code}`;
 }
 
 const LISTED_INTERFACES = 8;

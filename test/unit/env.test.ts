@@ -1,7 +1,7 @@
 import { quoteUntrusted } from '../../src/config/patterns.js';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, parseEnvironment } from '../../src/config/env.js';
+import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, type DirectoryCheck, parseEnvironment } from '../../src/config/env.js';
 import { ENV_SPECS } from '../../src/config/env-schema.js';
 import { ConfigError } from '../../src/errors.js';
 import type { HostFacts } from '../../src/config/host-facts.js';
@@ -475,6 +475,31 @@ describe('parseEnvironment: VRRP password', () => {
     const { config, warnings } = parse(env, file);
     expect(config.authPass?.reveal()).toBe(password);
     expect(warnings).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: VIPKEEPER_TEMPLATES_DIR must be a directory the edge found', () => {
+  const DIR = { VIPKEEPER_TEMPLATES_DIR: '/etc/vipkeeper/templates' };
+  it.each<[string, DirectoryCheck, string]>([
+    ['it does not exist', { error: 'ENOENT' }, 'the directory does not exist'],
+    ['it is a file', { error: 'ENOTDIR' }, 'is not a directory'],
+    ['it cannot be read', { error: 'EACCES' }, 'cannot read the directory: EACCES'],
+  ])('%s: a ConfigError naming it', (_what, check, rule) => {
+    const err = configError(() => parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS, undefined, check));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_TEMPLATES_DIR', shownValue: '"/etc/vipkeeper/templates"', rule: expect.stringContaining(rule) }]);
+  });
+
+  it('a directory is used', () => {
+    expect(parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS, undefined, { directory: true }).config.templatesDir).toBe('/etc/vipkeeper/templates');
+  });
+
+  it('not checked by the caller (a re-parse on a password file change): taken as it is', () => {
+    expect(parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS).config.templatesDir).toBe('/etc/vipkeeper/templates');
+  });
+
+  it('a value breaking the path rule is named once, for the rule, whatever the check says', () => {
+    const err = configError(() => parseEnvironment({ ...MINIMAL_ENV, VIPKEEPER_TEMPLATES_DIR: 'templates' }, FACTS, undefined, { error: 'ENOENT' }));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_TEMPLATES_DIR', shownValue: '"templates"', rule: expect.stringContaining('must be an absolute path') }]);
   });
 });
 
