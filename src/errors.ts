@@ -113,3 +113,18 @@ export class ChildProcessError extends VipkeeperError {
     this.name = 'ChildProcessError';
   }
 }
+
+/** Another live agent holds the run directory (its notify FIFO, admin sockets and pid files). */
+export class RunDirLockedError extends VipkeeperError {
+  readonly code = 'E_RUN_DIR_LOCKED';
+  constructor(
+    readonly runDir: string,
+    /** The holder's pid, as its lock file names it; null when it kept changing under us. */
+    readonly pid: number | null,
+  ) {
+    const holder =
+      pid === process.pid ? `this process (pid ${pid}) already holds it` : `another vipkeeper agent holds it (pid ${pid ?? 'unknown'})`;
+    super(`run directory ${runDir} is locked: ${holder}, see ${runDir}/vipkeeper.lock; two agents must not share one VIPKEEPER_RUN_DIR`);
+    this.name = 'RunDirLockedError';
+  }
+}

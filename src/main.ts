@@ -26,6 +26,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_CONFIG: EXIT.badEnvironment,
   E_CONFIG_REJECTED: EXIT.configRejected,
   E_DOCKER: EXIT.dockerUnavailable,
+  // Two agents configured on one VIPKEEPER_RUN_DIR: a bad environment.
+  E_RUN_DIR_LOCKED: EXIT.badEnvironment,
 };
 
 class UsageError extends VipkeeperError {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Config } from '../config/env.js';
 import { ENV } from '../config/env-schema.js';
@@ -9,6 +9,7 @@ import { type EngineLink, engineLinks } from '../docker/engine-link.js';
 import { type ControlServer, startControlServer } from '../control/control-server.js';
 import { DrillController } from '../drill/drill-controller.js';
 import { ConfigStore } from '../files/config-store.js';
+import { acquireRunLock, type RunLock } from '../files/run-lock.js';
 import type { FileWatch } from '../files/file-watcher.js';
 import { DeleteQueue } from '../haproxy/delete-queue.js';
 import { HaproxyApplier } from '../haproxy/haproxy-applier.js';
@@ -87,6 +88,7 @@ export class Agent {
   #control: ControlServer | null = null;
   #resyncTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  #runLock: RunLock | null = null;
 
   constructor(private readonly o: AgentOptions) {
     const log = (this.#log = o.log);
@@ -192,7 +194,8 @@ export class Agent {
   /** Reads the whole initial state, applies it once, then follows changes. On failure it leaves what it did not start alone. */
   async start(): Promise<void> {
     const c = this.#config;
-    await mkdir(c.runDir, { recursive: true, mode: 0o700 });
+    // First: a second agent on a live agent's run dir must not take over its FIFO and sockets.
+    this.#runLock = await acquireRunLock(c.runDir);
     for (const link of this.#links) {
       link.on('event', (e) => {
         this.#stops.onEvent(e);
@@ -210,6 +213,7 @@ export class Agent {
       });
     } catch (err) {
       await this.#closeParts();
+      await this.#releaseLock();
       throw err;
     }
     if (!ok) return this.#closeParts();
@@ -283,9 +287,16 @@ export class Agent {
 
   /** Stops everything: no more passes, keepalived (gives the VIP up), haproxy, leftover VIPs. */
   async stop(): Promise<void> {
+    if (this.#runLock === null) return; // never started (or refused): nothing here is ours to stop
     this.#startUp.freeze();
     await this.#closeParts();
     await this.#startUp.stopChildren();
+    await this.#releaseLock();
     this.#log.info('vipkeeper stopped');
+  }
+
+  async #releaseLock(): Promise<void> {
+    await this.#runLock?.release().catch((err: unknown) => this.#log.warn({ err }, 'could not remove the run dir lock'));
+    this.#runLock = null;
   }
 }
