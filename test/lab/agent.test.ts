@@ -304,3 +304,87 @@ describe('stopping the agent', () => {
     expect(metrics).toMatch(/^vipkeeper_vip_state_consistent 0$/m);
   });
 });
+
+describe('never making things worse', () => {
+  let agent: AgentUnderTest | null = null;
+  afterEach(async () => {
+    await agent?.stop();
+    agent = null;
+    await removeTestContainers();
+  });
+
+  const vipHeld = async () => (await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout.includes('198.18.0.100/');
+
+  it('an agent restarted while its template is broken keeps the kept keepalived and the VIP, and starts on the previous config', async () => {
+    const templates = mkdtempSync(join(tmpdir(), 'vipkeeper-templates-'));
+    const file = join(templates, 'haproxy.cfg.ejs');
+    const good = readFileSync(join(BUILTIN_TEMPLATES_DIR, 'haproxy.cfg.ejs'), 'utf8');
+    writeFileSync(file, good);
+    const env = { VIPKEEPER_TEMPLATES_DIR: templates, VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_ADVERT_INT: '0.1' };
+    await runApp({ name: 'vkt-w1', labels: apps, publish: ['80'] });
+    const first = new AgentUnderTest(env);
+    first.start();
+    await first.waitLog('MASTER', (l) => l.msg === 'VRRP vipkeeper_210 is now MASTER', 15_000);
+    await waitFor('the VIP', vipHeld, 15_000);
+    await first.waitServers(['vkt-w1']);
+    const keepalivedPid = readFileSync(join(first.runDir, 'keepalived.pid'), 'utf8').trim();
+    await first.stop('SIGKILL');
+
+    writeFileSync(file, `${good}\n<%- missing.value %>\n`);
+    const absent: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        if (!(await vipHeld())) absent.push(Date.now());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    agent = new AgentUnderTest(env, undefined, first);
+    agent.start();
+    await agent.waitLog('started', (l) => l.msg === 'vipkeeper started');
+    const failed = await agent.waitLog('the failed first plan', (l) => l.msg === 'pass' && l.code === 'E_TEMPLATE');
+    expect(String(failed.error)).toContain(file);
+    expect(await get()).toEqual({ status: 200, body: 'vkt-w1' });
+    expect(readFileSync(join(agent.runDir, 'keepalived.pid'), 'utf8').trim()).toBe(keepalivedPid);
+
+    // Fixed: what waited applies.
+    writeFileSync(file, good);
+    await runApp({ name: 'vkt-w2', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-w1', 'vkt-w2']);
+    sampling = false;
+    await sampler;
+    expect(absent, 'the VIP was absent while the agent restarted').toEqual([]);
+  });
+
+  it('a frontend port another process holds costs only that service, named with its port; it is served once the port is free', async () => {
+    const { createServer } = await import('node:net');
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(18099, '0.0.0.0', () => r()));
+    agent = new AgentUnderTest();
+    agent.start();
+    await agent.waitLog('started', (l) => l.msg === 'vipkeeper started');
+    await runApp({ name: 'vkt-p1', labels: { ...apps, 'vipkeeper.service': 'busy', 'vipkeeper.frontend.port': '18099' }, publish: ['80'] });
+    await agent.waitLog('the warning', (l) => l.level === 40 && String(l.msg).includes('skipped container vkt-p1') && String(l.msg).includes('18099'));
+    await runApp({ name: 'vkt-p2', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-p2']);
+    expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).not.toContain(':18099');
+    expect(agent.passes().filter((p) => p.error)).toEqual([]);
+
+    await new Promise<void>((r) => squatter.close(() => r()));
+    await runApp({ name: 'vkt-p3', labels: apps, publish: ['80'] });
+    await agent.waitServers(['vkt-p1'], 'be_busy');
+    expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).toContain(':18099');
+  });
+
+  it("a second agent on a live agent's run dir is refused with exit 2 and touches nothing", async () => {
+    agent = new AgentUnderTest();
+    agent.start();
+    await agent.waitLog('started', (l) => l.msg === 'vipkeeper started');
+    const second = new AgentUnderTest({ VIPKEEPER_STATUS_ADDR: '127.0.0.1:9322' }, undefined, agent);
+    second.start();
+    expect(await second.exited()).toBe(2);
+    expect(second.logs.some((l) => String(l.msg).includes('is locked'))).toBe(true);
+    expect((await get()).status).toBe(503);
+    expect(existsSync(agent.controlSocket)).toBe(true);
+  });
+});

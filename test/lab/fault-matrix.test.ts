@@ -26,6 +26,7 @@ const clientCerts = join(certs, 'for-vipkeeper');
 let tlsHost: AppHost;
 /** lb1's config dir lives on a small tmpfs, so the disk can fill up and turn read-only. */
 const configMount = mkdtempSync(join(tmpdir(), 'vipkeeper-fm-etc-'));
+const lb1ConfigDir = join(configMount, 'etc');
 const templates = mkdtempSync(join(tmpdir(), 'vipkeeper-fm-templates-'));
 const load = new Load(lab.vip, 4, 600_000);
 
@@ -50,7 +51,7 @@ function env(n: LbNode): Record<string, string> {
     DOCKER_TLS_VERIFY: '1',
     DOCKER_CERT_PATH: clientCerts,
     VIPKEEPER_ENGINE_GRACE: '30s',
-    ...(n === lb1 ? { VIPKEEPER_CONFIG_DIR: join(configMount, 'etc'), VIPKEEPER_TEMPLATES_DIR: templates } : {}),
+    ...(n === lb1 ? { VIPKEEPER_CONFIG_DIR: lb1ConfigDir, VIPKEEPER_TEMPLATES_DIR: templates } : {}),
   };
 }
 
@@ -66,7 +67,7 @@ async function lostAnything(): Promise<string> {
     const missing = expected.filter((s) => !seen.includes(s));
     if (missing.length > 0) problems.push(`${n.name} lacks ${missing.join(',')}`);
   }
-  const dir = lb1.agent!.configDir;
+  const dir = lb1ConfigDir;
   const live = readFileSync(join(dir, 'haproxy.cfg'), 'utf8');
   if (live !== readFileSync(join(dir, 'haproxy.cfg.last-good'), 'utf8')) problems.push('lb1 live haproxy.cfg is not its last good one');
   if (existsSync(dir) && (await sh('sh', ['-c', `ls -a ${dir} | grep '\\.tmp$'`], { allowFail: true })).stdout.trim()) problems.push('temporary files left');
@@ -180,7 +181,7 @@ describe('fault matrix: one fault at a time on the master, under steady load', (
       inject: async () => {
         await sh('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; true`]);
         await runApp({ name: 'vkt-fm-c', labels: { role: 'apps' }, publish: ['80'], extra: ['--restart', 'always'] });
-        expected = [...expected, 'vkt-fm-c'].sort();
+        expected = [...expected, 'local_vkt-fm-c'].sort(); // several engines: names carry the engine
       },
       whileBroken: async () => {
         await lb1.agent!.waitLog('the write failure', (l) => l.msg === 'pass' && l.code === 'E_CONFIG_WRITE');
@@ -195,7 +196,7 @@ describe('fault matrix: one fault at a time on the master, under steady load', (
       inject: async () => {
         await sh('mount', ['-o', 'remount,ro', configMount]);
         await docker('rm', '-f', 'vkt-fm-c');
-        expected = expected.filter((s) => s !== 'vkt-fm-c');
+        expected = expected.filter((s) => s !== 'local_vkt-fm-c');
       },
       whileBroken: async () => {
         await lb1.agent!.waitLog('the read-only failure', (l) => l.msg === 'pass' && l.code === 'E_CONFIG_WRITE' && String(l.error).includes('read-only'));

@@ -86,6 +86,13 @@ export class AgentUnderTest {
     return this.#child?.pid;
   }
 
+  /** Resolves with the exit code once the agent exits by itself (a refused start, say). */
+  async exited(): Promise<number | null> {
+    const code = await this.#exit;
+    this.saveLog();
+    return code;
+  }
+
   /** `SIGKILL` simulates a crash: the agent's children and its run dir are left behind. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (!this.#child || !this.#exit) return null;
