@@ -39,9 +39,21 @@ export interface FrontendView {
 
 export interface HaproxyView {
   readonly adminSocket: string;
+  /** Admin socket connections served at once (`maxconn` on its bind line; HAProxy 2.6 serves 10 without it). */
+  readonly adminMaxconn: number;
+  /** Connections beyond that wait in the kernel's accept queue (`backlog`) instead of failing with EAGAIN. */
+  readonly adminBacklog: number;
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
 }
+
+/**
+ * The agent itself opens at most a few admin connections at once (RuntimeClient);
+ * the rest is room for `vipkeeper status`, the reload's `show info` polls and an
+ * operator's socat, so none of them is refused while the agent is busy.
+ */
+export const ADMIN_SOCKET_MAXCONN = 32;
+export const ADMIN_SOCKET_BACKLOG = 256;
 
 export const backendName = (service: string) => `be_${service}`;
 export const frontendName = (port: number) => `fe_${port}`;
@@ -88,7 +100,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     };
   });
 
-  return { adminSocket: paths.adminSocket, frontends, backends };
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, frontends, backends };
 }
 
 /** Host+path rules before host-only before path-only; longer paths first; then by name. */

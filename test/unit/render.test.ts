@@ -89,7 +89,7 @@ describe('renderConfigs: haproxy.cfg', () => {
 
   it('starts with the do-not-edit header and the admin socket in the run dir', () => {
     expect(lines[0]).toMatch(/^# Rendered by vipkeeper .*Do not edit/);
-    expect(cfg).toContain('    stats socket /run/vipkeeper/haproxy.sock mode 600 level admin expose-fd listeners\n');
+    expect(cfg).toContain('    stats socket /run/vipkeeper/haproxy.sock mode 600 level admin expose-fd listeners maxconn 32 backlog 256\n');
     expect(render([], configFor({ VIPKEEPER_RUN_DIR: '/var/run/vk' })).haproxyCfg).toContain('stats socket /var/run/vk/haproxy.sock ');
   });
 
