@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { directRuntimeApi, type RuntimeApi } from '../../src/haproxy/runtime-api.js';
-import { applyServerChanges, drainServer, drainServers, tryDeleteMany } from '../../src/haproxy/runtime-apply.js';
+import { applyServerChanges, drainServer, drainServers, tryDelete, tryDeleteMany } from '../../src/haproxy/runtime-apply.js';
 import { RuntimeClient } from '../../src/haproxy/runtime-client.js';
 import type { ChangeSet } from '../../src/haproxy/server-changes.js';
 import { backendName } from '../../src/render/haproxy-view.js';
@@ -12,6 +12,7 @@ import {
   haproxyInstalled,
   httpBackend,
   modelServer,
+  pollUntil,
   type RealHaproxy,
   service,
   shippedConfig,
@@ -47,11 +48,13 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
   let haproxy: RealHaproxy;
   let backend: Awaited<ReturnType<typeof httpBackend>>;
   let shipped: RealHaproxy;
+  let shippedFrontend: number;
 
   beforeAll(async () => {
     backend = await httpBackend('b');
     haproxy = await startHaproxy(plainConfig(await freePort(), backend.port));
-    const svc = service('apps', await freePort(), [modelServer('static-1', backend.port)]);
+    shippedFrontend = await freePort();
+    const svc = service('apps', shippedFrontend, [modelServer('static-1', backend.port)]);
     shipped = await startHaproxy((sock) => shippedConfig([svc], sock)).catch(async (e: unknown) => {
       await haproxy.stop();
       throw e;
@@ -166,6 +169,32 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
     expect(await tryDeleteMany(api, [...servers, modelServer('never-added', 1)].map((s) => ({ backend: BE, server: s.name })))).toEqual([true, true, false, true]);
     await expect(drainServers(api, [{ backend: BE, server: 'd3' }, { backend: BE, server: 'gone' }])).rejects.toThrow(/gone.*No such server/);
     await api.batch([`set server ${BE}/d3 state maint`, `del server ${BE}/d3`]);
+  });
+
+  it('the shipped template: a new server whose app does not listen yet is marked down on its first refused connect, no request fails, and it comes up once the app listens', async () => {
+    const api = new RuntimeClient(shipped.adminSocket);
+    const svc = service('apps', shippedFrontend, []);
+    const latePort = await freePort();
+    await applyServerChanges(api, { ...noChanges, add: [{ backend: BE, service: svc, server: modelServer('late', latePort) }] }, log);
+    const state = async () => (await api.serversState()).find((r) => r.server === 'late');
+    expect(await state()).toMatchObject({ opState: 2, adminState: 0 }); // HAProxy 2.6: UP before any check
+    const bodies: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://127.0.0.1:${shippedFrontend}/`);
+      expect(res.status).toBe(200);
+      bodies.push((await res.text()).trim());
+    }
+    expect(new Set(bodies)).toEqual(new Set(['b']));
+    expect(await state()).toMatchObject({ opState: 0 });
+    const late = await httpBackend('late', latePort);
+    try {
+      await pollUntil('the late server to come up', async () => (await state())?.opState === 2, 5000);
+      await pollUntil('the late server to answer', async () => (await (await fetch(`http://127.0.0.1:${shippedFrontend}/`)).text()).trim() === 'late', 5000);
+    } finally {
+      await api.batch([`set server ${BE}/late state maint`, `shutdown sessions server ${BE}/late`]);
+      await pollUntil('late deleted', () => tryDelete(api, BE, 'late'), 5000);
+      await late.close();
+    }
   });
 
   it('the shipped template: its admin socket answers 200 connections at once', async () => {
