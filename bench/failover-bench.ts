@@ -30,7 +30,7 @@ interface Sample {
 }
 
 async function drill(lab: NetnsLab, node: LbNode, mode: string): Promise<Sample> {
-  const r = await lab.exec(node, process.execPath, [CLI, 'drill', '--mode', mode, '--hold', '500ms', '--json'], true);
+  const r = await lab.exec(node, process.execPath, [CLI, 'drill', '--mode', mode, '--hold', '500ms', '--json', '--control', node.agent!.controlSocket], true);
   if (r.code !== 0) throw new Error(`drill ${mode} on ${node.name} failed: ${r.stderr}${r.stdout}`);
   const rep = JSON.parse(r.stdout) as DrillReport;
   return { movedMs: rep.vipLeftMs!, answeredMs: rep.answeredAgainMs!, failedProbes: rep.failedProbes };

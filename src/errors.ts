@@ -4,6 +4,9 @@
 
 export abstract class VipkeeperError extends Error {
   abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /** One invalid environment variable; `shownValue` is already masked for secrets. */
@@ -43,7 +46,7 @@ export class ConfigRejectedError extends VipkeeperError {
 export class ToolMissingError extends VipkeeperError {
   readonly code = 'E_TOOL_MISSING';
   constructor(readonly tool: string, cause: unknown) {
-    super(`cannot run ${tool}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`cannot run ${tool}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'ToolMissingError';
   }
 }
@@ -52,7 +55,7 @@ export class ToolMissingError extends VipkeeperError {
 export class TemplateError extends VipkeeperError {
   readonly code = 'E_TEMPLATE';
   constructor(readonly template: string, cause: unknown) {
-    super(`template ${template}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`template ${template}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'TemplateError';
   }
 }
@@ -61,8 +64,68 @@ export class TemplateError extends VipkeeperError {
 export class DockerUnavailableError extends VipkeeperError {
   readonly code = 'E_DOCKER';
   constructor(readonly endpoint: string, cause: unknown) {
-    super(`Docker engine at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`Docker engine at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'DockerUnavailableError';
+  }
+}
+
+/** HAProxy did not take a new config on reload (a port in use, say); the previous one still serves. */
+export class ReloadFailedError extends VipkeeperError {
+  readonly code = 'E_HAPROXY_RELOAD';
+  constructor(
+    readonly output: string,
+    /** Frontend ports HAProxy said it could not bind. */
+    readonly unboundPorts: readonly number[],
+    cause?: unknown,
+  ) {
+    super(`haproxy did not load the new config: ${output.trim().split('\n').slice(-5).join(' | ') || 'no new worker answered'}`, { cause });
+    this.name = 'ReloadFailedError';
+  }
+}
+
+/** A pass could not write the config directory (full disk, read-only mount): nothing changed. */
+export class ConfigWriteError extends VipkeeperError {
+  readonly code = 'E_CONFIG_WRITE';
+  constructor(readonly file: string, cause: unknown) {
+    super(`cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ConfigWriteError';
+  }
+}
+
+/** A fault the agent cannot go on from (an unhandled rejection, say): it stops its children and exits. */
+export class FatalError extends VipkeeperError {
+  readonly code = 'E_FATAL';
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'FatalError';
+  }
+}
+
+/** A supervised child (haproxy, keepalived) could not be started: missing binary, no permission, no output file. */
+export class ChildProcessError extends VipkeeperError {
+  readonly code = 'E_CHILD';
+  constructor(
+    readonly child: string,
+    readonly command: string,
+    cause: unknown,
+  ) {
+    super(`cannot start ${child} (${command}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChildProcessError';
+  }
+}
+
+/** Another live agent holds the run directory (its notify FIFO, admin sockets and pid files). */
+export class RunDirLockedError extends VipkeeperError {
+  readonly code = 'E_RUN_DIR_LOCKED';
+  constructor(
+    readonly runDir: string,
+    /** The holder's pid, as its lock file names it; null when it kept changing under us. */
+    readonly pid: number | null,
+  ) {
+    const holder =
+      pid === process.pid ? `this process (pid ${pid}) already holds it` : `another vipkeeper agent holds it (pid ${pid ?? 'unknown'})`;
+    super(`run directory ${runDir} is locked: ${holder}, see ${runDir}/vipkeeper.lock; two agents must not share one VIPKEEPER_RUN_DIR`);
+    this.name = 'RunDirLockedError';
   }
 }
 

@@ -6,6 +6,8 @@ import { drillCommand } from './cli/drill-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
 import { statusCommand } from './cli/status-command.js';
+import { controlSocketPath, DEFAULT_RUN_DIR } from './config/paths.js';
+import { ControlUnreachableError } from './control/control-client.js';
 import { envExampleBlock, envReference, labelReference, updateEnvExample, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
@@ -24,9 +26,11 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_CONFIG: EXIT.badEnvironment,
   E_CONFIG_REJECTED: EXIT.configRejected,
   E_DOCKER: EXIT.dockerUnavailable,
+  // Two agents configured on one VIPKEEPER_RUN_DIR: a bad environment.
+  E_RUN_DIR_LOCKED: EXIT.badEnvironment,
 };
 
-class UsageError extends Error {
+class UsageError extends VipkeeperError {
   readonly code = 'E_USAGE';
 }
 
@@ -72,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
     });
 
   const statusAddr = process.env.VIPKEEPER_STATUS_ADDR?.trim() || DEFAULT_STATUS_ADDR;
+  const controlSocket = controlSocketPath(process.env.VIPKEEPER_RUN_DIR?.trim() || DEFAULT_RUN_DIR);
   program
     .command('status')
     .description("show the running agent's state: VRRP, VIPs, backends with HAProxy's view, last pass, children")
@@ -90,8 +95,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--timeout <duration>', 'give up waiting for the failover after this long', '30s')
     .option('--force', 'run even when this node is not MASTER', false)
     .option('--json', 'print the report as JSON', false)
-    .option('--addr <host:port>', 'status address of the agent', statusAddr)
-    .action(async (opts: { mode: string; probe?: string; hold: string; timeout: string; force: boolean; json: boolean; addr: string }) => {
+    .option('--addr <host:port>', 'status address of the agent (its state is read there)', statusAddr)
+    .option('--control <path>', "the agent's control socket (the drill is asked for there; root only)", controlSocket)
+    .action(async (opts: { mode: string; probe?: string; hold: string; timeout: string; force: boolean; json: boolean; addr: string; control: string }) => {
       if (!['graceful', 'haproxy', 'fault'].includes(opts.mode)) throw new UsageError(`--mode must be graceful, haproxy or fault, not ${JSON.stringify(opts.mode)}`);
       exitCode = await drillCommand(
         {
@@ -102,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
           force: opts.force,
           json: opts.json,
           addr: opts.addr,
+          control: opts.control,
         },
         print,
         (s) => process.stderr.write(`vipkeeper drill: ${s}\n`),
@@ -132,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AgentUnreachableError) {
+    if (err instanceof UsageError || err instanceof AgentUnreachableError || err instanceof ControlUnreachableError) {
       process.stderr.write(`vipkeeper: ${err.message}\n`);
       return EXIT.failure;
     }
@@ -142,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.badEnvironment;
     }
     if (err instanceof VipkeeperError) {
-      log.error({ code: err.code }, err.message);
+      log.error({ code: err.code, ...(err.cause !== undefined ? { err } : {}) }, err.message);
       return EXIT_BY_CODE[err.code] ?? EXIT.failure;
     }
     log.fatal({ err }, 'unexpected failure');

@@ -1,6 +1,6 @@
 import type { Config } from './config/env.js';
 import type { ContainerInfo } from './model/container.js';
-import { buildDesiredState, type DesiredState, type SelectionContext } from './model/desired-state.js';
+import { buildDesiredState, type DesiredState, type SelectionContext, type SkippedContainer } from './model/desired-state.js';
 import { type RenderedConfigs, renderConfigs } from './render/render-configs.js';
 import type { Templates } from './render/load-templates.js';
 
@@ -9,13 +9,42 @@ export interface Plan {
   readonly rendered: RenderedConfigs;
 }
 
+export interface PlanContext extends SelectionContext {
+  /** Frontend ports no service may use now, with the reason (in use by another process, one of ours). */
+  readonly unavailablePorts?: ReadonlyMap<number, string>;
+}
+
 /** The pure core end to end: config + containers + templates -> desired state and both files. */
 export function planConfigs(
   config: Config,
   containers: readonly ContainerInfo[],
   templates: Templates,
-  context: SelectionContext = {},
+  context: PlanContext = {},
 ): Plan {
-  const state = buildDesiredState(containers, config, context);
+  const state = withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
   return { state, rendered: renderConfigs(config, state, templates) };
+}
+
+/**
+ * Services whose frontend port cannot be used are left out; each of their
+ * containers is skipped with the port and the reason. Pure.
+ */
+export function withoutPorts(state: DesiredState, unavailable: ReadonlyMap<number, string> | undefined): DesiredState {
+  if (!unavailable || unavailable.size === 0) return state;
+  const skipped: SkippedContainer[] = [...state.skipped];
+  const services = state.services.filter((s) => {
+    const why = unavailable.get(s.frontendPort);
+    if (why === undefined) return true;
+    for (const server of s.servers) {
+      skipped.push({
+        containerId: server.containerId,
+        containerName: server.containerName,
+        reason: `service ${s.name} cannot listen on frontend port ${s.frontendPort}: ${why}`,
+        problems: [],
+      });
+    }
+    return false;
+  });
+  skipped.sort((a, b) => (a.containerName < b.containerName ? -1 : a.containerName > b.containerName ? 1 : a.containerId < b.containerId ? -1 : 1));
+  return { ...state, services, skipped };
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { controlSocketPath } from '../../src/config/paths.js';
 import { CLI, REPO } from '../../test/lab/support/cli.js';
 import { ensureAppImage } from '../../test/lab/support/lab-setup.js';
 import { docker, dockerAnswers, forgetDockerd, httpBody, sh, startDockerd, waitFor } from '../../test/lab/support/lab.js';
@@ -28,6 +29,8 @@ const APPS = 3;
 const PRIORITY: Record<string, string> = { [first.name]: '150', [second.name]: '100' };
 
 const say = (s = '') => process.stdout.write(`${s}\n`);
+/** A host's control socket: in its agent's run directory. */
+const control = (n: LbNode) => controlSocketPath(join(RUN, n.name));
 const node = process.execPath;
 
 function startAgent(n: LbNode): void {
@@ -128,8 +131,10 @@ async function up(): Promise<void> {
   for (let i = 0; i < APPS; i++) say(`  ${await get(lab.vip)}`);
 
   say('');
-  say(`== Failover drill on the master: ip netns exec ${first.ns} node dist/main.js drill --mode graceful`);
-  const drill = await lab.exec(first, node, [CLI, 'drill', '--mode', 'graceful'], true);
+  // Each host's agent has its own run directory, and so its own control socket (a unix socket is
+  // no network namespace's own): the drill names it.
+  say(`== Failover drill on the master: ip netns exec ${first.ns} node dist/main.js drill --mode graceful --control ${control(first)}`);
+  const drill = await lab.exec(first, node, [CLI, 'drill', '--mode', 'graceful', '--control', control(first)], true);
   say(drill.stdout.trimEnd());
   if (drill.code !== 0) {
     say(drill.stderr.trimEnd());
@@ -148,7 +153,7 @@ async function up(): Promise<void> {
     [`ip -n ${second.ns} addr show eth0`, "the VIP on the master's interface"],
     [`docker run -d -l ${DEMO_LABEL}=1 -l role=${ROLE} -p 80 ${APP_IMAGE}`, 'a new backend, served within a second'],
     ['docker stop vkdemo-app-1', 'drained at once, then gone from the backend'],
-    [`ip netns exec ${second.ns} node dist/main.js drill --mode haproxy`, 'another drill, on the master'],
+    [`ip netns exec ${second.ns} node dist/main.js drill --mode haproxy --control ${control(second)}`, "another drill, on the master, through its agent's control socket"],
     [`tail -f ${dir(first)}/agent.log ${dir(second)}/agent.log`, "the agents' logs"],
     [`cat ${dir(second)}/etc/haproxy.cfg ${dir(second)}/etc/keepalived.conf`, 'the rendered configs'],
   ];

@@ -18,8 +18,8 @@ say() { echo "image: $*" >&2; }
 
 # The hash of everything the Dockerfile copies or runs: a change to any of it means a rebuild.
 inputs_hash() {
-  { git ls-files -co --exclude-standard -- docker .dockerignore package.json package-lock.json tsconfig.json src templates 2>/dev/null \
-      || find docker .dockerignore package.json package-lock.json tsconfig.json src templates -type f; } \
+  { git ls-files -co --exclude-standard -- docker .dockerignore package.json package-lock.json tsconfig.json src templates compose/docker-socket-proxy 2>/dev/null \
+      || find docker .dockerignore package.json package-lock.json tsconfig.json src templates compose/docker-socket-proxy -type f; } \
     | LC_ALL=C sort -u | while read -r f; do [ -f "$f" ] && sha256sum "$f"; done | sha256sum | cut -d' ' -f1
 }
 

@@ -12,4 +12,17 @@ export interface PassRecord {
   readonly updated: readonly string[];
   readonly durationMs: number;
   readonly error: string | null;
+  /** The error's stable code, when the pass failed. */
+  readonly code?: string | null;
+  /** Why HAProxy was reloaded rather than changed through the Runtime API. */
+  readonly reloadReason?: string | null;
+  /** When the pass failed: when it is tried again. */
+  readonly retryInMs?: number | null;
+}
+
+/** Counters over the agent's life, for /status and /metrics. */
+export interface PassTotals {
+  readonly byMethod: Readonly<Record<string, number>>;
+  readonly secondsTotal: number;
+  readonly failed: number;
 }

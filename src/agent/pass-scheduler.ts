@@ -6,6 +6,11 @@
 export interface SchedulerOptions {
   readonly quietMs: number;
   readonly maxWaitMs: number;
+  /**
+   * A pass that threw (it should not: passes catch their own failures). The
+   * scheduler goes on either way; this only gets to say so.
+   */
+  readonly onError?: (err: unknown) => void;
 }
 
 export class PassScheduler {
@@ -14,6 +19,7 @@ export class PassScheduler {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #closed = false;
+  readonly #later = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly options: SchedulerOptions,
@@ -40,10 +46,25 @@ export class PassScheduler {
     if (this.#closed || this.#pending.length === 0) return;
     const triggers = this.#pending;
     this.#pending = [];
-    this.#running = this.runPass(triggers).finally(() => {
-      this.#running = null;
-      if (this.#pending.length > 0) this.#arm();
-    });
+    // A rejected pass must never become an unhandled rejection, nor stop the loop.
+    let run: Promise<void>;
+    try {
+      run = this.runPass(triggers);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    this.#running = run
+      .catch((err: unknown) => {
+        try {
+          this.options.onError?.(err);
+        } catch {
+          /* a failing error handler must not stop the loop either */
+        }
+      })
+      .finally(() => {
+        this.#running = null;
+        if (this.#pending.length > 0) this.#arm();
+      });
   }
 
   /** Resolves when no pass is running and none is pending. */
@@ -53,7 +74,26 @@ export class PassScheduler {
     }
   }
 
+  /**
+   * Marks a pass pending after `delayMs`. One timer per `key` (a retry, a swarm
+   * settle): a new call for the same key replaces the old one; a trigger
+   * meanwhile runs a pass sooner anyway.
+   */
+  triggerAfter(delayMs: number, reason: string, key = 'retry'): void {
+    if (this.#closed) return;
+    const old = this.#later.get(key);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(() => {
+      this.#later.delete(key);
+      this.trigger(reason);
+    }, delayMs);
+    timer.unref();
+    this.#later.set(key, timer);
+  }
+
   close(): Promise<void> {
+    for (const t of this.#later.values()) clearTimeout(t);
+    this.#later.clear();
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;

@@ -2,12 +2,15 @@ import { AdvertWatch } from '../drill/advert-watch.js';
 import { buildReport, formatReport } from '../drill/drill-report.js';
 import { Prober } from '../drill/probe.js';
 import { addressesOn, vipsPresent } from '../host/vip-addresses.js';
-import type { DrillMode } from '../status/status-server.js';
-import { fetchStatus, postDrill } from './status-client.js';
+import { checkControlSocket, postDrill } from '../control/control-client.js';
+import type { DrillMode } from '../control/control-types.js';
+import { fetchStatus } from './status-client.js';
 
 // `vipkeeper drill`: run on the MASTER. Probes the service through the VIP
 // while this node gives the VIP up, waits until another node answers, holds,
 // restores this node (always, even on Ctrl-C) and reports what it measured.
+// It reads the agent's state on the status address and asks for the drill on
+// the agent's control socket, which only root (or its owner) on this host reaches.
 
 export interface DrillOptions {
   readonly mode: DrillMode;
@@ -15,6 +18,8 @@ export interface DrillOptions {
   readonly holdMs: number;
   readonly force: boolean;
   readonly addr: string;
+  /** The agent's control socket: <run dir>/control.sock. */
+  readonly control: string;
   readonly json: boolean;
   readonly timeoutMs: number;
 }
@@ -24,6 +29,8 @@ export const DRILL_EXIT = { ok: 0, refused: 5, failed: 6 } as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function drillCommand(opts: DrillOptions, print: (s: string) => void, warn: (s: string) => void): Promise<number> {
+  // Before anything starts: a drill that cannot be asked for (not root, no agent here) says so at once.
+  await checkControlSocket(opts.control);
   const status = await fetchStatus(opts.addr);
   if (!status.vrrp) {
     warn('this node does not take part in VRRP (node role gate): nothing to drill');
@@ -51,7 +58,7 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
   const restore = async () => {
     if (!started || restoredAt !== null) return;
     restoredAt = Date.now();
-    await postDrill(opts.addr, { action: 'restore' });
+    await postDrill(opts.control, { action: 'restore' });
   };
   const onInterrupt = () => {
     warn('interrupted: restoring this node');
@@ -73,7 +80,7 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
     }
   })();
   try {
-    const answer = await postDrill(opts.addr, { action: 'start', mode: opts.mode });
+    const answer = await postDrill(opts.control, { action: 'start', mode: opts.mode });
     if (!answer.ok) {
       warn(`the agent refused the drill: ${answer.message}`);
       return DRILL_EXIT.refused;

@@ -1,9 +1,16 @@
 import { Agent } from '../agent/agent.js';
 import { loadEnvironment } from '../config/load-environment.js';
+import { FatalError } from '../errors.js';
 import { readHostFacts } from '../host/read-host-facts.js';
 import type { Logger } from '../log.js';
 
-/** `vipkeeper run`: the long-running agent. Resolves with the exit code once stopped by a signal. */
+/**
+ * `vipkeeper run`: the long-running agent. Resolves with the exit code once
+ * stopped: 0 after SIGTERM/SIGINT; a fault nothing handled (an unhandled
+ * rejection, an uncaught exception) is logged with its stack, the children are
+ * stopped cleanly (never orphans holding the VIP), and it rejects with a
+ * FatalError so that main exits non-zero and a supervisor restarts the agent.
+ */
 export async function runCommand(env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   const facts = await readHostFacts();
   const { config, warnings } = await loadEnvironment(env, facts);
@@ -16,20 +23,35 @@ export async function runCommand(env: NodeJS.ProcessEnv, log: Logger): Promise<n
 
   const agent = new Agent({ config, env, facts, log });
   let stopping: Promise<void> | null = null;
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      log.info({ signal: sig }, 'stopping');
-      stopping ??= agent.stop().finally(resolve);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  let fatal: unknown = null;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = () => (stopping ??= agent.stop().catch((err: unknown) => log.error({ err }, 'stopping failed')).finally(stopped));
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopping');
+    void stop();
+  };
+  const onFault = (kind: string) => (err: unknown) => {
+    log.fatal({ err, kind }, `${kind}: stopping haproxy and keepalived, then exiting so that a supervisor restarts the agent`);
+    fatal ??= err;
+    void stop();
+  };
+  const onRejection = onFault('unhandled rejection');
+  const onException = onFault('uncaught exception');
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
   try {
+    // A start that fails undoes its own steps (and leaves children it kept running).
     await agent.start();
-  } catch (err) {
-    await agent.stop().catch(() => undefined);
-    throw err;
+    await done;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
   }
-  await stopped;
+  if (fatal !== null) throw new FatalError(`the agent stopped after a fault: ${(fatal as Error)?.message ?? String(fatal)}`, fatal);
   return 0;
 }

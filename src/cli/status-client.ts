@@ -1,7 +1,7 @@
 import type { StatusSnapshot } from '../status/snapshot.js';
-import type { DrillRequest } from '../status/status-server.js';
 
-// Talks to a running agent's status server (same host, loopback by default).
+// Reads a running agent's status server (same host, loopback by default). It is
+// read-only: drills go through the control socket (src/control/control-client.ts).
 
 export const DEFAULT_STATUS_ADDR = '127.0.0.1:9321';
 
@@ -18,20 +18,6 @@ export async function fetchStatus(addr: string): Promise<StatusSnapshot> {
     const res = await fetch(`http://${addr}/status`, { signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return (await res.json()) as StatusSnapshot;
-  } catch (err) {
-    throw new AgentUnreachableError(addr, err);
-  }
-}
-
-export async function postDrill(addr: string, request: DrillRequest): Promise<{ ok: boolean; message: string }> {
-  try {
-    const res = await fetch(`http://${addr}/drill`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(30_000),
-    });
-    return (await res.json()) as { ok: boolean; message: string };
   } catch (err) {
     throw new AgentUnreachableError(addr, err);
   }

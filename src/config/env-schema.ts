@@ -8,6 +8,7 @@ import {
   LABEL_VALUE_WORD,
   quoteUntrusted,
   ROUTER_ID,
+  vipAddressProblem,
   VRRP_PASSWORD,
   WHOLE_NUMBER,
 } from './patterns.js';
@@ -105,16 +106,25 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const ENV = {
   virtualIps: spec({
     name: 'VIPKEEPER_VIRTUAL_IPS',
-    meaning: 'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated.',
+    meaning:
+      'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated, each listed once. Refused: 0.0.0.0/8, loopback, link-local (169.254.0.0/16), multicast, 240.0.0.0/4 and 255.255.255.255, and the network or broadcast address of the given subnet.',
     defaultText: 'required',
-    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24').refine(
-      (l) => l.length > 0,
-      'must name at least one address in CIDR form',
-    ),
+    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24')
+      .refine((l) => l.length > 0, 'must name at least one address in CIDR form')
+      .superRefine((vips, ctx) => {
+        const seen = new Set<string>();
+        for (const { address, prefix } of vips) {
+          const shown = quoteUntrusted(`${address}/${prefix}`, 40);
+          const problem = vipAddressProblem(address, prefix);
+          if (problem) ctx.addIssue({ code: 'custom', message: `${shown} ${problem}` });
+          else if (seen.has(address)) ctx.addIssue({ code: 'custom', message: `${shown} is listed twice (${address})` });
+          seen.add(address);
+        }
+      }),
   }),
   interface: spec({
     name: 'VIPKEEPER_INTERFACE',
-    meaning: 'Interface that carries VRRP adverts and the VIPs.',
+    meaning: "Interface that carries VRRP adverts and the VIPs; it must exist in the agent's network namespace (with or without an address).",
     defaultText: "the interface whose subnet holds the first VIP, else the default route's",
     schema: z.string().regex(INTERFACE_NAME, 'must be an interface name of 1-15 letters, digits, `_`, `.` or `-`'),
   }),
@@ -174,7 +184,7 @@ export const ENV = {
   authPass: spec({
     name: 'VIPKEEPER_AUTH_PASS',
     meaning:
-      'VRRP password (version 2 only). keepalived uses the first 8 characters; a longer one is accepted with a warning. Never logged.',
+      'VRRP password (version 2 only). Only the first 8 characters are used (keepalived\'s limit): a longer one is cut to 8, with a warning. Never logged.',
     defaultText: 'none',
     secret: true,
     schema: z
@@ -183,7 +193,7 @@ export const ENV = {
   }),
   authPassFile: spec({
     name: 'VIPKEEPER_AUTH_PASS_FILE',
-    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored. Excludes VIPKEEPER_AUTH_PASS.',
+    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored, and like VIPKEEPER_AUTH_PASS only its first 8 characters are used. Excludes VIPKEEPER_AUTH_PASS.',
     defaultText: 'none',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),
@@ -284,13 +294,14 @@ export const ENV = {
   }),
   runDir: spec({
     name: 'VIPKEEPER_RUN_DIR',
-    meaning: "Directory for runtime sockets and pid files (HAProxy's admin socket lives here).",
+    meaning:
+      "Directory for runtime sockets, pid files and the children's output files: HAProxy's admin socket and the agent's control socket `control.sock` (drills; mode 0600, root only) live here. One agent per run dir: a second agent on a live agent's run dir is refused (`vipkeeper.lock`, exit 2).",
     defaultText: '/run/vipkeeper',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),
   templatesDir: spec({
     name: 'VIPKEEPER_TEMPLATES_DIR',
-    meaning: 'Directory of user templates (`haproxy.cfg.ejs`, `keepalived.conf.ejs`); a file there overrides the built-in one.',
+    meaning: 'Directory of user templates (`haproxy.cfg.ejs`, `keepalived.conf.ejs`); a file there overrides the built-in one. The directory must exist: a missing one is refused, not taken for the built-ins. A template runs as the agent, with its privileges (it can read files and use the Docker socket): only trusted people may write to this directory. A template that fails, or takes over 2 s to print, costs its pass, never the agent.',
     defaultText: 'none',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),
@@ -305,7 +316,8 @@ export const ENV = {
   }),
   statusAddr: spec({
     name: 'VIPKEEPER_STATUS_ADDR',
-    meaning: 'Address of the status server (`/healthz`, `/status`, `/metrics`, drills). Loopback unless you ask for more: it can start drills.',
+    meaning:
+      'Address of the read-only status server (`/healthz`, `/status`, `/metrics`; GET and HEAD only). Keep it on loopback: elsewhere it shows service, container and backend names and addresses to whoever reaches it (the agent logs a warning). Drills go through `control.sock` in VIPKEEPER_RUN_DIR, not here. A frontend port equal to its port is refused.',
     defaultText: '127.0.0.1:9321',
     schema: z
       .string()

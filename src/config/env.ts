@@ -60,6 +60,9 @@ export interface ParsedEnvironment {
 /** What the edge read from VIPKEEPER_AUTH_PASS_FILE, if it is set. */
 export type AuthPassFileRead = { readonly content: string } | { readonly error: string };
 
+/** What the edge found at VIPKEEPER_TEMPLATES_DIR, if it is set: a readable directory, or the error code. */
+export type DirectoryCheck = { readonly directory: true } | { readonly error: string };
+
 export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
 const KEEPALIVED_PASS_LENGTH = 8;
 
@@ -70,13 +73,16 @@ function shown(spec: EnvVarSpec<unknown>, raw: string): string {
 }
 
 /**
- * Environment -> Config. Pure: host facts and the password file's content are
- * read by the caller. Throws one ConfigError naming every bad variable.
+ * Environment -> Config. Pure: host facts, the password file's content and the
+ * templates directory are read or checked by the caller (load-environment.ts);
+ * a templates directory the caller did not check is taken as it is. Throws one
+ * ConfigError naming every bad variable.
  */
 export function parseEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts: HostFacts,
   authPassFile?: AuthPassFileRead,
+  templatesDirCheck?: DirectoryCheck,
 ): ParsedEnvironment {
   const problems: EnvProblem[] = [];
   const warnings: EnvWarning[] = [];
@@ -140,14 +146,20 @@ export function parseEnvironment(
     problem(ENV.vrrpVersion as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication: unset VIPKEEPER_AUTH_PASS(_FILE) or use version 2');
   }
   if (authPass && authPass.length > KEEPALIVED_PASS_LENGTH) {
+    // keepalived itself would cut it too, but `keepalived -t` then exits 5 and the file is refused.
     warnings.push({
       variable: passFile ? ENV.authPassFile.name : ENV.authPass.name,
-      message: `the VRRP password has ${authPass.length} characters; keepalived uses only the first ${KEEPALIVED_PASS_LENGTH}`,
+      message: `the VRRP password has ${authPass.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit), so every node must share those ${KEEPALIVED_PASS_LENGTH}`,
     });
+    authPass = new Secret(authPass.reveal().slice(0, KEEPALIVED_PASS_LENGTH));
   }
 
   // Interface: explicit, else the one whose subnet holds the first VIP, else the default route's.
   let iface = read(ENV.interface) ?? undefined;
+  if (iface !== undefined && facts.interfaces.length > 0 && !facts.interfaces.some((i) => i.name === iface)) {
+    // keepalived -t would refuse the file (exit 3); a variable naming no interface is a bad environment.
+    problem(ENV.interface as EnvVarSpec<unknown>, missingInterface(iface, facts.interfaces.map((i) => i.name)));
+  }
   if (iface === undefined && virtualIps && virtualIps[0]) {
     const vip = virtualIps[0];
     iface =
@@ -217,6 +229,12 @@ export function parseEnvironment(
     seen.add(e.endpoint);
   }
 
+  // A directory that is not there would silently mean "the built-in templates".
+  const templatesDir = read(ENV.templatesDir) ?? null;
+  if (templatesDir !== null && templatesDirCheck && 'error' in templatesDirCheck) {
+    problem(ENV.templatesDir as EnvVarSpec<unknown>, directoryProblem(templatesDirCheck.error));
+  }
+
   const config = {
     virtualIps: virtualIps ?? [],
     interface: iface ?? '',
@@ -242,7 +260,7 @@ export function parseEnvironment(
     swarm,
     configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
-    templatesDir: read(ENV.templatesDir) ?? null,
+    templatesDir,
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
     statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
@@ -258,6 +276,22 @@ export function parseEnvironment(
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+function directoryProblem(code: string): string {
+  if (code === 'ENOENT') return 'the directory does not exist (unset the variable to use the built-in templates)';
+  if (code === 'ENOTDIR') return 'is not a directory';
+  return `cannot read the directory: ${code}`;
+}
+
+const LISTED_INTERFACES = 8;
+
+function missingInterface(name: string, present: readonly string[]): string {
+  const names = [...new Set(present)].sort();
+  const closest = closestName(name, names, Math.max(1, Math.floor(name.length / 3)));
+  if (closest) return `no interface ${name} in this network namespace; did you mean ${closest}?`;
+  const listed = names.slice(0, LISTED_INTERFACES).join(', ');
+  return `no interface ${name} in this network namespace (it has: ${listed}${names.length > LISTED_INTERFACES ? `, ... ${names.length} in all` : ''})`;
 }
 
 /** Engine names: the tcp host, or `local` for a socket; a repeated name gets -2, -3 ... */

@@ -13,6 +13,11 @@ export interface HostInterface {
 
 export interface HostFacts {
   readonly hostname: string;
+  /**
+   * Every interface of our network namespace, up or down, with its IPv4
+   * addresses (none for one without). Empty when they could not be listed:
+   * VIPKEEPER_INTERFACE is then not checked.
+   */
   readonly interfaces: readonly HostInterface[];
   /** Interface of the default route, if any. */
   readonly defaultInterface: string | null;

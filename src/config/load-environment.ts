@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { readHostFacts } from '../host/read-host-facts.js';
 import { ENV } from './env-schema.js';
-import { type AuthPassFileRead, type ParsedEnvironment, parseEnvironment } from './env.js';
+import { type AuthPassFileRead, type DirectoryCheck, type ParsedEnvironment, parseEnvironment } from './env.js';
 import type { HostFacts } from './host-facts.js';
 
-/** The I/O half of configuration: host facts and the password file, then the pure parse. */
+/** The I/O half of configuration: host facts, the password file and the templates directory, then the pure parse. */
 export async function loadEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts?: HostFacts,
@@ -18,5 +18,16 @@ export async function loadEnvironment(
       authPassFile = { error: (err as NodeJS.ErrnoException).code ?? String(err) };
     }
   }
-  return parseEnvironment(env, facts ?? (await readHostFacts()), authPassFile);
+  // Listing it proves both that it is a directory and that we may read it.
+  const templatesDir = env[ENV.templatesDir.name]?.trim();
+  let templatesDirCheck: DirectoryCheck | undefined;
+  if (templatesDir) {
+    try {
+      await readdir(templatesDir);
+      templatesDirCheck = { directory: true };
+    } catch (err) {
+      templatesDirCheck = { error: (err as NodeJS.ErrnoException).code ?? String(err) };
+    }
+  }
+  return parseEnvironment(env, facts ?? (await readHostFacts()), authPassFile, templatesDirCheck);
 }

@@ -4,6 +4,14 @@ import type { Config } from './env.js';
 // Every file and socket the agent and its children share, in one place, so the
 // keepalived config, the supervisor and the status server agree on them.
 
+/** VIPKEEPER_RUN_DIR's default (env-schema.ts says the same; a unit test keeps them equal). */
+export const DEFAULT_RUN_DIR = '/run/vipkeeper';
+
+/** The agent's control socket (drills) in a run directory: HTTP, mode 0600. */
+export function controlSocketPath(runDir: string): string {
+  return join(runDir, 'control.sock');
+}
+
 export interface RuntimePaths {
   readonly haproxyCfg: string;
   readonly keepalivedConf: string;
@@ -19,6 +27,12 @@ export interface RuntimePaths {
   /** haproxy's master pid, so a restarted agent can find and keep it. */
   readonly haproxyPid: string;
   readonly keepalivedVrrpPid: string;
+  /** haproxy's stdout and stderr, appended; the agent follows it (it outlives the agent, see output-file.ts). */
+  readonly haproxyOutput: string;
+  /** keepalived's console log, the same way. */
+  readonly keepalivedOutput: string;
+  /** The agent's control socket (drills), root only. */
+  readonly controlSocket: string;
 }
 
 export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): RuntimePaths {
@@ -32,6 +46,9 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
     haproxyPid: join(config.runDir, 'haproxy.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),
+    haproxyOutput: join(config.runDir, 'haproxy.log'),
+    keepalivedOutput: join(config.runDir, 'keepalived.log'),
+    controlSocket: controlSocketPath(config.runDir),
   };
 }
 

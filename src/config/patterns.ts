@@ -61,6 +61,35 @@ export function inSubnet(address: string, network: string, prefix: number): bool
   return Math.floor(ipv4ToInt(address) / size) === Math.floor(ipv4ToInt(network) / size);
 }
 
+export function intToIpv4(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+/**
+ * Why an address (with its prefix) cannot be a virtual IP, or null when it can:
+ * addresses no client reaches (unspecified, loopback, link-local), multicast and
+ * reserved ranges, and a subnet's network or broadcast address (prefixes below 31;
+ * /31 has neither, RFC 3021).
+ */
+export function vipAddressProblem(address: string, prefix: number): string | null {
+  const within = (network: string, p: number) => inSubnet(address, network, p);
+  if (within('0.0.0.0', 8)) return 'is in 0.0.0.0/8 ("this network"), which no host can be reached at';
+  if (within('127.0.0.0', 8)) return 'is a loopback address (127.0.0.0/8)';
+  if (within('169.254.0.0', 16)) return 'is a link-local address (169.254.0.0/16), which routers do not forward';
+  if (within('224.0.0.0', 4)) return 'is a multicast address (224.0.0.0/4)';
+  if (address === '255.255.255.255') return 'is the broadcast address 255.255.255.255';
+  if (within('240.0.0.0', 4)) return 'is in the reserved range 240.0.0.0/4';
+  if (prefix < 31) {
+    const size = 2 ** (32 - prefix);
+    const n = ipv4ToInt(address);
+    const host = n % size;
+    const network = `${intToIpv4(n - host)}/${prefix}`;
+    if (host === size - 1) return `is the broadcast address of ${network}`;
+    if (host === 0) return `is the network address of ${network}`;
+  }
+  return null;
+}
+
 /**
  * Untrusted text made safe to print on one line: JSON-quoted (control
  * characters escaped), every non-ASCII character as \uXXXX (so U+2028 and

@@ -44,6 +44,8 @@ export interface EngineLinkOptions {
   readonly heartbeatMs?: number;
   /** Follow the event stream (the agent); a one-shot reader (render) only lists. Default true. */
   readonly follow?: boolean;
+  /** The Docker edge; a fake in unit tests. */
+  readonly connect?: (target: EngineConfig) => Promise<DockerEngine>;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -113,7 +115,7 @@ export class EngineLink extends EventEmitter {
     for (const target of this.o.targets) {
       if (this.#closed) return;
       try {
-        const engine = await connectDocker(target);
+        const engine = await (this.o.connect ?? connectDocker)(target);
         if (this.#closed) return;
         this.#engine = engine;
         this.#target = target;
@@ -204,7 +206,9 @@ export class EngineLink extends EventEmitter {
         this.#lost((err as Error).message);
       }
     }
-    const keep = this.#state === 'down' && Date.now() - this.#since < this.o.graceMs ? this.#cache : [];
+    // Reconnecting (new TLS certificates): its backends stay, as for a short loss; so do a lost engine's, for the grace period.
+    const reconnecting = this.#state === 'up' && this.#engine === null;
+    const keep = reconnecting || (this.#state === 'down' && Date.now() - this.#since < this.o.graceMs) ? this.#cache : [];
     if (keep.length === 0) this.#cache = [];
     this.#contributed = keep.length;
     return keep;

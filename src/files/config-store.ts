@@ -1,14 +1,25 @@
-import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigRejectedError, ConfigWriteError, ToolMissingError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 // The live config files at the top of the config directory, with beside each
 // `NAME.bak` (the previous live file) and `NAME.last-good` (the last one that
-// was applied and ran). Nothing reaches the live name without passing `check`.
+// was applied and ran). Nothing reaches the live name without passing `check`,
+// and a file that went live but did not load is put back with `restore`.
 
 export type ConfigName = 'haproxy.cfg' | 'keepalived.conf';
 
-export class ConfigStore {
+/** What the appliers need of the config directory; a fake in unit tests. */
+export interface ConfigFiles {
+  path(name: ConfigName): string;
+  read(name: ConfigName): Promise<string | null>;
+  install(name: ConfigName, content: string, check: (tempPath: string) => Promise<void>): Promise<boolean>;
+  markGood(name: ConfigName): Promise<void>;
+  restore(name: ConfigName, content: string): Promise<void>;
+}
+
+export class ConfigStore implements ConfigFiles {
   constructor(readonly dir: string) {}
 
   path(name: ConfigName): string {
@@ -30,22 +41,37 @@ export class ConfigStore {
   /**
    * Validates `content` as a temporary file, keeps the current live file as
    * NAME.bak, then swaps the new one in atomically. Throws (live file
-   * untouched) when `check` refuses it. Returns false when it was already live.
+   * untouched) when `check` refuses it, or ConfigWriteError when the directory
+   * cannot be written. Returns false when it was already live.
    */
   async install(name: ConfigName, content: string, check: (tempPath: string) => Promise<void>): Promise<boolean> {
     const current = await this.read(name);
     if (current === content) return false;
-    await writeFileAtomic(this.dir, name, content, async (temp) => {
+    await this.#write(name, content, async (temp) => {
       await check(temp);
-      if (current !== null) await copyFile(this.path(name), join(this.dir, `${name}.bak`));
+      if (current !== null) await writeFileAtomic(this.dir, `${name}.bak`, current);
     });
     return true;
   }
 
+  /** Puts `content` (a file that ran before) back under the live name, unchecked. */
+  async restore(name: ConfigName, content: string): Promise<void> {
+    await this.#write(name, content);
+  }
+
   /** Records the live file as the last one that was applied and ran. */
   async markGood(name: ConfigName): Promise<void> {
-    const temp = join(this.dir, `.${name}.last-good.tmp`);
-    await copyFile(this.path(name), temp);
-    await rename(temp, join(this.dir, `${name}.last-good`));
+    const live = await this.read(name);
+    if (live === null) return;
+    await this.#write(`${name}.last-good`, live);
+  }
+
+  async #write(name: string, content: string, check?: (temp: string) => Promise<void>): Promise<void> {
+    try {
+      await writeFileAtomic(this.dir, name, content, check);
+    } catch (err) {
+      if (err instanceof ConfigRejectedError || err instanceof ToolMissingError) throw err;
+      throw new ConfigWriteError(join(this.dir, name), err);
+    }
   }
 }

@@ -26,6 +26,7 @@ export class KeepalivedProcess {
         // SIGTERM: keepalived sends priority 0 adverts and removes the VIPs.
         stopSignal: 'SIGTERM',
         stopGraceMs: 10_000,
+        outputFile: paths.keepalivedOutput,
       },
       log,
     );
@@ -37,6 +38,11 @@ export class KeepalivedProcess {
 
   stop(): Promise<void> {
     return this.process.stop();
+  }
+
+  /** On SIGTERM, before anything else: an exit from now on is not restarted (see SupervisedProcess). */
+  beginShutdown(): void {
+    this.process.beginShutdown();
   }
 
   reload(): boolean {

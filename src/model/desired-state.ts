@@ -21,7 +21,7 @@ export interface SelectionSettings {
 }
 
 export interface Server {
-  /** HAProxy server name: the container name when it is a safe word, else c-<id>. */
+  /** HAProxy server name: the container name when it is a safe word, else c-<id>; unique across the whole state. */
   readonly name: string;
   readonly containerId: string;
   readonly containerName: string;
@@ -91,6 +91,7 @@ export function buildDesiredState(
   const skipped: SkippedContainer[] = [];
   const notices: LabelNotice[] = [];
   const accepted: Accepted[] = [];
+  const names = new Map<string, ContainerInfo>();
   const skip = (c: ContainerInfo, reason: string, problems: readonly LabelProblem[] = []) =>
     skipped.push({ containerId: c.id, containerName: c.name, reason, problems });
 
@@ -126,7 +127,17 @@ export function buildDesiredState(
       skip(c, endpoint.problem);
       continue;
     }
+    // Server names are unique across every backend by construction: a name is claimed
+    // oldest first, so a newcomer can never rename or displace a running server. A clash
+    // (a container named like another's c-<id> fallback, engine-qualified names that meet)
+    // leaves out only the newer container; haproxy -c would refuse the whole file otherwise.
     const name = serverName(c);
+    const holder = names.get(name);
+    if (holder) {
+      skip(c, `its server name ${name} is already taken by the older container ${who(holder)}, so ${who(c)} is left out: rename one of them`);
+      continue;
+    }
+    names.set(name, c);
     accepted.push({
       container: c,
       service,
@@ -196,6 +207,9 @@ export function buildDesiredState(
   notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
   return { services, skipped, notices };
 }
+
+/** A container in a reason: its name, quoted because it is untrusted, and its short id. */
+const who = (c: ContainerInfo) => `${showUntrusted(c.name)} (${c.id.slice(0, 12)})`;
 
 /** HAProxy server name: the container name (qualified by its engine when there are several), or c-<id> when that is no safe word. */
 export function serverName(c: ContainerInfo): string {

@@ -1,4 +1,5 @@
 import ejs from 'ejs';
+import { createContext, Script } from 'node:vm';
 import type { Config } from '../config/env.js';
 import { runtimePaths } from '../config/paths.js';
 import { TemplateError } from '../errors.js';
@@ -12,23 +13,54 @@ export interface RenderedConfigs {
   readonly keepalivedConf: string;
 }
 
+/** The most a template may take to print; a loop in a user's template costs its pass, never the agent. */
+export const TEMPLATE_TIMEOUT_MS = 2000;
 
 /** Desired state + config + template text -> both files' bytes. Pure and deterministic. */
 export function renderConfigs(config: Config, state: DesiredState, templates: Templates): RenderedConfigs {
   return {
-    haproxyCfg: print(
+    haproxyCfg: printTemplate(
       templates['haproxy.cfg.ejs'],
       haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket }),
     ),
-    keepalivedConf: print(templates['keepalived.conf.ejs'], keepalivedView(config)),
+    keepalivedConf: printTemplate(templates['keepalived.conf.ejs'], keepalivedView(config)),
   };
 }
 
-function print(template: TemplateSource, view: object): string {
+interface Compiled {
+  readonly text: string;
+  readonly script: Script;
+}
+
+const compiled = new Map<string, Compiled>();
+
+/**
+ * Prints one template. The compiled template runs in a fresh context of its
+ * own with a time limit: it gets a copy of the view model (JSON, so nothing of
+ * the agent's realm such as `process` is reachable through it), keeps nothing
+ * between prints, and its promise jobs run inside the limit too; an endless
+ * loop is stopped after `timeoutMs`. Any failure is a TemplateError naming the
+ * file and, where ejs knows it, the line.
+ */
+export function printTemplate(template: TemplateSource, view: object, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
   try {
-    // filename makes ejs errors point at the user's template line.
-    return ejs.render(template.text, view as ejs.Data, { filename: template.path, async: false });
+    let c = compiled.get(template.path);
+    if (!c || c.text !== template.text) {
+      // filename makes ejs errors point at the user's template line.
+      const fn = ejs.compile(template.text, { client: true, filename: template.path, compileDebug: true, async: false });
+      const script = new Script(`(${fn.toString()})(JSON.parse(__viewJson))`, { filename: template.path });
+      c = { text: template.text, script };
+      compiled.set(template.path, c);
+    }
+    const context = createContext({ __viewJson: JSON.stringify(view) }, { microtaskMode: 'afterEvaluate' });
+    const out: unknown = c.script.runInContext(context, { timeout: timeoutMs });
+    if (typeof out !== 'string') throw new Error('the template did not print text');
+    return out;
   } catch (err) {
-    throw new TemplateError(template.path, err);
+    const timedOut = /timed out/i.test((err as Error)?.message ?? '');
+    throw new TemplateError(
+      template.path,
+      timedOut ? new Error(`did not finish printing within ${timeoutMs} ms (an endless loop?)`, { cause: err }) : err,
+    );
   }
 }

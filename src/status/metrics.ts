@@ -61,5 +61,12 @@ export function renderMetrics(s: StatusSnapshot): string {
     s.docker.engines.map((e) => [{ engine: e.name, endpoint: e.endpoint }, e.state === 'up' ? 1 : 0]),
   );
   metric('vipkeeper_engine_backends', 'gauge', 'Containers or tasks each source contributes', s.docker.engines.map((e) => [{ engine: e.name }, e.backends]));
+  metric(
+    'vipkeeper_failing',
+    'gauge',
+    'Things failing now and retried with backoff (reconcile pass, drill restore), by consecutive failures',
+    (s.failing ?? []).map((f) => [{ what: f.what, kind: f.kind, code: f.code }, f.failures]),
+  );
+  metric('vipkeeper_healthy', 'gauge', '1 while /healthz answers ok', [[{}, s.health === undefined || s.health.ok ? 1 : 0]]);
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
-import type { PassRecord } from '../agent/pass-record.js';
+import type { PassRecord, PassTotals } from '../agent/pass-record.js';
+import type { FailingItem } from '../agent/retry-policy.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
@@ -43,7 +44,7 @@ export interface StatusSnapshot {
   readonly vrrp: VrrpSnapshot | null;
   readonly services: readonly StatusService[];
   readonly lastPass: PassRecord | null;
-  readonly passes: { readonly byMethod: Readonly<Record<string, number>>; readonly secondsTotal: number; readonly failed: number };
+  readonly passes: PassTotals;
   readonly children: readonly SupervisedState[];
   readonly docker: {
     /** This node's own engine (the node role gate). */
@@ -55,6 +56,10 @@ export interface StatusSnapshot {
     readonly engines: readonly EngineStatus[];
   };
   readonly drill: { readonly mode: string; readonly since: string } | null;
+  /** What is failing now and retried with backoff: passes, a drill restore, ... */
+  readonly failing?: readonly FailingItem[];
+  /** What /healthz answers. */
+  readonly health?: { readonly ok: boolean; readonly reason: string };
 }
 
 /** HAProxy's srv_op_state and srv_admin_state -> one word. Pure. */

@@ -1,50 +1,46 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { renderMetrics } from './metrics.js';
 import type { StatusSnapshot } from './snapshot.js';
 
-// The status edge: a small HTTP server on the status address.
+// The status edge: a small read-only HTTP server on the status address.
 //   GET /healthz  200 when the agent and haproxy run, else 503 with the reason
 //   GET /status   the StatusSnapshot as JSON
 //   GET /metrics  Prometheus text
-//   POST /drill   {"action":"start","mode":"graceful|haproxy|fault"} or {"action":"restore"}
+// (HEAD too.) Any other method is 405. Nothing here changes what the node does:
+// drills go through the control socket (src/control/), which only root on this
+// host reaches. A web page can make a browser send requests here (and DNS
+// rebinding can even read the answers), so this address must never take one
+// that acts.
 
-export type DrillMode = 'graceful' | 'haproxy' | 'fault';
-export type DrillRequest = { action: 'start'; mode: DrillMode } | { action: 'restore' };
+export type { DrillMode, DrillRequest } from '../control/control-types.js';
 
 export interface StatusSource {
   snapshot(): Promise<StatusSnapshot>;
   health(): { ok: boolean; reason: string };
-  drill(request: DrillRequest): Promise<{ ok: boolean; message: string }>;
 }
 
-const DRILL_MODES = new Set<DrillMode>(['graceful', 'haproxy', 'fault']);
+const ALLOW = 'GET, HEAD';
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage, limit = 4096): Promise<string> {
-  let body = '';
-  for await (const chunk of req) {
-    body += String(chunk);
-    if (body.length > limit) throw new Error('request body too large');
-  }
-  return body;
-}
+const isLoopback = (host: string) => /^127\./.test(host);
 
-function parseDrill(body: string): DrillRequest | null {
-  try {
-    const v = JSON.parse(body) as { action?: unknown; mode?: unknown };
-    if (v.action === 'restore') return { action: 'restore' };
-    if (v.action === 'start' && typeof v.mode === 'string' && DRILL_MODES.has(v.mode as DrillMode)) {
-      return { action: 'start', mode: v.mode as DrillMode };
-    }
-  } catch {
-    /* fall through */
-  }
-  return null;
+/**
+ * Pure: the warning to log when the status address is reachable from other hosts, or null on
+ * loopback. It names what such an address exposes.
+ */
+export function statusExposureWarning(addr: { host: string; port: number }): string | null {
+  if (isLoopback(addr.host)) return null;
+  const where = addr.host === '0.0.0.0' ? `${addr.host}:${addr.port} (every interface)` : `${addr.host}:${addr.port}`;
+  return (
+    `the status server listens on ${where}, not on loopback: whoever reaches it reads /status ` +
+    '(service, server and container names, backend addresses, VRRP state, Docker endpoints) and /metrics. ' +
+    'It is read-only (drills go through the control socket), but firewall it or keep VIPKEEPER_STATUS_ADDR on 127.0.0.1'
+  );
 }
 
 export async function startStatusServer(addr: { host: string; port: number }, source: StatusSource, log: Logger): Promise<Server> {
@@ -52,21 +48,18 @@ export async function startStatusServer(addr: { host: string; port: number }, so
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://status');
-        if (req.method === 'GET' && url.pathname === '/healthz') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          const hint = url.pathname === '/drill' ? ": drills go through the agent's control socket on its host (vipkeeper drill, as root)" : '';
+          send(res, 405, 'text/plain', `method not allowed: the status address is read-only${hint}\n`, { allow: ALLOW });
+        } else if (url.pathname === '/healthz') {
           const h = source.health();
           send(res, h.ok ? 200 : 503, 'text/plain', `${h.reason}\n`);
-        } else if (req.method === 'GET' && url.pathname === '/status') {
+        } else if (url.pathname === '/status') {
           send(res, 200, 'application/json', `${JSON.stringify(await source.snapshot(), null, 2)}\n`);
-        } else if (req.method === 'GET' && url.pathname === '/metrics') {
+        } else if (url.pathname === '/metrics') {
           send(res, 200, 'text/plain; version=0.0.4', renderMetrics(await source.snapshot()));
-        } else if (req.method === 'POST' && url.pathname === '/drill') {
-          const request = parseDrill(await readBody(req));
-          if (!request) {
-            send(res, 400, 'application/json', '{"ok":false,"message":"expected {\\"action\\":\\"start\\",\\"mode\\":\\"graceful|haproxy|fault\\"} or {\\"action\\":\\"restore\\"}"}\n');
-            return;
-          }
-          const answer = await source.drill(request);
-          send(res, answer.ok ? 200 : 409, 'application/json', `${JSON.stringify(answer)}\n`);
+        } else if (url.pathname === '/drill') {
+          send(res, 404, 'text/plain', "not here: drills go through the agent's control socket on its host (vipkeeper drill, as root)\n");
         } else {
           send(res, 404, 'text/plain', 'not found: try /healthz, /status or /metrics\n');
         }
@@ -81,5 +74,7 @@ export async function startStatusServer(addr: { host: string; port: number }, so
     server.listen(addr.port, addr.host, () => resolve());
   });
   log.info({ addr: `${addr.host}:${addr.port}` }, 'status server listening');
+  const warning = statusExposureWarning(addr);
+  if (warning) log.warn({ addr: `${addr.host}:${addr.port}` }, warning);
   return server;
 }

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { postDrill } from '../../src/control/control-client.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/render/load-templates.js';
 import { AgentUnderTest, answeringBackends, get } from './support/agent.js';
 import { CLI } from './support/cli.js';
@@ -190,7 +191,7 @@ describe('vipkeeper run with user templates', () => {
     await runApp({ name: 'vkt-t1', labels: apps, publish: ['80'] });
     agent = new AgentUnderTest({ VIPKEEPER_TEMPLATES_DIR: templates });
     agent.start();
-    await agent.waitLog('the agent fully started', (l) => l.msg === 'status server listening');
+    await agent.waitLog('the agent fully started', (l) => l.msg === 'vipkeeper started');
     await agent.waitServers(['vkt-t1']);
   });
   afterAll(async () => {
@@ -202,7 +203,7 @@ describe('vipkeeper run with user templates', () => {
     const good = readFileSync(join(templates, 'haproxy.cfg.ejs'), 'utf8');
     const before = readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8');
     writeFileSync(join(templates, 'haproxy.cfg.ejs'), good.replace('option redispatch', 'option no-such-option'));
-    await agent.waitLog('the rejection', (l) => l.msg.includes('last good config stays live') && String(l.err).includes('no-such-option'));
+    await agent.waitLog('the rejection', (l) => l.msg.includes('last good config stays live') && JSON.stringify(l.err).includes('no-such-option'));
     expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).toBe(before);
     expect(await get()).toEqual({ status: 200, body: 'vkt-t1' });
 
@@ -221,7 +222,7 @@ describe('vipkeeper run with a password file', () => {
     writeFileSync(passFile, 'first-pw\n');
     agent = new AgentUnderTest({ VIPKEEPER_AUTH_PASS_FILE: passFile });
     agent.start();
-    await agent.waitLog('the agent fully started', (l) => l.msg === 'status server listening');
+    await agent.waitLog('the agent fully started', (l) => l.msg === 'vipkeeper started');
   });
   afterAll(async () => {
     await agent?.stop();
@@ -291,8 +292,9 @@ describe('stopping the agent', () => {
     agent = new AgentUnderTest({ VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_ADVERT_INT: '0.1' });
     agent.start();
     await agent.waitLog('MASTER', (l) => l.msg === 'VRRP vipkeeper_210 is now MASTER', 15_000);
-    const fault = await fetch('http://127.0.0.1:9321/drill', { method: 'POST', body: JSON.stringify({ action: 'start', mode: 'fault' }) });
-    expect(fault.status).toBe(200);
+    // Drills go through the control socket in the run directory (the status address is read-only).
+    const fault = await postDrill(agent.controlSocket, { action: 'start', mode: 'fault' });
+    expect(fault.ok).toBe(true);
     await agent.waitLog('FAULT', (l) => l.msg === 'VRRP vipkeeper_210 is now FAULT', 15_000);
     await waitFor('the VIP gone', async () => !(await sh('ip', ['-4', 'addr', 'show', 'dev', TEST_IFACE])).stdout.includes('198.18.0.100/'), 15_000);
     await sh('ip', ['addr', 'add', '198.18.0.100/24', 'dev', TEST_IFACE]);

@@ -31,6 +31,11 @@ describe('the vipkeeper image', () => {
     for (const dev of ['typescript', 'vitest', 'src', 'test']) expect(files.split(/\s+/)).not.toContain(dev);
   });
 
+  it("carries the Docker socket proxy's config, valid for its haproxy", async () => {
+    const out = await inImage('haproxy', '-c', '-f', '/opt/vipkeeper/docker-socket-proxy/haproxy.cfg');
+    expect(out).toContain('Configuration file is valid');
+  });
+
   it('runs the agent under tini with a /healthz HEALTHCHECK, and reports its size', async () => {
     const config = JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config}}', VIPKEEPER_IMAGE)) as {
       Entrypoint: string[];

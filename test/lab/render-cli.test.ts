@@ -104,12 +104,12 @@ describe('vipkeeper render against real Docker', () => {
     expect(readFileSync(join(out, 'haproxy.cfg'), 'utf8')).toBe(before);
   });
 
-  it('rejects keepalived.conf with an interface that does not exist (keepalived -t)', async () => {
+  it('refuses an interface that does not exist as a bad environment (exit 2), before anything is written', async () => {
     const out = fresh();
     const r = await runCli(['render', '--out', out], { ...baseEnv, VIPKEEPER_INTERFACE: 'vkt-none0' });
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(2);
     expect(existsSync(join(out, 'keepalived.conf'))).toBe(false);
-    expect(r.stdout).toMatch(/vkt-none0/);
+    expect(r.stderr).toContain('VIPKEEPER_INTERFACE="vkt-none0": no interface vkt-none0 in this network namespace');
   });
 
   it('exits 2 and names every bad variable in one message, with the secret masked', async () => {

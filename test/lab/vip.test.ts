@@ -21,7 +21,8 @@ async function haproxyPids(n: LbNode): Promise<number[]> {
 }
 
 async function drill(n: LbNode, mode: string): Promise<{ report: DrillReport; code: number }> {
-  const r = await lab.exec(n, process.execPath, [CLI, 'drill', '--mode', mode, '--hold', '1s', '--json'], true);
+  // A unix socket is no network namespace's own: each node's agent has its control socket in its run dir.
+  const r = await lab.exec(n, process.execPath, [CLI, 'drill', '--mode', mode, '--hold', '1s', '--json', '--control', n.agent!.controlSocket], true);
   expect(r.code, r.stderr).toBe(0);
   return { report: JSON.parse(r.stdout) as DrillReport, code: r.code };
 }
@@ -133,7 +134,7 @@ describe('the VIP across three load-balancer hosts', () => {
   it('refuses a drill on a BACKUP node unless forced', async () => {
     const [master] = await lab.holders();
     const backup = master === lb1.name ? lb2 : lb1;
-    const r = await lab.exec(backup, process.execPath, [CLI, 'drill', '--mode', 'graceful'], true);
+    const r = await lab.exec(backup, process.execPath, [CLI, 'drill', '--mode', 'graceful', '--control', backup.agent!.controlSocket], true);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('not MASTER');
     expect(await lab.holders()).toEqual([master]);

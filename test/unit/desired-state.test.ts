@@ -321,6 +321,147 @@ describe('buildDesiredState: server names', () => {
   });
 });
 
+describe('buildDesiredState: server names are unique by construction; the oldest keeps its name', () => {
+  // Ids with a fixed, distinct 12-character prefix, so the fallback names are known.
+  const ID_A = `aaaaaaaaaaaa${idFor('a').slice(12)}`;
+  const ID_B = `bbbbbbbbbbbb${idFor('b').slice(12)}`;
+  const ID_A2 = `aaaaaaaaaaaa${idFor('a2').slice(12)}`; // same short id as ID_A, another container
+  const who = (name: string, id: string) => `${JSON.stringify(name)} (${id.slice(0, 12)})`;
+
+  interface Row {
+    readonly what: string;
+    readonly containers: ContainerSpec[];
+    /** Server names per service. */
+    readonly served: Record<string, string[]>;
+    /** Skipped container -> [its server name, the holder's name, the holder's id]. */
+    readonly skipped: Record<string, [string, string, string]>;
+  }
+  const rows: Row[] = [
+    {
+      what: "a container named like an older container's fallback c-<id12>",
+      containers: [
+        { name: 'weird name', id: ID_A, created: 1 },
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 2 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa'] },
+      skipped: { 'c-aaaaaaaaaaaa': ['c-aaaaaaaaaaaa', 'weird name', ID_A] },
+    },
+    {
+      what: 'the same clash with the ages swapped: the older plain name wins, the fallback is skipped',
+      containers: [
+        { name: 'weird name', id: ID_A, created: 2 },
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 1 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa'] },
+      skipped: { 'weird name': ['c-aaaaaaaaaaaa', 'c-aaaaaaaaaaaa', ID_B] },
+    },
+    {
+      what: "an engine-qualified fallback (engine_c-<id12>) and a container named like it on the same engine",
+      containers: [
+        { name: 'bad/name', id: ID_A, created: 1, engine: 'app1' },
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 2, engine: 'app1' },
+        { name: 'c-aaaaaaaaaaaa', id: ID_A2, created: 3, engine: 'app2' },
+      ],
+      served: { apps: ['app1_c-aaaaaaaaaaaa', 'app2_c-aaaaaaaaaaaa'] },
+      skipped: { 'c-aaaaaaaaaaaa': ['app1_c-aaaaaaaaaaaa', 'bad/name', ID_A] },
+    },
+    {
+      what: 'two engines whose qualified names meet (engine a_b + c, engine a + b_c)',
+      containers: [
+        { name: 'c', id: ID_A, created: 1, engine: 'a_b' },
+        { name: 'b_c', id: ID_B, created: 2, engine: 'a' },
+      ],
+      served: { apps: ['a_b_c'] },
+      skipped: { b_c: ['a_b_c', 'c', ID_A] },
+    },
+    {
+      what: 'two unsafe names whose ids share the first 12 characters',
+      containers: [
+        { name: 'x y', id: ID_A, created: 1 },
+        { name: 'x z', id: ID_A2, created: 2 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa'] },
+      skipped: { 'x z': ['c-aaaaaaaaaaaa', 'x y', ID_A] },
+    },
+    {
+      what: 'the clash spans services: names are unique across all backends',
+      containers: [
+        { name: 'weird name', id: ID_A, created: 1, extraLabels: { 'vipkeeper.service': 'api', 'vipkeeper.path': '/api' } },
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 2 },
+      ],
+      served: { api: ['c-aaaaaaaaaaaa'] },
+      skipped: { 'c-aaaaaaaaaaaa': ['c-aaaaaaaaaaaa', 'weird name', ID_A] },
+    },
+    {
+      what: 'equal creation times: the smaller id keeps the name',
+      containers: [
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 5 },
+        { name: 'weird name', id: ID_A, created: 5 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa'] },
+      skipped: { 'c-aaaaaaaaaaaa': ['c-aaaaaaaaaaaa', 'weird name', ID_A] },
+    },
+    {
+      what: 'names that differ only in case are distinct (HAProxy compares them case-sensitively)',
+      containers: [
+        { name: 'Web', id: ID_A, created: 1 },
+        { name: 'web', id: ID_B, created: 2 },
+      ],
+      served: { apps: ['Web', 'web'] },
+      skipped: {},
+    },
+    {
+      what: 'two long names fall back to their own distinct ids',
+      containers: [
+        { name: 'a'.repeat(65), id: ID_A, created: 1 },
+        { name: 'b'.repeat(65), id: ID_B, created: 2 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa', 'c-bbbbbbbbbbbb'] },
+      skipped: {},
+    },
+    {
+      what: 'a skipped container (bad label) holds no name',
+      containers: [
+        { name: 'weird name', id: ID_A, created: 1, extraLabels: { 'vipkeeper.weight': 'lots' } },
+        { name: 'c-aaaaaaaaaaaa', id: ID_B, created: 2 },
+      ],
+      served: { apps: ['c-aaaaaaaaaaaa'] },
+      skipped: {},
+    },
+  ];
+
+  it.each(rows)('$what', ({ containers, served, skipped }) => {
+    const input = containers.map((spec) => container(spec));
+    for (const order of [input, [...input].reverse()]) {
+      const state = build(order);
+      expect(Object.fromEntries(state.services.map((s) => [s.name, s.servers.map((srv) => srv.name)]))).toEqual(served);
+      const all = state.services.flatMap((s) => s.servers.map((srv) => srv.name));
+      expect(new Set(all).size).toBe(all.length);
+      const nameClashes = state.skipped.filter((s) => s.reason.includes('server name'));
+      expect(Object.fromEntries(nameClashes.map((s) => [s.containerName, s.reason]))).toEqual(
+        Object.fromEntries(
+          Object.entries(skipped).map(([name, [server, holder, holderId]]) => {
+            const mine = input.find((c) => c.name === name)!;
+            return [
+              name,
+              `its server name ${server} is already taken by the older container ${who(holder, holderId)}, so ${who(name, mine.id)} is left out: rename one of them`,
+            ];
+          }),
+        ),
+      );
+    }
+  });
+
+  it("the older container's name does not change when a clashing container appears, and only the newcomer is left out", () => {
+    const older = container({ name: 'weird name', id: ID_A, created: 1 });
+    const other = container({ name: 'web-1', created: 1 });
+    const before = build([older, other]);
+    const after = build([older, other, container({ name: 'c-aaaaaaaaaaaa', id: ID_B, created: 9 })]);
+    expect(after.services).toEqual(before.services);
+    expect(after.skipped.map((s) => s.containerName)).toEqual(['c-aaaaaaaaaaaa']);
+  });
+});
+
 describe('buildDesiredState: determinism', () => {
   const fleet: ContainerInfo[] = [
     container({ name: 'web-1', created: 10, extraLabels: { 'vipkeeper.service': 'web', 'vipkeeper.host': 'web.example.com' } }),

@@ -1,9 +1,10 @@
 import { quoteUntrusted } from '../../src/config/patterns.js';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, parseEnvironment } from '../../src/config/env.js';
+import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, type DirectoryCheck, parseEnvironment } from '../../src/config/env.js';
 import { ENV_SPECS } from '../../src/config/env-schema.js';
 import { ConfigError } from '../../src/errors.js';
+import type { HostFacts } from '../../src/config/host-facts.js';
 import { configError, FACTS, facts, MINIMAL_ENV } from './fixtures.js';
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +51,7 @@ describe('parseEnvironment: a minimal environment gets every default', () => {
 describe('parseEnvironment: values that are set are used', () => {
   it.each<[string, string, keyof Config, unknown]>([
     ['VIPKEEPER_INTERFACE', 'bond0.100', 'interface', 'bond0.100'],
+    ['VIPKEEPER_INTERFACE', 'eth0', 'interface', 'eth0'],
     ['VIPKEEPER_VIRTUAL_ROUTER_ID', '7', 'virtualRouterId', 7],
     ['VIPKEEPER_PRIORITY', '254', 'priority', 254],
     ['VIPKEEPER_STATE', 'backup', 'state', 'BACKUP'],
@@ -104,6 +106,36 @@ describe('parseEnvironment: interface default', () => {
 
   it('an explicit VIPKEEPER_INTERFACE wins over the subnet match', () => {
     expect(parse({ VIPKEEPER_INTERFACE: 'eth0' }).config.interface).toBe('eth0');
+  });
+
+  it.each<[string, string, HostFacts, string]>([
+    ['a typo of an existing one', 'eth2', FACTS, 'no interface eth2 in this network namespace; did you mean eth0?'],
+    ['none near it: the host\'s interfaces are listed', 'wlan0', FACTS, 'no interface wlan0 in this network namespace (it has: bond0, bond0.100, eth0, eth1, lo)'],
+    [
+      'many interfaces: only the first few are listed',
+      'uplink',
+      facts({ interfaces: Array.from({ length: 300 }, (_, i) => ({ name: `veth${String(i).padStart(4, '0')}`, addresses: [] })) }),
+      'no interface uplink in this network namespace (it has: veth0000, veth0001, veth0002, veth0003, veth0004, veth0005, veth0006, veth0007, ... 300 in all)',
+    ],
+  ])('an explicit VIPKEEPER_INTERFACE that does not exist is a ConfigError (exit 2), not a keepalived -t refusal: %s', (_what, iface, hostFacts, rule) => {
+    const err = configError(() => parse({ VIPKEEPER_INTERFACE: iface }, undefined, hostFacts));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_INTERFACE', shownValue: quoteUntrusted(iface, 80), rule }]);
+  });
+
+  it('a missing interface is listed with every other bad variable in one ConfigError', () => {
+    const err = configError(() => parse({ VIPKEEPER_INTERFACE: 'eth9', VIPKEEPER_PRIORITY: '999' }));
+    expect(err.problems.map((p) => p.variable).sort()).toEqual(['VIPKEEPER_INTERFACE', 'VIPKEEPER_PRIORITY']);
+  });
+
+  it.each([
+    ['an interface with no address (up or down) exists too', 'bond0.100'],
+    ['the loopback', 'lo'],
+  ])('%s: %s is accepted', (_what, iface) => {
+    expect(parse({ VIPKEEPER_INTERFACE: iface }).config.interface).toBe(iface);
+  });
+
+  it('nothing known about the interfaces (an empty list): the name is not checked', () => {
+    expect(parse({ VIPKEEPER_INTERFACE: 'eth7' }, undefined, facts({ interfaces: [] })).config.interface).toBe('eth7');
   });
 
   it('no subnet holds the VIP and there is no default route: a problem naming VIPKEEPER_INTERFACE', () => {
@@ -189,6 +221,54 @@ describe('parseEnvironment: lists', () => {
     ['the order of first mention is kept', '192.0.2.9,192.0.2.8', ['192.0.2.9', '192.0.2.8']],
   ])('VIPKEEPER_UNICAST_PEERS: %s', (_what, value, expected) => {
     expect(parse({ VIPKEEPER_UNICAST_PEERS: value }).config.unicastPeers).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: VIPKEEPER_VIRTUAL_IPS refuses addresses no VIP can be', () => {
+  it.each<[string, string, string]>([
+    ['the unspecified address', '0.0.0.0/24', '"0.0.0.0/24" is in 0.0.0.0/8 ("this network"), which no host can be reached at'],
+    ['an address in 0.0.0.0/8', '0.1.2.3/32', '"0.1.2.3/32" is in 0.0.0.0/8 ("this network"), which no host can be reached at'],
+    ['loopback', '127.0.0.1/8', '"127.0.0.1/8" is a loopback address (127.0.0.0/8)'],
+    ['loopback, another one', '127.10.0.5/32', '"127.10.0.5/32" is a loopback address (127.0.0.0/8)'],
+    ['link-local', '169.254.10.10/16', '"169.254.10.10/16" is a link-local address (169.254.0.0/16)'],
+    ['multicast', '224.0.0.18/32', '"224.0.0.18/32" is a multicast address (224.0.0.0/4)'],
+    ['multicast, top of the range', '239.255.255.250/24', '"239.255.255.250/24" is a multicast address (224.0.0.0/4)'],
+    ['the limited broadcast', '255.255.255.255/32', '"255.255.255.255/32" is the broadcast address 255.255.255.255'],
+    ['reserved 240.0.0.0/4', '240.0.0.1/24', '"240.0.0.1/24" is in the reserved range 240.0.0.0/4'],
+    ['the broadcast address of its /24', '198.18.0.255/24', '"198.18.0.255/24" is the broadcast address of 198.18.0.0/24'],
+    ['the broadcast address of its /16', '172.31.255.255/16', '"172.31.255.255/16" is the broadcast address of 172.31.0.0/16'],
+    ['the broadcast address of its /30', '192.0.2.3/30', '"192.0.2.3/30" is the broadcast address of 192.0.2.0/30'],
+    ['the network address of its /24', '198.18.0.0/24', '"198.18.0.0/24" is the network address of 198.18.0.0/24'],
+    ['the network address of its /8', '10.0.0.0/8', '"10.0.0.0/8" is the network address of 10.0.0.0/8'],
+    ['the same address twice', '198.18.0.10/24,198.18.0.10/24', '"198.18.0.10/24" is listed twice (198.18.0.10)'],
+    ['the same address twice with other prefixes', '198.18.0.10/24 198.18.0.11/24 198.18.0.10/32', '"198.18.0.10/32" is listed twice (198.18.0.10)'],
+  ])('%s: %s is refused', (_what, value, rule) => {
+    const err = configError(() => parse({ VIPKEEPER_VIRTUAL_IPS: value }));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_VIRTUAL_IPS', shownValue: quoteUntrusted(value, 80), rule: expect.stringContaining(rule) }]);
+    expect(err.message).toContain('VIPKEEPER_VIRTUAL_IPS=');
+  });
+
+  it('every refused item of one list is named in the one problem', () => {
+    const err = configError(() => parse({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24 127.0.0.1/8 224.0.0.1/32' }));
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]!.rule).toContain('"127.0.0.1/8" is a loopback address');
+    expect(err.problems[0]!.rule).toContain('"224.0.0.1/32" is a multicast address');
+  });
+
+  it.each([
+    ['an ordinary address', '198.18.0.10/24'],
+    ['the last host address of a /24', '198.18.0.254/24'],
+    ['the first host address of a /24', '198.18.0.1/24'],
+    ['x.x.x.255 inside a /23 (not its broadcast)', '10.0.0.255/23'],
+    ['x.x.x.0 inside a /23 (not its network address)', '10.0.1.0/23'],
+    ['a /32 ending in .0', '192.0.2.0/32'],
+    ['a /32 ending in .255', '192.0.2.255/32'],
+    ['both addresses of a /31 (RFC 3021)', '192.0.2.0/31,192.0.2.1/31'],
+    ['just below multicast', '223.255.255.254/24'],
+    ['just above loopback', '128.0.0.1/16'],
+    ['169.253.x.x is not link-local', '169.253.0.1/16'],
+  ])('%s is accepted: %s', (_what, value) => {
+    expect(() => parse({ VIPKEEPER_VIRTUAL_IPS: value })).not.toThrow();
   });
 });
 
@@ -368,7 +448,8 @@ describe('parseEnvironment: VRRP password', () => {
     ['from a file', FILE_ENV, { content: `${SECRET}\n` }],
   ])('the secret never appears when a parsed config (%s) is printed', (_what, env, file) => {
     const { config, warnings } = parse(env, file);
-    expect(config.authPass?.reveal()).toBe(SECRET);
+    // Cut to keepalived's 8 characters; neither the whole secret nor the part in use is ever printed.
+    expect(config.authPass?.reveal()).toBe(SECRET.slice(0, 8));
     for (const text of [
       JSON.stringify(config.authPass),
       String(config.authPass),
@@ -378,16 +459,47 @@ describe('parseEnvironment: VRRP password', () => {
       inspect(config, { depth: 10, showHidden: true }),
       JSON.stringify(warnings),
     ]) {
-      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(SECRET.slice(0, 8));
     }
   });
 
-  it.each<[string, Env, AuthPassFileRead | undefined, { variable: string; message: string }[]]>([
-    ['8 characters: no warning', { VIPKEEPER_AUTH_PASS: '12345678' }, undefined, []],
-    ['9 characters inline', { VIPKEEPER_AUTH_PASS: '123456789' }, undefined, [{ variable: 'VIPKEEPER_AUTH_PASS', message: 'the VRRP password has 9 characters; keepalived uses only the first 8' }]],
-    ['12 characters from a file', FILE_ENV, { content: '123456789012\n' }, [{ variable: 'VIPKEEPER_AUTH_PASS_FILE', message: 'the VRRP password has 12 characters; keepalived uses only the first 8' }]],
-  ])('password length: %s', (_what, env, file, expected) => {
-    expect(parse(env, file).warnings).toEqual(expected);
+  // keepalived -t exits 5 ("Truncating auth_pass to 8 characters") on a longer one, so we cut it ourselves.
+  const cut = (n: number) => `the VRRP password has ${n} characters; only the first 8 are used (keepalived's limit), so every node must share those 8`;
+  it.each<[string, Env, AuthPassFileRead | undefined, string, { variable: string; message: string }[]]>([
+    ['8 characters: kept whole, no warning', { VIPKEEPER_AUTH_PASS: '12345678' }, undefined, '12345678', []],
+    ['1 character: kept, no warning', { VIPKEEPER_AUTH_PASS: 'x' }, undefined, 'x', []],
+    ['9 characters inline: cut to 8', { VIPKEEPER_AUTH_PASS: '123456789' }, undefined, '12345678', [{ variable: 'VIPKEEPER_AUTH_PASS', message: cut(9) }]],
+    ['64 characters inline: cut to 8', { VIPKEEPER_AUTH_PASS: 'abcdefgh'.repeat(8) }, undefined, 'abcdefgh', [{ variable: 'VIPKEEPER_AUTH_PASS', message: cut(64) }]],
+    ['12 characters from a file: cut to 8', FILE_ENV, { content: '123456789012\n' }, '12345678', [{ variable: 'VIPKEEPER_AUTH_PASS_FILE', message: cut(12) }]],
+  ])('password length: %s', (_what, env, file, password, expected) => {
+    const { config, warnings } = parse(env, file);
+    expect(config.authPass?.reveal()).toBe(password);
+    expect(warnings).toEqual(expected);
+  });
+});
+
+describe('parseEnvironment: VIPKEEPER_TEMPLATES_DIR must be a directory the edge found', () => {
+  const DIR = { VIPKEEPER_TEMPLATES_DIR: '/etc/vipkeeper/templates' };
+  it.each<[string, DirectoryCheck, string]>([
+    ['it does not exist', { error: 'ENOENT' }, 'the directory does not exist'],
+    ['it is a file', { error: 'ENOTDIR' }, 'is not a directory'],
+    ['it cannot be read', { error: 'EACCES' }, 'cannot read the directory: EACCES'],
+  ])('%s: a ConfigError naming it', (_what, check, rule) => {
+    const err = configError(() => parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS, undefined, check));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_TEMPLATES_DIR', shownValue: '"/etc/vipkeeper/templates"', rule: expect.stringContaining(rule) }]);
+  });
+
+  it('a directory is used', () => {
+    expect(parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS, undefined, { directory: true }).config.templatesDir).toBe('/etc/vipkeeper/templates');
+  });
+
+  it('not checked by the caller (a re-parse on a password file change): taken as it is', () => {
+    expect(parseEnvironment({ ...MINIMAL_ENV, ...DIR }, FACTS).config.templatesDir).toBe('/etc/vipkeeper/templates');
+  });
+
+  it('a value breaking the path rule is named once, for the rule, whatever the check says', () => {
+    const err = configError(() => parseEnvironment({ ...MINIMAL_ENV, VIPKEEPER_TEMPLATES_DIR: 'templates' }, FACTS, undefined, { error: 'ENOENT' }));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_TEMPLATES_DIR', shownValue: '"templates"', rule: expect.stringContaining('must be an absolute path') }]);
   });
 });
 

@@ -7,13 +7,18 @@ import type { SelectionSettings } from '../../src/model/desired-state.js';
 
 // Shared fixtures for the unit tests: a host, selection settings and containers.
 
-/** A host with a loopback, a management NIC (default route) and a NIC on the VIP's subnet. */
+/**
+ * A host with a loopback, a management NIC (default route), a NIC on the VIP's
+ * subnet, and a bond with a VLAN that carry no address.
+ */
 export const FACTS: HostFacts = {
   hostname: 'lb1.example.net',
   interfaces: [
     { name: 'lo', addresses: [{ address: '127.0.0.1', prefix: 8 }] },
     { name: 'eth0', addresses: [{ address: '192.0.2.5', prefix: 24 }] },
     { name: 'eth1', addresses: [{ address: '198.18.0.5', prefix: 24 }] },
+    { name: 'bond0', addresses: [] },
+    { name: 'bond0.100', addresses: [] },
   ],
   defaultInterface: 'eth0',
 };

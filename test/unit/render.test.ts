@@ -265,6 +265,12 @@ describe('renderConfigs: keepalived.conf', () => {
       [/unicast_peer/],
     ],
     [
+      'a password longer than 8 characters is written cut to 8 (keepalived -t refuses a longer one)',
+      { VIPKEEPER_AUTH_PASS: 'pw-123456789' },
+      ['auth_pass pw-12345'],
+      [/pw-123456/],
+    ],
+    [
       'unicast peers (own address dropped)',
       { VIPKEEPER_UNICAST_PEERS: '192.0.2.5,192.0.2.8 192.0.2.9' },
       ['unicast_peer {', '192.0.2.8', '192.0.2.9'],

@@ -58,7 +58,7 @@ const snapshot: StatusSnapshot = {
   services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up' }] }],
   lastPass: null,
   passes: { byMethod: { start: 1, 'runtime-api': 4 }, secondsTotal: 0.25, failed: 0 },
-  children: [{ name: 'haproxy', running: true, pid: 1, restarts: 2, lastExit: null, crashLoop: false }],
+  children: [{ name: 'haproxy', running: true, pid: 1, restarts: 2, lastExit: null, crashLoop: false, lastStartAt: null, healthySince: null }],
   docker: {
     endpoint: 'unix:///var/run/docker.sock',
     connected: true,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { controlSocketPath } from '../../../src/config/paths.js';
 import { showServersState, type ServerStateRow } from '../../../src/haproxy/runtime-api.js';
 import { CLI, REPO } from './cli.js';
 import { httpGet, TEST_IFACE, TEST_VIP, waitFor } from './lab.js';
@@ -40,6 +41,11 @@ export class AgentUnderTest {
 
   get adminSocket(): string {
     return join(this.runDir, 'haproxy.sock');
+  }
+
+  /** The agent's control socket (drills); `vipkeeper drill --control` takes it. */
+  get controlSocket(): string {
+    return controlSocketPath(this.runDir);
   }
 
   start(): void {

@@ -42,6 +42,11 @@ export class Load {
     return this.#ok;
   }
 
+  /** Failures so far, while it runs. */
+  get failures(): readonly { readonly at: number; readonly what: string }[] {
+    return this.#failures;
+  }
+
   async stop(): Promise<LoadResult> {
     this.#stopped = true;
     await this.#done;

@@ -1,0 +1,276 @@
+import { ReloadFailedError, TemplateError, ConfigRejectedError, ConfigWriteError } from '../errors.js';
+import type { HaproxyApplied, HaproxyApplier } from '../haproxy/haproxy-applier.js';
+import type { PortGuard } from '../haproxy/port-guard.js';
+import type { KeepalivedApplier } from '../keepalived/keepalived-applier.js';
+import type { Logger } from '../log.js';
+import type { ContainerInfo } from '../model/container.js';
+import type { DesiredState } from '../model/desired-state.js';
+import type { Plan, PlanContext } from '../pipeline.js';
+import { backendName } from '../render/haproxy-view.js';
+import type { ApplyMethod, PassRecord, PassTotals } from './pass-record.js';
+import { type Clock, errorCode, errorMessage, type RetryPolicy, systemClock } from './retry-policy.js';
+
+// The reconcile loop's one step, level-based and idempotent: list the real
+// state of every engine, plan the whole desired state, apply the difference,
+// record what happened. A pass never throws: a failure keeps the last good
+// config live, is recorded, and the retry policy says when to try again.
+
+export interface ReconcilerParts {
+  /** Every engine's containers; never throws (an engine that does not answer keeps its last ones for a grace period). */
+  readonly list: () => Promise<readonly ContainerInfo[]>;
+  /** The pure core; throws TemplateError when a template does not print. */
+  readonly plan: (containers: readonly ContainerInfo[], context: PlanContext) => Plan;
+  /** Identity of the templates in use now. */
+  readonly templatesKey: () => string;
+  readonly haproxy: Pick<HaproxyApplier, 'apply' | 'installInitial' | 'restore'>;
+  readonly keepalived: Pick<KeepalivedApplier, 'apply' | 'installInitial'>;
+  /** The live files, as a previous run left them (null: none). */
+  readonly readLive: () => Promise<{ haproxy: string | null; keepalived: string | null }>;
+  readonly stopping: { current(containers: readonly ContainerInfo[]): ReadonlySet<string> };
+  readonly ports: Pick<PortGuard, 'unavailable' | 'noteUnbound'>;
+  readonly retry: RetryPolicy;
+  /** Asks for another pass after `delayMs`. */
+  readonly retryLater: (delayMs: number, reason: string) => void;
+  /** Skipped containers and label notices of each plan. */
+  readonly warnings: (state: DesiredState) => void;
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+/** What runs now, as far as the agent knows. */
+export interface Applied {
+  readonly haproxy: HaproxyApplied;
+  readonly keepalivedText: string;
+  /** The state of the last plan that went live (the services shown by /status). */
+  readonly state: DesiredState;
+}
+
+/** Start-up's handle on the children, so the initial apply can bring them up on the files it wrote. */
+export interface ChildrenStart {
+  startHaproxy(fileChanged: boolean): Promise<void>;
+  startKeepalived(fileChanged: boolean): Promise<void>;
+}
+
+export const PASS = 'reconcile pass';
+const HISTORY = 20;
+const EMPTY_STATE: DesiredState = { services: [], skipped: [], notices: [] };
+
+export class Reconciler {
+  #applied: Applied | null = null;
+  #paused: string | null = null;
+  #passes = 0;
+  #history: PassRecord[] = [];
+  #byMethod: Record<string, number> = {};
+  #seconds = 0;
+  #failed = 0;
+  readonly #clock: Clock;
+
+  constructor(private readonly p: ReconcilerParts) {
+    this.#clock = p.clock ?? systemClock;
+  }
+
+  get applied(): Applied | null {
+    return this.#applied;
+  }
+
+  get lastPass(): PassRecord | null {
+    return this.#history.at(-1) ?? null;
+  }
+
+  get history(): readonly PassRecord[] {
+    return this.#history;
+  }
+
+  totals(): PassTotals {
+    return { byMethod: { ...this.#byMethod }, secondsTotal: this.#seconds, failed: this.#failed };
+  }
+
+  /** No passes while haproxy is down on purpose (a drill); `resume` lets them run again. */
+  pause(reason: string): void {
+    this.#paused = reason;
+  }
+
+  resume(): void {
+    this.#paused = null;
+  }
+
+  /**
+   * The first apply, at start: writes both files and brings the children up
+   * on them. A plan that fails (a broken template, a file the binary refuses)
+   * starts on the previous live files when there are some, recorded as a failed
+   * pass and retried; without them the start fails.
+   */
+  async initial(children: ChildrenStart): Promise<void> {
+    const t0 = this.#clock.now();
+    let failure: unknown = null;
+    let plan: Plan | null = null;
+    let haproxyChanged = false;
+    let keepalivedChanged = false;
+    const before = await this.p.readLive();
+    try {
+      plan = await this.#plan(await this.p.list(), null);
+      this.p.warnings(plan.state);
+      haproxyChanged = await this.p.haproxy.installInitial(plan.rendered.haproxyCfg);
+      keepalivedChanged = await this.p.keepalived.installInitial(plan.rendered.keepalivedConf);
+    } catch (err) {
+      failure = err;
+    }
+    let live: { haproxy: string; keepalived: string } | null = null;
+    if (failure !== null) {
+      const files = await this.p.readLive();
+      if (files.haproxy === null || files.keepalived === null) throw failure;
+      live = { haproxy: files.haproxy, keepalived: files.keepalived };
+      this.p.log.error({ err: failure, code: errorCode(failure) }, 'the new config cannot be used; starting with the previous one, and trying again');
+    }
+    try {
+      await children.startHaproxy(haproxyChanged);
+    } catch (err) {
+      // A kept haproxy that did not load the new file still runs the old one: the file must say so too.
+      if (haproxyChanged && before.haproxy !== null) await this.p.haproxy.restore(before.haproxy);
+      throw err;
+    }
+    await children.startKeepalived(keepalivedChanged);
+
+    if (plan !== null && failure === null) {
+      this.#applied = {
+        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false },
+        keepalivedText: plan.rendered.keepalivedConf,
+        state: plan.state,
+      };
+      this.p.retry.succeeded(PASS);
+      this.#record({
+        triggers: ['initial state'],
+        applied: 'start',
+        added: plan.state.services.flatMap((s) => s.servers.map((x) => `${backendName(s.name)}/${x.name}`)),
+        t0,
+      });
+      return;
+    }
+    this.#applied = {
+      haproxy: { services: [], text: live!.haproxy, templatesKey: '', stale: true },
+      keepalivedText: live!.keepalived,
+      state: EMPTY_STATE,
+    };
+    this.#failedPass(['initial state'], t0, failure);
+  }
+
+  /** One pass. Never throws; returns its record, or null when there was nothing to do. */
+  async pass(triggers: readonly string[]): Promise<PassRecord | null> {
+    const applied = this.#applied;
+    if (applied === null || this.#paused !== null) return null;
+    const t0 = this.#clock.now();
+    let plan: Plan;
+    try {
+      plan = await this.#plan(await this.p.list(), applied);
+      this.p.warnings(plan.state);
+    } catch (err) {
+      return this.#failedPass(triggers, t0, err);
+    }
+
+    let method: ApplyMethod = 'none';
+    let reloadReason: string | null = null;
+    let names = { added: [] as string[], removed: [] as string[], updated: [] as string[] };
+    try {
+      const result = await this.p.haproxy.apply(applied.haproxy, {
+        services: plan.state.services,
+        text: plan.rendered.haproxyCfg,
+        templatesKey: this.p.templatesKey(),
+      });
+      method = result.method;
+      reloadReason = result.reloadReason;
+      names = {
+        added: result.changes.add.map((a) => `${a.backend}/${a.server.name}`),
+        removed: result.changes.remove.map((a) => `${a.backend}/${a.server.name}`),
+        updated: result.changes.update.map((a) => `${a.backend}/${a.after.name}`),
+      };
+      this.#applied = {
+        ...applied,
+        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false },
+        state: plan.state,
+      };
+    } catch (err) {
+      // Only a failure after HAProxy may have taken part of the change leaves its state unknown.
+      const untouched = err instanceof TemplateError || err instanceof ConfigRejectedError || err instanceof ConfigWriteError;
+      if (!untouched) this.#applied = { ...applied, haproxy: { ...applied.haproxy, stale: true } };
+      if (err instanceof ReloadFailedError && err.unboundPorts.length > 0) {
+        this.p.ports.noteUnbound(err.unboundPorts, 'haproxy could not bind it (another process holds it)');
+      }
+      return this.#failedPass(triggers, t0, err, names);
+    }
+    try {
+      if (await this.p.keepalived.apply(applied.keepalivedText, plan.rendered.keepalivedConf)) {
+        this.#applied = { ...this.#applied!, keepalivedText: plan.rendered.keepalivedConf };
+        if (method === 'none') method = 'reload';
+      }
+    } catch (err) {
+      return this.#failedPass(triggers, t0, err, names);
+    }
+
+    const wasFailing = this.p.retry.succeeded(PASS);
+    if (method === 'none' && !wasFailing) {
+      this.p.log.debug({ triggers }, 'pass: nothing to change');
+      return null;
+    }
+    return this.#record({ triggers, applied: method, ...names, t0, reloadReason });
+  }
+
+  /** Plans, leaving out services whose frontend port cannot be used. `applied` null: the first plan. */
+  async #plan(containers: readonly ContainerInfo[], applied: Applied | null): Promise<Plan> {
+    const stopping = this.p.stopping.current(containers);
+    const plan = this.p.plan(containers, { stopping });
+    const wanted = plan.state.services.map((s) => s.frontendPort);
+    // At start nothing is probed (an adopted haproxy holds its own ports); later only ports HAProxy does not hold yet.
+    const live = new Set(applied === null ? wanted : applied.haproxy.services.map((s) => s.frontendPort));
+    const unavailable = await this.p.ports.unavailable(wanted, live);
+    if (unavailable.size === 0) return plan;
+    return this.p.plan(containers, { stopping, unavailablePorts: unavailable });
+  }
+
+  #failedPass(triggers: readonly string[], t0: number, err: unknown, names?: { added: string[]; removed: string[]; updated: string[] }): PassRecord {
+    const retry = this.p.retry.failed(PASS, err);
+    this.p.log.error(
+      { err, code: errorCode(err), kind: retry.kind, failures: retry.failures, retryInMs: retry.delayMs },
+      retry.kind === 'needs-change'
+        ? 'pass failed; the last good config stays live; waiting for the input to change'
+        : 'pass failed; the last good config stays live; trying again',
+    );
+    this.p.retryLater(retry.delayMs, `retry after: ${errorMessage(err).split('\n')[0]}`);
+    return this.#record({ triggers, applied: 'none', ...(names ?? {}), t0, error: err, retryInMs: retry.delayMs });
+  }
+
+  #record(r: {
+    triggers: readonly string[];
+    applied: ApplyMethod;
+    added?: readonly string[];
+    removed?: readonly string[];
+    updated?: readonly string[];
+    t0: number;
+    error?: unknown;
+    reloadReason?: string | null;
+    retryInMs?: number | null;
+  }): PassRecord {
+    this.#passes += 1;
+    const failed = r.error !== undefined && r.error !== null;
+    const record: PassRecord = {
+      id: this.#passes,
+      at: new Date(this.#clock.now()).toISOString(),
+      triggers: r.triggers,
+      applied: r.applied,
+      added: r.added ?? [],
+      removed: r.removed ?? [],
+      updated: r.updated ?? [],
+      durationMs: this.#clock.now() - r.t0,
+      error: failed ? errorMessage(r.error) : null,
+      code: failed ? errorCode(r.error) : null,
+      reloadReason: r.reloadReason ?? null,
+      retryInMs: r.retryInMs ?? null,
+    };
+    this.#history = [...this.#history, record].slice(-HISTORY);
+    this.#byMethod[record.applied] = (this.#byMethod[record.applied] ?? 0) + 1;
+    if (record.applied !== 'none') this.#seconds += record.durationMs / 1000;
+    if (failed) this.#failed += 1;
+    const { id, triggers, applied, added, removed, updated, durationMs, reloadReason } = record;
+    this.p.log.info({ pass: id, triggers, applied, added, removed, updated, durationMs, ...(reloadReason ? { reloadReason } : {}), ...(failed ? { error: record.error, code: record.code } : {}) }, 'pass');
+    return record;
+  }
+}

@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { type FileWatch, watchFiles } from '../files/file-watcher.js';
+import type { Logger } from '../log.js';
+
+// What the agent does when a file it follows changes: renewed TLS
+// certificates of the engines reconnect them; a changed VRRP password file is
+// read again; a changed template is loaded again. Each then marks a pass
+// pending; a change that cannot be used is logged and the last good config stays.
+
+export interface WatchedFiles {
+  readonly templatesDir: string | null;
+  readonly passFile: string | null;
+  readonly certDirs: readonly string[];
+  readonly reconnectEngines: () => void;
+  /** The password file's new content, or the error reading it; throws when it cannot be used. */
+  readonly passwordChanged: (content: { content: string } | { error: string }) => void;
+  readonly reloadTemplates: () => Promise<void>;
+  readonly trigger: (reason: string) => void;
+  readonly log: Logger;
+}
+
+export function followFiles(w: WatchedFiles): Promise<FileWatch> {
+  const paths = [...(w.templatesDir ? [w.templatesDir] : []), ...(w.passFile ? [w.passFile] : []), ...w.certDirs];
+  return watchFiles({
+    paths,
+    log: w.log,
+    onChange: (path) => {
+      if (w.certDirs.some((d) => path.startsWith(`${d}/`))) {
+        w.log.info({ path }, 'a TLS certificate changed: reconnecting to the engines');
+        w.reconnectEngines();
+      } else if (path === w.passFile) {
+        void readFile(path, 'utf8')
+          .then((content) => ({ content }), (e: NodeJS.ErrnoException) => ({ error: e.code ?? String(e) }))
+          .then((content) => w.passwordChanged(content))
+          .then(() => w.trigger(`file changed ${path}`))
+          .catch((err: unknown) => w.log.error({ err, path }, 'the password file changed but cannot be used; the last good config stays live'));
+      } else {
+        // A template that fails to load is kept as the plans' error: the pass fails and says why.
+        void w.reloadTemplates().catch(() => undefined).finally(() => w.trigger(`file changed ${path}`));
+      }
+    },
+  });
+}

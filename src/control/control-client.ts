@@ -1,0 +1,86 @@
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import type { DrillAnswer, DrillRequest } from './control-types.js';
+
+// Talks to a running agent's control socket (same host; root or the socket's owner).
+
+/** The control socket cannot be reached: one line saying which, why, and what it takes. */
+export class ControlUnreachableError extends Error {
+  readonly code = 'E_CONTROL_UNREACHABLE';
+  constructor(readonly socketPath: string, cause: unknown) {
+    super(controlUnreachableMessage(socketPath, cause));
+    this.name = 'ControlUnreachableError';
+  }
+}
+
+/** Pure: the one-line message for a failed connection to the control socket. */
+export function controlUnreachableMessage(socketPath: string, cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'ENOENT'
+        ? 'no such socket'
+        : code === 'ECONNREFUSED'
+          ? 'nothing answers on it'
+          : cause instanceof Error
+            ? cause.message
+            : String(cause);
+  return (
+    `cannot reach the agent's control socket ${socketPath} (${why}): the agent must be running on this host ` +
+    `(--control or VIPKEEPER_RUN_DIR names its run directory), and you must be root (or the socket's owner)`
+  );
+}
+
+/** Connects and hangs up at once: fails early, before a drill starts anything, when the socket is out of reach. */
+export function checkControlSocket(socketPath: string, timeoutMs = 3000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ControlUnreachableError(socketPath, new Error(`no answer within ${timeoutMs} ms`)));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new ControlUnreachableError(socketPath, err));
+    });
+  });
+}
+
+/** POST /drill on the control socket. The agent's refusal is an answer (ok: false), not an error. */
+export function postDrill(socketPath: string, drill: DrillRequest, timeoutMs = 30_000): Promise<DrillAnswer> {
+  const body = JSON.stringify(drill);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath,
+        path: '/drill',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            const answer = JSON.parse(text) as { ok?: unknown; message?: unknown };
+            resolve({ ok: answer.ok === true, message: typeof answer.message === 'string' ? answer.message : text.trim() });
+          } catch {
+            resolve({ ok: false, message: `HTTP ${res.statusCode}: ${text.trim()}` });
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
+    req.end(body);
+  });
+}

@@ -1,0 +1,126 @@
+import type { RetryPolicy } from '../agent/retry-policy.js';
+import type { DrillAnswer, DrillMode, DrillRequest } from '../control/control-types.js';
+import type { Logger } from '../log.js';
+
+// A failover drill, this node's half: give the VIP up in the chosen way, or
+// take part again. Every way ends in priority 0 adverts:
+//   graceful: keepalived stops and sends priority 0;
+//   haproxy:  haproxy stops, keepalived's track_process sees it -> FAULT;
+//   fault:    the tracked file goes non-zero -> FAULT.
+// A restore first ends the drill (passes run again at once), then undoes each
+// step; a step that fails is retried by the retry policy, and health says so.
+
+export type { DrillAnswer, DrillMode, DrillRequest } from '../control/control-types.js';
+
+export interface DrillParts {
+  readonly stopKeepalived: () => Promise<void>;
+  readonly startKeepalived: () => void;
+  readonly stopHaproxy: () => Promise<void>;
+  /** Starts haproxy and resolves once a worker answers. */
+  readonly startHaproxy: () => Promise<void>;
+  readonly writeFault: (value: '0' | '1') => Promise<void>;
+  /** This node takes part in VRRP at all (the node role gate). */
+  readonly takesPart: () => boolean;
+  /** Passes stop while haproxy is down on purpose, and start again. */
+  readonly pausePasses: (reason: string) => void;
+  readonly resumePasses: (reason: string) => void;
+  readonly retry: RetryPolicy;
+  readonly log: Logger;
+  /** A drill whose command vanished is undone by the agent after this long. */
+  readonly safetyMs?: number;
+}
+
+export const RESTORE = 'drill restore';
+
+export class DrillController {
+  #drill: { mode: DrillMode; since: number; safety: NodeJS.Timeout } | null = null;
+  /** A restore whose step failed, tried again until it works. */
+  #restoring: { mode: DrillMode; timer: NodeJS.Timeout | null } | null = null;
+  #closed = false;
+
+  constructor(private readonly p: DrillParts) {}
+
+  active(): { mode: DrillMode; since: string } | null {
+    return this.#drill ? { mode: this.#drill.mode, since: new Date(this.#drill.since).toISOString() } : null;
+  }
+
+  /** haproxy is down on purpose: not a reason for an unhealthy agent. */
+  haproxyDownOnPurpose(): boolean {
+    return this.#drill?.mode === 'haproxy';
+  }
+
+  /** Why the node is not back yet after a drill, or null. */
+  restoreProblem(): string | null {
+    const f = this.p.retry.get(RESTORE);
+    return f ? `restoring after a ${this.#restoring?.mode ?? 'drill'} drill keeps failing since ${f.since}: ${f.lastError}` : null;
+  }
+
+  async handle(request: DrillRequest): Promise<DrillAnswer> {
+    if (request.action === 'restore') return this.#restore();
+    if (this.#drill) return { ok: false, message: `a ${this.#drill.mode} drill is already running` };
+    if (this.#restoring) return { ok: false, message: `the last ${this.#restoring.mode} drill is still being restored` };
+    if (!this.p.takesPart()) return { ok: false, message: 'this node does not take part in VRRP (node role gate)' };
+    const safety = setTimeout(() => {
+      this.p.log.warn('drill: not restored in time by its command; restoring now');
+      void this.#restore();
+    }, this.p.safetyMs ?? 300_000);
+    safety.unref();
+    this.#drill = { mode: request.mode, since: Date.now(), safety };
+    this.p.log.warn({ mode: request.mode }, 'drill: this node gives the VIP up');
+    try {
+      if (request.mode === 'graceful') await this.p.stopKeepalived();
+      if (request.mode === 'haproxy') {
+        this.p.pausePasses('haproxy drill');
+        await this.p.stopHaproxy();
+      }
+      if (request.mode === 'fault') await this.p.writeFault('1');
+    } catch (err) {
+      this.p.log.error({ err }, 'drill: could not give the VIP up; restoring');
+      await this.#restore();
+      return { ok: false, message: `the ${request.mode} drill could not start: ${(err as Error).message}` };
+    }
+    return { ok: true, message: `${request.mode} drill started` };
+  }
+
+  async #restore(): Promise<DrillAnswer> {
+    const drill = this.#drill;
+    if (!drill) return this.#restoring ? { ok: false, message: `still restoring after a ${this.#restoring.mode} drill` } : { ok: true, message: 'no drill running' };
+    clearTimeout(drill.safety);
+    this.#drill = null;
+    this.#restoring = { mode: drill.mode, timer: null };
+    const ok = await this.#tryRestore(drill.mode);
+    return ok
+      ? { ok: true, message: `restored after a ${drill.mode} drill` }
+      : { ok: false, message: `restoring after a ${drill.mode} drill failed; the agent keeps trying (see status)` };
+  }
+
+  async #tryRestore(mode: DrillMode): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      if (mode === 'graceful') this.p.startKeepalived();
+      if (mode === 'haproxy') await this.p.startHaproxy();
+      if (mode === 'fault') await this.p.writeFault('0');
+      this.p.retry.succeeded(RESTORE);
+      this.#restoring = null;
+      this.p.resumePasses('drill restored');
+      this.p.log.info({ mode }, 'drill: this node restored');
+      return true;
+    } catch (err) {
+      const { delayMs } = this.p.retry.failed(RESTORE, err);
+      this.p.log.error({ err, mode, retryInMs: delayMs }, 'drill: restoring this node failed; trying again');
+      // Passes run meanwhile: they keep the rest of the node in step.
+      this.p.resumePasses('drill restore failing');
+      if (this.#restoring) {
+        this.#restoring.timer = setTimeout(() => void this.#tryRestore(mode), delayMs);
+        this.#restoring.timer.unref();
+      }
+      return false;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#drill) clearTimeout(this.#drill.safety);
+    if (this.#restoring?.timer) clearTimeout(this.#restoring.timer);
+  }
+}

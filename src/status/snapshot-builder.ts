@@ -1,0 +1,98 @@
+import type { FailingItem } from '../agent/retry-policy.js';
+import type { PassRecord, PassTotals } from '../agent/pass-record.js';
+import type { Config } from '../config/env.js';
+import type { EngineStatus } from '../docker/engine-link.js';
+import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
+import type { Service } from '../model/desired-state.js';
+import { backendName } from '../render/haproxy-view.js';
+import type { SupervisedState } from '../supervisor/supervised-process.js';
+import { serverHealth, type StatusSnapshot } from './snapshot.js';
+
+// The agent's parts -> what /status, /metrics and `vipkeeper status` show, and
+// whether /healthz says ok. Pure: the agent gathers the inputs.
+
+export interface SnapshotInputs {
+  readonly config: Config;
+  readonly nodeRoleOk: boolean;
+  readonly vrrp: VrrpSnapshot | null;
+  readonly services: readonly Service[];
+  readonly rows: readonly ServerStateRow[];
+  readonly lastPass: PassRecord | null;
+  readonly totals: PassTotals;
+  readonly children: readonly SupervisedState[];
+  readonly engines: readonly EngineStatus[];
+  readonly drill: { readonly mode: string; readonly since: string } | null;
+  readonly failing: readonly FailingItem[];
+  readonly health: Health;
+}
+
+export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
+  const c = i.config;
+  const rows = new Map(i.rows.map((r) => [`${r.backend}/${r.server}`, r]));
+  const lastEvent = i.engines.map((e) => e.lastEventAt).filter((t) => t !== null).sort().pop() ?? null;
+  return {
+    node: {
+      routerId: c.routerId,
+      interface: c.interface,
+      vips: c.virtualIps.map((v) => `${v.address}/${v.prefix}`),
+      frontendPort: c.frontendPort,
+      nodeRole: { required: c.nodeRole, present: i.nodeRoleOk },
+      vrrpSettings: { virtualRouterId: c.virtualRouterId, priority: c.priority, nopreempt: c.nopreempt, advertInt: c.advertInt, version: c.vrrpVersion },
+    },
+    vrrp: i.nodeRoleOk ? i.vrrp : null,
+    services: i.services.map((s) => {
+      const backend = backendName(s.name);
+      return {
+        name: s.name,
+        backend,
+        mode: s.mode,
+        frontendPort: s.frontendPort,
+        servers: s.servers.map((x) => ({
+          name: x.name,
+          container: x.containerId.slice(0, 12),
+          address: `${x.address}:${x.port}`,
+          health: serverHealth(rows.get(`${backend}/${x.name}`)),
+        })),
+      };
+    }),
+    lastPass: i.lastPass,
+    passes: i.totals,
+    children: i.children,
+    docker: { endpoint: c.dockerHost, connected: i.engines.some((e) => e.state === 'up'), lastEventAt: lastEvent, engines: i.engines },
+    drill: i.drill,
+    failing: i.failing,
+    health: i.health,
+  };
+}
+
+export interface Health {
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+export interface HealthInputs {
+  readonly closed: boolean;
+  readonly started: boolean;
+  readonly haproxy: SupervisedState;
+  readonly haproxyDownOnPurpose: boolean;
+  /** How long reconcile passes have failed in a row (0: the last one worked). */
+  readonly passFailingForMs: number;
+  readonly passError: string | null;
+  readonly restoreProblem: string | null;
+}
+
+/** Passes may fail briefly (an engine restarting); this long in a row needs a human. */
+export const PASS_FAILING_UNHEALTHY_MS = 30_000;
+
+export function judgeHealth(h: HealthInputs): Health {
+  if (h.closed) return { ok: false, reason: 'stopping' };
+  if (!h.started) return { ok: false, reason: 'starting: the initial state is not applied yet' };
+  if (!h.haproxy.running && !h.haproxyDownOnPurpose) return { ok: false, reason: 'haproxy is not running' };
+  if (h.haproxy.crashLoop) return { ok: false, reason: 'haproxy is crash-looping' };
+  if (h.restoreProblem) return { ok: false, reason: h.restoreProblem };
+  if (h.passFailingForMs >= PASS_FAILING_UNHEALTHY_MS) {
+    return { ok: false, reason: `reconcile passes have failed for ${Math.round(h.passFailingForMs / 1000)} s (the last good config serves): ${h.passError ?? 'unknown error'}` };
+  }
+  return { ok: true, reason: 'ok' };
+}

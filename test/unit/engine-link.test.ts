@@ -1,0 +1,86 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineConfig } from '../../src/config/env.js';
+import type { DockerEngine } from '../../src/docker/docker-engine.js';
+import { EngineLink } from '../../src/docker/engine-link.js';
+import { container } from './fixtures.js';
+import { silentLog } from './support/fakes.js';
+
+// One engine kept connected, over a fake Docker edge (the real one is in the
+// lab tests): its backends never vanish because of our own reconnect, and a
+// lost engine keeps them for the grace period only.
+
+const target = { name: 'local', endpoint: 'unix:///fake.sock', advertise: null, tlsCertPath: null } as unknown as EngineConfig;
+
+function fakeEngine(state: { containers: ReturnType<typeof container>[]; pingFails: boolean }): DockerEngine {
+  return {
+    endpoint: target.endpoint,
+    apiVersion: '1.41',
+    listLabelled: async () => state.containers,
+    listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
+    engineLabels: async () => ({}),
+    swarmNodeId: async () => null,
+    ping: async () => {
+      if (state.pingFails) throw new Error('socket hang up');
+    },
+    api: {} as DockerEngine['api'],
+    streamApi: { getEvents: async () => new PassThrough() } as unknown as DockerEngine['streamApi'],
+  };
+}
+
+const links: EngineLink[] = [];
+afterEach(() => {
+  for (const l of links.splice(0)) l.close();
+});
+
+function link(connect: () => Promise<DockerEngine>, graceMs = 60_000) {
+  const l = new EngineLink({
+    name: 'local', targets: [target], mode: 'containers', roleLabel: 'role', backendRole: 'apps', appNodeRole: null,
+    graceMs, qualify: false, log: silentLog(), heartbeatMs: 20, connect,
+  });
+  links.push(l);
+  return l;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('EngineLink', () => {
+  it('keeps its backends while it reconnects for renewed TLS certificates (they are never listed as gone)', async () => {
+    const state = { containers: [container({ name: 'a' })], pingFails: false };
+    let release!: () => void;
+    let calls = 0;
+    const l = link(async () => {
+      calls += 1;
+      if (calls > 1) await new Promise<void>((r) => (release = r)); // the reconnect hangs a while
+      return fakeEngine(state);
+    });
+    await l.start();
+    expect((await l.list()).map((c) => c.name)).toEqual(['a']);
+    l.reconnect();
+    await until('the reconnect to begin', () => calls === 2);
+    expect((await l.list()).map((c) => c.name)).toEqual(['a']);
+    release();
+    await until('the engine back', () => l.engine !== null);
+    expect((await l.list()).map((c) => c.name)).toEqual(['a']);
+  });
+
+  it('an engine that stops answering keeps its backends for the grace period, then gives them up', async () => {
+    const state = { containers: [container({ name: 'a' })], pingFails: false };
+    const l = link(async () => {
+      if (state.pingFails) throw new Error('connect ECONNREFUSED');
+      return fakeEngine(state);
+    }, 150);
+    await l.start();
+    expect(await l.list()).toHaveLength(1);
+    state.pingFails = true;
+    await until('the engine down', () => l.state === 'down');
+    expect(await l.list()).toHaveLength(1);
+    await until('the grace period over', async () => (await l.list()).length === 0);
+  });
+});

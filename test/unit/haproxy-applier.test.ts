@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { DeleteQueue } from '../../src/haproxy/delete-queue.js';
+import { HaproxyApplier, unboundPorts } from '../../src/haproxy/haproxy-applier.js';
+import type { Server, Service } from '../../src/model/desired-state.js';
+import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog } from './support/fakes.js';
+
+// The apply step for HAProxy over fake edges: which way a change goes, and
+// what happens to a server that comes back while its delete is pending.
+
+const server = (name: string, address = '10.0.0.1', port = 80): Server => ({ name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null });
+const service = (servers: Server[]): Service => ({
+  name: 'apps',
+  mode: 'http',
+  frontendPort: 80,
+  hosts: [],
+  path: null,
+  balance: 'roundrobin',
+  check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 3 } as Service['check'],
+  servers,
+});
+
+function rig() {
+  const log = silentLog();
+  const clock = new FakeClock();
+  const files = new FakeFiles();
+  const api = new FakeRuntimeApi();
+  const control = new FakeHaproxyControl();
+  const deletes = new DeleteQueue(api, log, { retryMs: 1_000_000, forceAfterMs: 30_000 }, clock);
+  const waiting: { backend: string; server: string }[] = [];
+  const applier = new HaproxyApplier({
+    files,
+    validate: async () => undefined,
+    control,
+    api,
+    deletes,
+    applyServers: async (changes) => {
+      for (const a of changes.add) await api.command(`add server ${a.backend}/${a.server.name} ${a.server.address}:${a.server.port}`);
+      for (const r of changes.remove) await api.command(`set server ${r.backend}/${r.server.name} state maint`);
+      return waiting.splice(0);
+    },
+    log,
+    now: () => clock.now(),
+  });
+  return { applier, files, api, control, deletes, waiting, clock };
+}
+
+describe('HaproxyApplier', () => {
+  it('reads the ports HAProxy could not bind from its output', () => {
+    expect(unboundPorts('[ALERT] (9) : Binding [/c:14] for frontend c: cannot bind socket (Address already in use) for [0.0.0.0:19092]\n[ALERT] x cannot bind socket (Permission denied) for [:::81]')).toEqual([81, 19092]);
+    expect(unboundPorts('Loading failure!')).toEqual([]);
+  });
+
+  it('reloads when the live file is stale, even for a server-only difference', async () => {
+    const r = rig();
+    const s1 = [service([server('a')])];
+    const s2 = [service([server('a'), server('b', '10.0.0.2')])];
+    const result = await r.applier.apply({ services: s1, text: 'one', templatesKey: 'k', stale: true }, { services: s2, text: 'two', templatesKey: 'k' });
+    expect(result.method).toBe('reload');
+    expect(r.api.commands).toEqual([]);
+  });
+
+  it('falls back to a reload when the Runtime API fails, and the file is live', async () => {
+    const r = rig();
+    r.api.failOn = /^add server/;
+    const result = await r.applier.apply({ services: [service([])], text: 'one', templatesKey: 'k', stale: false }, { services: [service([server('a')])], text: 'two', templatesKey: 'k' });
+    expect(result.method).toBe('reload');
+    expect(r.control.reloads).toBe(1);
+    expect(r.files.live.get('haproxy.cfg')).toBe('two');
+    expect(r.files.good.get('haproxy.cfg')).toBe('two');
+  });
+
+  it('a server that comes back under a name whose delete is pending cancels that delete and is deleted, then added fresh', async () => {
+    const r = rig();
+    r.waiting.push({ backend: 'be_apps', server: 'a' });
+    await r.applier.apply({ services: [service([server('a')])], text: 'with a', templatesKey: 'k', stale: false }, { services: [service([])], text: 'without a', templatesKey: 'k' });
+    expect(r.deletes.has('be_apps', 'a')).toBe(true);
+    await r.applier.apply({ services: [service([])], text: 'without a', templatesKey: 'k', stale: false }, { services: [service([server('a', '10.0.0.9')])], text: 'a again', templatesKey: 'k' });
+    expect(r.deletes.has('be_apps', 'a')).toBe(false);
+    expect(r.api.commands.slice(-2)).toEqual(['del server be_apps/a', 'add server be_apps/a 10.0.0.9:80']);
+  });
+
+  it('when connections still hold the old server, the comeback revives it at its new address instead', async () => {
+    const r = rig();
+    r.waiting.push({ backend: 'be_apps', server: 'a' });
+    await r.applier.apply({ services: [service([server('a')])], text: 'with a', templatesKey: 'k', stale: false }, { services: [service([])], text: 'without a', templatesKey: 'k' });
+    r.api.deleteAnswer = 'Server still has connections attached to it, cannot remove it.\n';
+    r.api.commands.length = 0;
+    const result = await r.applier.apply({ services: [service([])], text: 'without a', templatesKey: 'k', stale: false }, { services: [service([server('a', '10.0.0.9', 8080)])], text: 'a again', templatesKey: 'k' });
+    expect(result.method).toBe('runtime-api');
+    expect(r.api.commands).toEqual([
+      'del server be_apps/a',
+      'set server be_apps/a addr 10.0.0.9 port 8080',
+      'set server be_apps/a weight 100',
+      'set maxconn server be_apps/a 0',
+      'enable health be_apps/a',
+      'set server be_apps/a state ready',
+    ]);
+    // And the cancelled delete never runs against the revived server.
+    await r.deletes.runOnce();
+    expect(r.api.commands.filter((c) => c.startsWith('shutdown'))).toEqual([]);
+  });
+
+  it('drains every server of a stopping container at once', async () => {
+    const r = rig();
+    const drained = await r.applier.drainContainer([service([server('a'), server('b')])], (s) => `be_${s}`, 'id-b');
+    expect(drained).toEqual(['be_apps/b']);
+    expect(r.api.commands).toEqual(['set server be_apps/b state drain']);
+  });
+});

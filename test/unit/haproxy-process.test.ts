@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runtimePaths } from '../../src/config/paths.js';
+import { HaproxyProcess } from '../../src/haproxy/haproxy-process.js';
+import { findAdoptable, groupMembers } from '../../src/supervisor/adopt.js';
+
+// The real haproxy (master-worker, -W -db), on a temp dir and a loopback port:
+// its workers share the master's own process group, its stderr reaches a new
+// agent's logger after adoption, and a stop takes the whole group.
+
+type Entry = Record<string, unknown> & { level: number; msg: string };
+
+function capture() {
+  const entries: Entry[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) entries.push(JSON.parse(line) as Entry);
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug', base: undefined }, stream), output: () => entries.filter((e) => e.stream === 'output').map((e) => e.msg) };
+}
+
+async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const pgidOf = (pid: number) => {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]);
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+let dir: string;
+let master: number | null = null;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vipkeeper-haproxy-'));
+  master = null;
+});
+
+afterEach(async () => {
+  if (master !== null) {
+    for (const target of [-master, master]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('HaproxyProcess with the real haproxy', () => {
+  it('a new agent adopts haproxy, logs what it prints after, reloads it, and stop takes master and workers', async () => {
+    const paths = runtimePaths({ configDir: dir, runDir: dir });
+    const port = await freePort();
+    await writeFile(
+      paths.haproxyCfg,
+      [
+        'global',
+        `    stats socket ${paths.adminSocket} mode 600 level admin`,
+        'defaults',
+        '    mode tcp',
+        '    timeout connect 1s',
+        '    timeout client 5s',
+        '    timeout server 5s',
+        'frontend fe',
+        `    bind 127.0.0.1:${port}`,
+        '    default_backend be',
+        'backend be',
+        '    server s1 127.0.0.1:9 disabled',
+        '',
+      ].join('\n'),
+    );
+
+    const first = new HaproxyProcess(paths, capture().log);
+    first.start();
+    master = first.process.pid!;
+    const worker = await first.waitReady(10_000);
+    expect(pgidOf(master)).toBe(master);
+    expect(pgidOf(master)).not.toBe(pgidOf(process.pid));
+    expect(pgidOf(worker)).toBe(master);
+
+    // The agent dies; a new one finds haproxy by its pid file and command line, and keeps it.
+    first.process.release();
+    expect(await findAdoptable(paths.haproxyPid, paths.haproxyCfg)).toBe(master);
+
+    const log = capture();
+    const second = new HaproxyProcess(paths, log.log);
+    second.process.adopt(master);
+    const newWorker = await second.reload(10_000);
+    expect(newWorker).not.toBe(worker);
+    // haproxy -db prints its reload notices on stderr: they reach the new agent's log.
+    await until('a reload notice in the new log', () => log.output().some((l) => /Reloading HAProxy|New worker/.test(l)));
+
+    await second.stop();
+    await until('no process left in the group', () => groupMembers(master!).length === 0);
+  }, 30_000);
+});

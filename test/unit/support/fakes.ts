@@ -1,0 +1,104 @@
+import type { ConfigFiles, ConfigName } from '../../../src/files/config-store.js';
+import { ConfigRejectedError } from '../../../src/errors.js';
+import type { RuntimeApi, ServerStateRow } from '../../../src/haproxy/runtime-api.js';
+import { pino } from 'pino';
+
+// Small fakes of the agent's edges, for unit tests of one part at a time.
+// Each records what was asked of it; the real edges have their own tests.
+
+export const silentLog = () => pino({ level: 'silent' });
+
+/** A log that keeps its lines (level, msg, fields) for assertions. */
+export function recordingLog() {
+  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s) as never) });
+  return { log, lines };
+}
+
+/** The config directory in memory; `reject` makes the validator refuse text containing it. */
+export class FakeFiles implements ConfigFiles {
+  readonly live = new Map<ConfigName, string>();
+  readonly good = new Map<ConfigName, string>();
+  readonly writes: string[] = [];
+  failWrites: Error | null = null;
+
+  path(name: ConfigName): string {
+    return `/fake/${name}`;
+  }
+  async read(name: ConfigName): Promise<string | null> {
+    return this.live.get(name) ?? null;
+  }
+  async install(name: ConfigName, content: string, check: (temp: string) => Promise<void>): Promise<boolean> {
+    if (this.live.get(name) === content) return false;
+    if (this.failWrites) throw this.failWrites;
+    this.pendingCheck = content;
+    await check(`/fake/.${name}.tmp`);
+    this.live.set(name, content);
+    this.writes.push(`install ${name}`);
+    return true;
+  }
+  async markGood(name: ConfigName): Promise<void> {
+    const v = this.live.get(name);
+    if (v !== undefined) this.good.set(name, v);
+  }
+  async restore(name: ConfigName, content: string): Promise<void> {
+    this.live.set(name, content);
+    this.writes.push(`restore ${name}`);
+  }
+  /** The content being checked right now (what validate sees). */
+  pendingCheck = '';
+}
+
+/** A validator that refuses any text containing `marker`, as `haproxy -c` would refuse a bad line. */
+export const validatorRefusing = (files: FakeFiles, marker: string) => async (file: string) => {
+  if (files.pendingCheck.includes(marker)) throw new ConfigRejectedError(file, 'haproxy -c', 1, `[ALERT] unknown keyword '${marker}'`);
+};
+
+/** HAProxy's admin socket: answers like 2.6 does, records every command. */
+export class FakeRuntimeApi implements RuntimeApi {
+  readonly commands: string[] = [];
+  rows: ServerStateRow[] = [];
+  /** Answers for `del server` (default: deleted). */
+  deleteAnswer = 'Server deleted.\n';
+  failOn: RegExp | null = null;
+
+  async command(command: string): Promise<string> {
+    this.commands.push(command);
+    if (this.failOn?.test(command)) throw new Error(`socket failed on ${command}`);
+    if (command.startsWith('add server')) return 'New server registered.\n';
+    if (command.startsWith('del server')) return this.deleteAnswer;
+    if (/^set server \S+ addr/.test(command)) return 'IP changed from a to b\n';
+    return '';
+  }
+  async expect(command: string, ok: RegExp | 'empty'): Promise<string> {
+    const answer = await this.command(command);
+    if (ok === 'empty' ? answer.trim() !== '' : !ok.test(answer)) throw new Error(`unexpected answer to ${command}: ${answer}`);
+    return answer;
+  }
+  async serversState(): Promise<ServerStateRow[]> {
+    return this.rows;
+  }
+  /** As HAProxy's interactive mode: each command in turn, one answer each, trailing line feeds removed. */
+  async batch(commands: readonly string[]): Promise<string[]> {
+    const answers: string[] = [];
+    for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
+    return answers;
+  }
+}
+
+/** haproxy's reload: resolves, or fails like a port in use. */
+export class FakeHaproxyControl {
+  reloads = 0;
+  failWith: string | null = null;
+  async reload(): Promise<void> {
+    this.reloads += 1;
+    if (this.failWith !== null) throw new Error(`haproxy worker did not answer: ${this.failWith}`);
+  }
+}
+
+export class FakeClock {
+  constructor(public t = 1_000_000) {}
+  now(): number {
+    return this.t;
+  }
+}
