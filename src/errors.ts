@@ -128,3 +128,23 @@ export class RunDirLockedError extends VipkeeperError {
     this.name = 'RunDirLockedError';
   }
 }
+
+/**
+ * HAProxy's Runtime API (admin socket) failed: the socket could not be used, or
+ * the answer did not say the command worked. `answer` is HAProxy's answer, or
+ * what went wrong on the socket; `cause` is the socket error when there is one.
+ */
+export class RuntimeApiError extends VipkeeperError {
+  readonly code = 'E_HAPROXY_API';
+  /** A socket error worth another try (see TRANSIENT_SOCKET_ERRORS in haproxy/runtime-api.ts). */
+  readonly transient: boolean;
+  constructor(
+    readonly command: string,
+    readonly answer: string,
+    options: { cause?: unknown; transient?: boolean } = {},
+  ) {
+    super(`haproxy runtime API: ${command}: ${answer.trim() || 'no answer'}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RuntimeApiError';
+    this.transient = options.transient ?? false;
+  }
+}

@@ -1,11 +1,12 @@
 import type { Logger } from '../log.js';
 import { serverOptions } from '../render/haproxy-view.js';
-import { runtimeCommand, runtimeExpect } from './runtime-api.js';
+import { directRuntimeApi, type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
 
 // Server-level changes through the Runtime API, with no reload. A removed
 // server is drained first and deleted once its connections are gone; deletes
-// that must wait are retried by the caller (pendingDeletes).
+// that must wait are retried by the caller (pendingDeletes). A whole change
+// set is one batch: one connection to the admin socket per pass.
 
 export interface PendingDelete {
   readonly backend: string;
@@ -13,46 +14,88 @@ export interface PendingDelete {
   readonly since: number;
 }
 
-export async function applyServerChanges(socket: string, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
-  const pending: PendingDelete[] = [];
-  for (const { backend, server } of changes.remove) {
-    const id = `${backend}/${server.name}`;
-    // Maintenance: no new requests; in-flight ones finish (the container is gone or going anyway).
-    await runtimeExpect(socket, `set server ${id} state maint`, 'empty');
-    if (!(await tryDelete(socket, backend, server.name))) pending.push({ backend, server: server.name, since: Date.now() });
+export interface ServerId {
+  readonly backend: string;
+  readonly server: string;
+}
+
+/**
+ * A socket path is still taken (a direct, unqueued API is made for it) until
+ * every caller hands in its RuntimeApi; new code passes the agent's RuntimeClient.
+ */
+export type ApiOrSocket = RuntimeApi | string;
+const apiOf = (a: ApiOrSocket): RuntimeApi => (typeof a === 'string' ? directRuntimeApi(a) : a);
+
+/** `del server`'s answers: deleted, or already gone. Anything else means "not yet". */
+const DELETED = /Server deleted|No such server|No such backend/i;
+
+interface Step {
+  readonly command: string;
+  readonly ok: Expected;
+}
+
+export async function applyServerChanges(target: ApiOrSocket, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
+  const api = apiOf(target);
+  const steps: Step[] = [];
+  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
+  // request and cuts none in flight; `del server` refuses while any is attached,
+  // and that server is then retried later (its answer is checked below, not here).
+  for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
+  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
+  for (const d of deletes) {
+    d.at = steps.length;
+    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
   }
   for (const { backend, before, after } of changes.update) {
     const id = `${backend}/${after.name}`;
     if (before.address !== after.address || before.port !== after.port) {
-      await runtimeExpect(socket, `set server ${id} addr ${after.address} port ${after.port}`, /changed|no need to change/i);
+      steps.push({ command: `set server ${id} addr ${after.address} port ${after.port}`, ok: /changed|no need to change/i });
     }
-    if (before.weight !== after.weight) await runtimeExpect(socket, `set server ${id} weight ${after.weight}`, 'empty');
-    if (before.maxconn !== after.maxconn) {
-      // 0 means "no limit" to HAProxy.
-      await runtimeExpect(socket, `set maxconn server ${id} ${after.maxconn ?? 0}`, 'empty');
-    }
+    if (before.weight !== after.weight) steps.push({ command: `set server ${id} weight ${after.weight}`, ok: 'empty' });
+    // 0 means "no limit" to HAProxy.
+    if (before.maxconn !== after.maxconn) steps.push({ command: `set maxconn server ${id} ${after.maxconn ?? 0}`, ok: 'empty' });
   }
   for (const { backend, service, server } of changes.add) {
     const id = `${backend}/${server.name}`;
     // A dynamic server inherits no default-server line: the full option set is given here,
     // the same one the config file carries, so a later reload keeps it identical.
-    await runtimeExpect(socket, `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, /New server registered/);
-    if (service.check.enabled) await runtimeExpect(socket, `enable health ${id}`, 'empty');
-    await runtimeExpect(socket, `set server ${id} state ready`, 'empty');
-    log.debug({ server: id }, 'server added through the runtime API');
+    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
+    if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
+    steps.push({ command: `set server ${id} state ready`, ok: 'empty' });
   }
+  if (steps.length === 0) return [];
+
+  // HAProxy runs every command of a batch even after one failed; the first bad answer throws.
+  const answers = await expectBatch(api, steps);
+  const pending: PendingDelete[] = [];
+  for (const d of deletes) {
+    if (!DELETED.test(answers[d.at]!)) pending.push({ backend: d.backend, server: d.server, since: Date.now() });
+  }
+  for (const { backend, server } of changes.add) log.debug({ server: `${backend}/${server.name}` }, 'server added through the runtime API');
   return pending;
 }
 
 /** `del server` refuses while connections are attached; false means "try again later". */
-export async function tryDelete(socket: string, backend: string, server: string): Promise<boolean> {
-  const answer = await runtimeCommand(socket, `del server ${backend}/${server}`);
-  if (/Server deleted/.test(answer)) return true;
-  if (/No such server|No such backend/i.test(answer)) return true;
-  return false;
+export async function tryDelete(target: ApiOrSocket, backend: string, server: string): Promise<boolean> {
+  const answer = await apiOf(target).command(`del server ${backend}/${server}`);
+  return DELETED.test(answer);
+}
+
+/** Several deletes on one connection; true for each server deleted (or already gone). */
+export async function tryDeleteMany(target: ApiOrSocket, servers: readonly ServerId[]): Promise<boolean[]> {
+  const answers = await apiOf(target).batch(servers.map((s) => `del server ${s.backend}/${s.server}`));
+  return answers.map((a) => DELETED.test(a));
 }
 
 /** Out of band, as soon as Docker says a container is stopping: no new requests go to it. */
-export async function drainServer(socket: string, backend: string, server: string): Promise<void> {
-  await runtimeExpect(socket, `set server ${backend}/${server} state drain`, 'empty');
+export async function drainServer(target: ApiOrSocket, backend: string, server: string): Promise<void> {
+  await apiOf(target).expect(`set server ${backend}/${server} state drain`, 'empty');
+}
+
+/** Several drains on one connection; throws for the first one HAProxy refused (all were tried). */
+export async function drainServers(target: ApiOrSocket, servers: readonly ServerId[]): Promise<void> {
+  await expectBatch(
+    apiOf(target),
+    servers.map((s) => ({ command: `set server ${s.backend}/${s.server} state drain`, ok: 'empty' as const })),
+  );
 }

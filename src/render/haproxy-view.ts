@@ -1,3 +1,4 @@
+import { haproxyTimeMs } from '../config/patterns.js';
 import type { Server, Service } from '../model/desired-state.js';
 
 // DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
@@ -39,18 +40,54 @@ export interface FrontendView {
 
 export interface HaproxyView {
   readonly adminSocket: string;
+  /** Admin socket connections served at once (`maxconn` on its bind line; HAProxy 2.6 serves 10 without it). */
+  readonly adminMaxconn: number;
+  /** Connections beyond that wait in the kernel's accept queue (`backlog`) instead of failing with EAGAIN. */
+  readonly adminBacklog: number;
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
 }
 
+/**
+ * The agent itself opens at most a few admin connections at once (RuntimeClient);
+ * the rest is room for `vipkeeper status`, the reload's `show info` polls and an
+ * operator's socat, so none of them is refused while the agent is busy.
+ */
+export const ADMIN_SOCKET_MAXCONN = 32;
+export const ADMIN_SOCKET_BACKLOG = 256;
+
 export const backendName = (service: string) => `be_${service}`;
 export const frontendName = (port: number) => `fe_${port}`;
+
+/**
+ * Check interval while a server is down or changing state (`downinter`,
+ * `fastinter`): a server marked down comes back ~rise x 250 ms after its app
+ * answers again, not rise x inter; a failing one is marked down after one check
+ * at `inter` and the rest of `fall` at this pace.
+ */
+export const QUICK_CHECK_MS = 250;
+
+/**
+ * HAProxy 2.6 has a server UP before its first check, also one added at run
+ * time, so requests reach an app that may not listen yet. `observe layer4
+ * error-limit 1 on-error mark-down`: its first refused (or timed out) connection
+ * marks it down, that request is retried on another server (retry-on
+ * conn-failure + redispatch), and checks bring it up once it listens. Measured
+ * with apps that listen 300 ms after being added (bench/haproxy-churn.ts):
+ * 7,000-14,000 retried requests and 0-5 failed (503) per 15 s before, ~30
+ * retried and 0 failed after. Only with checks: a server marked down without
+ * them would never come back.
+ */
+const MARK_DOWN_ON_CONNECT_ERROR = ['observe layer4', 'error-limit 1', 'on-error mark-down'];
 
 /** Server options; dynamic servers inherit no default-server line, so each line says it all. */
 export function serverOptions(server: Server, service: Service): string {
   const parts: string[] = [];
   if (service.check.enabled) {
-    parts.push('check', `inter ${service.check.interval}`, `rise ${service.check.rise}`, `fall ${service.check.fall}`);
+    parts.push('check', `inter ${service.check.interval}`);
+    if (haproxyTimeMs(service.check.interval) > QUICK_CHECK_MS) parts.push(`fastinter ${QUICK_CHECK_MS}ms`, `downinter ${QUICK_CHECK_MS}ms`);
+    parts.push(`rise ${service.check.rise}`, `fall ${service.check.fall}`);
+    parts.push(...MARK_DOWN_ON_CONNECT_ERROR);
   }
   parts.push(`weight ${server.weight}`);
   if (server.maxconn !== null) parts.push(`maxconn ${server.maxconn}`);
@@ -88,7 +125,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     };
   });
 
-  return { adminSocket: paths.adminSocket, frontends, backends };
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, frontends, backends };
 }
 
 /** Host+path rules before host-only before path-only; longer paths first; then by name. */

@@ -38,6 +38,13 @@ class FakeRuntimeApi implements RuntimeApi {
     return this.rows;
   }
 
+  /** As HAProxy's interactive mode: each command in turn, one answer each, trailing line feeds removed. */
+  async batch(commands: readonly string[]): Promise<string[]> {
+    const answers: string[] = [];
+    for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
+    return answers;
+  }
+
   /** Commands that name this server. */
   about(id: string): string[] {
     return this.commands.filter((c) => c.endsWith(` ${id}`));

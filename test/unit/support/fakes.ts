@@ -78,6 +78,12 @@ export class FakeRuntimeApi implements RuntimeApi {
   async serversState(): Promise<ServerStateRow[]> {
     return this.rows;
   }
+  /** As HAProxy's interactive mode: each command in turn, one answer each, trailing line feeds removed. */
+  async batch(commands: readonly string[]): Promise<string[]> {
+    const answers: string[] = [];
+    for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
+    return answers;
+  }
 }
 
 /** haproxy's reload: resolves, or fails like a port in use. */

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { RuntimeApiError } from '../../src/errors.js';
+import type { RuntimeApi } from '../../src/haproxy/runtime-api.js';
+import { applyServerChanges, tryDelete } from '../../src/haproxy/runtime-apply.js';
+import type { ChangeSet } from '../../src/haproxy/server-changes.js';
+import { createLogger } from '../../src/log.js';
+import { modelServer, service } from './real-haproxy.js';
+
+// applyServerChanges against a fake RuntimeApi: what it sends, in which order,
+// on how many connections, and how it reads the answers.
+
+const log = createLogger('silent');
+const BE = 'be_apps';
+
+function fakeApi(answer: (cmd: string) => string) {
+  const batches: string[][] = [];
+  const singles: string[] = [];
+  const api: RuntimeApi = {
+    command: async (c) => {
+      singles.push(c);
+      return answer(c);
+    },
+    expect: async () => {
+      throw new Error('not used');
+    },
+    batch: async (cs) => {
+      batches.push([...cs]);
+      return cs.map(answer);
+    },
+    serversState: async () => [],
+  };
+  return { api, batches, singles };
+}
+
+const haproxyLike = (cmd: string) =>
+  cmd.startsWith('add server') ? 'New server registered.' : cmd.startsWith('del server') ? (cmd.endsWith('/busy') ? 'Server still has connections attached to it, cannot remove it.' : 'Server deleted.') : '';
+
+describe('applyServerChanges', () => {
+  const checked = service('apps', 80, []);
+  const unchecked = service('apps', 80, [], false);
+  const changes: ChangeSet = {
+    structural: null,
+    remove: [
+      { backend: BE, service: checked, server: modelServer('old', 1) },
+      { backend: BE, service: checked, server: modelServer('busy', 2) },
+    ],
+    update: [{ backend: BE, service: checked, before: modelServer('moved', 3), after: { ...modelServer('moved', 4), weight: 5, maxconn: 9 } }],
+    add: [
+      { backend: BE, service: checked, server: modelServer('new', 5) },
+      { backend: BE, service: unchecked, server: modelServer('plain', 6) },
+    ],
+  };
+
+  it('sends the whole change set as one batch: maint all, delete all, updates, then add + health + ready', async () => {
+    const { api, batches, singles } = fakeApi((c) => (c.includes(' addr ') ? 'IP changed from 127.0.0.1 to 127.0.0.1, port changed from 3 to 4 by stats socket command' : haproxyLike(c)));
+    const pending = await applyServerChanges(api, changes, log);
+    expect(singles).toEqual([]);
+    expect(batches).toEqual([
+      [
+        `set server ${BE}/old state maint`,
+        `set server ${BE}/busy state maint`,
+        `del server ${BE}/old`,
+        `del server ${BE}/busy`,
+        `set server ${BE}/moved addr 127.0.0.1 port 4`,
+        `set server ${BE}/moved weight 5`,
+        `set maxconn server ${BE}/moved 9`,
+        `add server ${BE}/new 127.0.0.1:5 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 100`,
+        `enable health ${BE}/new`,
+        `set server ${BE}/new state ready`,
+        `add server ${BE}/plain 127.0.0.1:6 weight 100`,
+        `set server ${BE}/plain state ready`,
+      ],
+    ]);
+    expect(pending).toEqual([{ backend: BE, server: 'busy', since: expect.any(Number) }]);
+  });
+
+  it('an answer that says a command failed throws RuntimeApiError naming that command', async () => {
+    const { api } = fakeApi((c) => (c === `enable health ${BE}/new` ? 'Health check was not configured on this server, cannot enable.' : haproxyLike(c)));
+    const err = await applyServerChanges(api, { ...changes, update: [] }, log).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuntimeApiError);
+    expect(err).toMatchObject({ command: `enable health ${BE}/new`, answer: 'Health check was not configured on this server, cannot enable.' });
+  });
+
+  it('no change, no connection', async () => {
+    const { api, batches } = fakeApi(haproxyLike);
+    expect(await applyServerChanges(api, { structural: null, add: [], remove: [], update: [] }, log)).toEqual([]);
+    expect(batches).toEqual([]);
+  });
+
+  it('tryDelete: deleted or already gone is done; attached connections mean later', async () => {
+    const { api } = fakeApi((c) => (c.endsWith('/gone') ? 'No such server.' : haproxyLike(c)));
+    expect(await tryDelete(api, BE, 'old')).toBe(true);
+    expect(await tryDelete(api, BE, 'gone')).toBe(true);
+    expect(await tryDelete(api, BE, 'busy')).toBe(false);
+  });
+});
