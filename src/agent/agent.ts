@@ -15,7 +15,8 @@ import { DeleteQueue } from '../haproxy/delete-queue.js';
 import { HaproxyApplier } from '../haproxy/haproxy-applier.js';
 import { HaproxyProcess } from '../haproxy/haproxy-process.js';
 import { PortGuard } from '../haproxy/port-guard.js';
-import { directRuntimeApi, type RuntimeApi } from '../haproxy/runtime-api.js';
+import type { RuntimeApi } from '../haproxy/runtime-api.js';
+import { RuntimeClient } from '../haproxy/runtime-client.js';
 import { applyServerChanges } from '../haproxy/runtime-apply.js';
 import { removeVips } from '../host/vip-addresses.js';
 import { KeepalivedApplier } from '../keepalived/keepalived-applier.js';
@@ -98,7 +99,7 @@ export class Agent {
     const store = o.store ?? new ConfigStore(c.configDir);
     this.#haproxy = o.haproxy ?? new HaproxyProcess(paths, log);
     this.#keepalived = o.keepalived ?? new KeepalivedProcess(paths, log);
-    const api = (this.#api = o.api ?? directRuntimeApi(paths.adminSocket));
+    const api = (this.#api = o.api ?? new RuntimeClient(paths.adminSocket));
     this.#links = o.links ?? engineLinks(c, log);
     const clock = o.clock ?? systemClock;
     this.#retry = new RetryPolicy(undefined, clock);
@@ -124,7 +125,7 @@ export class Agent {
       control: this.#haproxy,
       api,
       deletes: this.#deletes,
-      applyServers: (changes) => applyServerChanges(paths.adminSocket, changes, log),
+      applyServers: (changes) => applyServerChanges(api, changes, log),
       log,
     });
     const keepalivedApplier = new KeepalivedApplier({
@@ -291,6 +292,7 @@ export class Agent {
     this.#startUp.freeze();
     await this.#closeParts();
     await this.#startUp.stopChildren();
+    if (this.#api instanceof RuntimeClient) this.#api.close();
     await this.#releaseLock();
     this.#log.info('vipkeeper stopped');
   }

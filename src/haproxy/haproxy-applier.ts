@@ -166,14 +166,12 @@ export class HaproxyApplier {
 
   /** Drains a stopping container's servers at once, without waiting for a pass. */
   async drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
-    const drained: string[] = [];
-    for (const service of services) {
-      for (const server of service.servers.filter((s) => s.containerId === containerId)) {
-        const id = `${backendOf(service.name)}/${server.name}`;
-        await this.p.api.expect(`set server ${id} state drain`, 'empty');
-        drained.push(id);
-      }
-    }
-    return drained;
+    const ids = services.flatMap((service) => service.servers.filter((s) => s.containerId === containerId).map((server) => `${backendOf(service.name)}/${server.name}`));
+    if (ids.length === 0) return [];
+    // One connection for all of them: a burst of stops must not flood the admin socket.
+    const answers = await this.p.api.batch(ids.map((id) => `set server ${id} state drain`));
+    const bad = answers.findIndex((a) => a.trim() !== '');
+    if (bad >= 0) throw new Error(`set server ${ids[bad]} state drain: ${answers[bad]!.trim()}`);
+    return ids;
   }
 }
