@@ -52,6 +52,11 @@ export interface ChildrenStart {
 }
 
 export const PASS = 'reconcile pass';
+
+/** Ports a haproxy.cfg binds (`bind :80`, `bind 1.2.3.4:443 ssl ...`). Pure. */
+export function boundPorts(cfg: string): number[] {
+  return [...cfg.matchAll(/^\s*bind\s+\S*?:(\d+)(?=\s|$)/gm)].map((m) => Number(m[1]));
+}
 const HISTORY = 20;
 const EMPTY_STATE: DesiredState = { services: [], skipped: [], notices: [] };
 
@@ -220,7 +225,8 @@ export class Reconciler {
     const plan = this.p.plan(containers, { stopping });
     const wanted = plan.state.services.map((s) => s.frontendPort);
     // At start nothing is probed (an adopted haproxy holds its own ports); later only ports HAProxy does not hold yet.
-    const live = new Set(applied === null ? wanted : applied.haproxy.services.map((s) => s.frontendPort));
+    // A stale applied state (kept from before) knows no services: the live file says which ports our haproxy holds.
+    const live = new Set(applied === null ? wanted : [...applied.haproxy.services.map((s) => s.frontendPort), ...boundPorts(applied.haproxy.text)]);
     const unavailable = await this.p.ports.unavailable(wanted, live);
     if (unavailable.size === 0) return plan;
     return this.p.plan(containers, { stopping, unavailablePorts: unavailable });

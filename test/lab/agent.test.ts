@@ -388,3 +388,38 @@ describe('never making things worse', () => {
     expect(existsSync(agent.controlSocket)).toBe(true);
   });
 });
+
+describe('50 containers stopped at once under load', () => {
+  let agent: AgentUnderTest | null = null;
+  const names = Array.from({ length: 51 }, (_, i) => `vkt-burst-${String(i).padStart(2, '0')}`);
+  beforeAll(async () => {
+    await removeTestContainers();
+    await sh('docker', ['network', 'rm', 'vkt-burst'], { allowFail: true });
+    await docker('network', 'create', '--label', 'vipkeeper-test=1', 'vkt-burst');
+    // Served by address on a user network: no docker-proxy per container.
+    for (const name of names) await runApp({ name, labels: { ...apps, 'vipkeeper.network': 'vkt-burst' }, network: 'vkt-burst', graceMs: 1000 });
+    agent = new AgentUnderTest();
+    agent.start();
+    await agent.waitServers(names, 'be_apps', 60_000);
+  }, 180_000);
+  afterAll(async () => {
+    await agent?.stop();
+    await removeTestContainers();
+    await sh('docker', ['network', 'rm', 'vkt-burst'], { allowFail: true });
+  });
+
+  it('drains and removes all 50 through the bounded Runtime API queue: no failed request, no reload', async () => {
+    const { Load } = await import('./support/load.js');
+    const load = new Load('127.0.0.1', 4, 120_000).start();
+    await waitFor('load running', async () => load.ok > 200);
+    const passesBefore = agent!.passes().length;
+    await docker('stop', '-t', '5', ...names.slice(1));
+    await agent!.waitServers([names[0]!], 'be_apps', 60_000);
+    const result = await load.stop();
+    console.info(`burst: 50 containers stopped at once under load: ${result.ok} requests served, ${result.failures.length} failed`);
+    expect(result.failures, JSON.stringify(result.failures.slice(0, 5))).toEqual([]);
+    const after = agent!.passes().slice(passesBefore);
+    expect(after.filter((p) => p.applied === 'reload')).toEqual([]);
+    expect(after.filter((p) => p.error)).toEqual([]);
+  });
+});

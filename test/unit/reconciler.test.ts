@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Reconciler, type ReconcilerParts } from '../../src/agent/reconciler.js';
+import { boundPorts, Reconciler, type ReconcilerParts } from '../../src/agent/reconciler.js';
 import { RetryPolicy } from '../../src/agent/retry-policy.js';
 import { StopTracker } from '../../src/agent/stop-tracker.js';
 import { parseEnvironment } from '../../src/config/env.js';
@@ -232,6 +232,19 @@ describe('Reconciler.initial', () => {
     expect(r.files.live.get('haproxy.cfg')).toContain('server a ');
   });
 
+  it("after starting on the previous files, the live file's own ports are never probed as someone else's", async () => {
+    const r = rig({ containers: [web('a')], busyPorts: [80] }); // our kept haproxy holds :80
+    r.files.live.set('haproxy.cfg', 'frontend fe_80\n    bind :80\n');
+    r.files.live.set('keepalived.conf', 'previous keepalived');
+    r.setTemplates(new TemplateError('/user/haproxy.cfg.ejs', new Error('boom')), 'broken');
+    await r.reconciler.initial(r.children);
+    r.setTemplates(builtin, 'builtin');
+    const record = await r.reconciler.pass(['file changed']);
+    expect(record?.applied).toBe('reload');
+    expect(r.reconciler.applied?.state.skipped).toEqual([]);
+    expect(r.files.live.get('haproxy.cfg')).toContain('server a ');
+  });
+
   it('a rejected first haproxy.cfg is not recorded as applied: later passes retry it', async () => {
     const r = rig({ containers: [web('a')] });
     r.files.live.set('haproxy.cfg', 'previous haproxy');
@@ -248,5 +261,15 @@ describe('Reconciler.initial', () => {
     r.setTemplates(new TemplateError('/user/haproxy.cfg.ejs', new Error('boom')), 'broken');
     await expect(r.reconciler.initial(r.children)).rejects.toBeInstanceOf(TemplateError);
     expect(r.started).toEqual({ haproxy: 0, keepalived: 0 });
+  });
+});
+
+describe('boundPorts', () => {
+  it.each([
+    ['frontend fe_80\n    bind :80\n', [80]],
+    ['    bind 198.18.0.10:443 ssl crt /x\n  bind [::]:8080\n', [443, 8080]],
+    ['# bind :99 in a comment\nbackend b\n', []],
+  ])('%j -> %j', (cfg, ports) => {
+    expect(boundPorts(cfg)).toEqual(ports);
   });
 });
