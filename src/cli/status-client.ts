@@ -1,3 +1,4 @@
+import { VipkeeperError } from '../errors.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
 
 // Reads a running agent's status server (same host, loopback by default). It is
@@ -5,10 +6,10 @@ import type { StatusSnapshot } from '../status/snapshot.js';
 
 export const DEFAULT_STATUS_ADDR = '127.0.0.1:9321';
 
-export class AgentUnreachableError extends Error {
+export class AgentUnreachableError extends VipkeeperError {
   readonly code = 'E_AGENT_UNREACHABLE';
   constructor(addr: string, cause: unknown) {
-    super(`no vipkeeper agent answers on ${addr}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`no vipkeeper agent answers on ${addr}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'AgentUnreachableError';
   }
 }

@@ -1,3 +1,4 @@
+import { VipkeeperError } from '../errors.js';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { DrillAnswer, DrillRequest } from './control-types.js';
@@ -5,10 +6,10 @@ import type { DrillAnswer, DrillRequest } from './control-types.js';
 // Talks to a running agent's control socket (same host; root or the socket's owner).
 
 /** The control socket cannot be reached: one line saying which, why, and what it takes. */
-export class ControlUnreachableError extends Error {
+export class ControlUnreachableError extends VipkeeperError {
   readonly code = 'E_CONTROL_UNREACHABLE';
   constructor(readonly socketPath: string, cause: unknown) {
-    super(controlUnreachableMessage(socketPath, cause));
+    super(controlUnreachableMessage(socketPath, cause), { cause });
     this.name = 'ControlUnreachableError';
   }
 }

@@ -163,7 +163,7 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
 
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
     handle(req, res, handlers, log).catch((err: unknown) => {
-      log.error({ err: (err as Error).message, path: req.url }, 'control request failed');
+      log.error({ err, path: req.url }, 'control request failed');
       if (!res.headersSent) send(res, 500, { ok: false, message: `internal error: ${(err as Error).message}` });
       else res.destroy();
     });

@@ -64,7 +64,7 @@ export async function startStatusServer(addr: { host: string; port: number }, so
           send(res, 404, 'text/plain', 'not found: try /healthz, /status or /metrics\n');
         }
       } catch (err) {
-        log.error({ err: (err as Error).message, path: req.url }, 'status request failed');
+        log.error({ err, path: req.url }, 'status request failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       }
     })();
