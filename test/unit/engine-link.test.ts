@@ -17,6 +17,8 @@ function fakeEngine(state: { containers: ReturnType<typeof container>[]; pingFai
     endpoint: target.endpoint,
     apiVersion: '1.41',
     listLabelled: async () => state.containers,
+    listLabelledIds: async () => state.containers.map((c) => c.id),
+    inspectContainer: async (id) => state.containers.find((c) => c.id === id) ?? null,
     listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
     engineLabels: async () => ({}),
     swarmNodeId: async () => null,
