@@ -70,12 +70,14 @@ export class DockerEvents extends EventEmitter {
       this.#stream = stream;
       const wasRetry = this.#attempt > 0;
       this.#attempt = 0;
-      stream.on(
-        'data',
-        lineSplitter((line) => {
-          if (line.trim()) this.#onLine(line.trim());
-        }),
-      );
+      const split = lineSplitter((line) => {
+        if (line.trim()) this.#onLine(line.trim());
+      });
+      stream.on('data', (chunk: Buffer | string) => {
+        // Anything on the stream shows the engine alive, however slow its other answers.
+        this.emit('data');
+        split(chunk);
+      });
       const lost = (why: string) => {
         if (this.#stream !== stream) return;
         this.#stream = null;

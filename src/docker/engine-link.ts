@@ -20,6 +20,9 @@ import { mapSwarm } from './map-task.js';
 // (markStale: the agent's periodic resync, the safety net); between those an
 // event for a container re-inspects that one only at the next list(). Swarm is
 // always listed in full: tasks on other nodes send no events here.
+//
+// A slow engine is not a lost one: it is down only after several pings in a
+// row fail with nothing on its event stream meanwhile.
 
 export type EngineState = 'connecting' | 'up' | 'down' | 'gated';
 
@@ -54,6 +57,8 @@ export interface EngineLinkOptions {
   readonly follow?: boolean;
   /** The Docker edge; a fake in unit tests. */
   readonly connect?: (target: EngineConfig) => Promise<DockerEngine>;
+  /** Pings that must fail in a row (with a silent event stream) before the engine is down. Default 3. */
+  readonly pingFailuresBeforeDown?: number;
 }
 
 /** What the Docker part of the last list() cost, for a pass breakdown. */
@@ -74,6 +79,8 @@ export interface ListStats {
 /** What an event asks of the next list(): inspect the container again, or drop it (destroyed). */
 type Pending = 'inspect' | 'remove';
 
+const DEFAULT_PING_FAILURES = 3;
+
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 export class EngineLink extends EventEmitter {
@@ -93,6 +100,7 @@ export class EngineLink extends EventEmitter {
   #stale: string | null = 'start';
   #listing: Promise<unknown> = Promise.resolve();
   #stats: ListStats | null = null;
+  #pingFailures = 0;
   #contributed = 0;
   #timer: NodeJS.Timeout | null = null;
   #graceTimer: NodeJS.Timeout | null = null;
@@ -176,6 +184,7 @@ export class EngineLink extends EventEmitter {
     this.#events = events;
     // Events missed before the stream opened (or while it reconnects) are in no cache: list everything again.
     this.markStale('event stream (re)opened');
+    events.on('data', () => this.#answered());
     events.on('event', (e: ContainerEvent) => {
       this.#lastEventAt = Date.now();
       if (!swarm && e.type === 'container' && e.id) {
@@ -198,12 +207,29 @@ export class EngineLink extends EventEmitter {
   }
 
   async #ping(): Promise<void> {
+    const engine = this.#engine!;
     try {
-      await this.#engine!.ping();
+      await engine.ping();
+      this.#answered();
       if (this.#state !== 'up' && this.#state !== 'gated') await this.#checkRole();
     } catch (err) {
-      this.#lost((err as Error).message);
+      if (this.#engine !== engine) return; // reconnected meanwhile: this answer is about the old connection
+      const why = (err as Error).message;
+      this.#pingFailures += 1;
+      const limit = this.o.pingFailuresBeforeDown ?? DEFAULT_PING_FAILURES;
+      // Slow is not lost: the stream and backends stay until `limit` pings in a row fail (stream data resets the count).
+      if (this.#pingFailures < limit) {
+        this.o.log.warn({ engine: this.o.name, endpoint: this.#target.endpoint, failures: this.#pingFailures, of: limit, why }, `engine ${this.o.name} did not answer a ping`);
+        return;
+      }
+      this.#lost(why);
     }
+  }
+
+  /** The engine answered (a ping, data on its event stream, a list): it is not lost. */
+  #answered(): void {
+    if (this.#pingFailures > 0) this.o.log.info({ engine: this.o.name, after: this.#pingFailures }, `engine ${this.o.name} answers again`);
+    this.#pingFailures = 0;
   }
 
   /** Engine labels gate an app engine; with Swarm the gate is per node, in the mapping. */
@@ -226,6 +252,7 @@ export class EngineLink extends EventEmitter {
     this.#events?.close();
     this.#events = null;
     this.#engine = null;
+    this.#pingFailures = 0;
     this.markStale('engine lost');
     this.#enter('down', why);
   }
@@ -272,6 +299,7 @@ export class EngineLink extends EventEmitter {
     if (this.#state === 'up' && this.#engine) {
       try {
         this.#cache = this.o.mode === 'swarm' ? await this.#listSwarm(this.#engine) : await this.#listContainers(this.#engine);
+        this.#answered();
         this.#contributed = this.#cache.length;
         return this.#cache;
       } catch (err) {
@@ -383,6 +411,7 @@ export class EngineLink extends EventEmitter {
     this.#events?.close();
     this.#events = null;
     this.#engine = null;
+    this.#pingFailures = 0;
     this.markStale('reconnect');
     void this.#beat();
   }
