@@ -312,6 +312,7 @@ export class EngineLink extends EventEmitter {
     if (keep.length === 0) {
       this.#cache = [];
       this.#known.clear();
+      this.markStale('cache dropped'); // gated, or gone past its grace: nothing known is kept
     }
     this.#contributed = keep.length;
     return keep;
