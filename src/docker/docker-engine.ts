@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerUnavailableError } from '../errors.js';
 import type { ContainerInfo } from '../model/container.js';
+import { mapBounded } from './bounded.js';
 import { mapContainer, type DockerInspect } from './map-container.js';
 import type { SwarmNode, SwarmService, SwarmTask } from './map-task.js';
 
@@ -15,6 +16,8 @@ const NEWEST_KNOWN_API = '1.45';
 /** A request that takes longer than this counts as an engine that does not answer. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const PING_TIMEOUT_MS = 3000;
+/** Inspects in flight at once during a full relist. */
+export const INSPECT_CONCURRENCY = 32;
 
 export interface EngineTarget {
   readonly endpoint: string;
@@ -32,8 +35,12 @@ export interface SwarmListing {
 export interface DockerEngine {
   readonly endpoint: string;
   readonly apiVersion: string;
-  /** Running and stopped containers carrying `key=value`, mapped to our type. */
+  /** Running and stopped containers carrying `key=value`, mapped to our type (one list, then one inspect each). */
   listLabelled(key: string, value: string): Promise<ContainerInfo[]>;
+  /** The ids of the containers carrying `key=value`: one list request, no inspect. */
+  listLabelledIds(key: string, value: string): Promise<string[]>;
+  /** One container, inspected and mapped; null when it is gone (404). */
+  inspectContainer(id: string): Promise<ContainerInfo | null>;
   /** Services carrying `key=value`, their tasks and the swarm's nodes (the engine must be a manager). */
   listSwarm(key: string, value: string): Promise<SwarmListing>;
   /** The engine's own labels (`dockerd --label k=v`), Rancher-style host roles. */
@@ -89,6 +96,17 @@ export async function connectDocker(target: EngineTarget | string): Promise<Dock
       throw new DockerUnavailableError(endpoint, err);
     }
   };
+  const listLabelledIds = (key: string, value: string): Promise<string[]> =>
+    guarded(async () => (await api.listContainers({ all: true, filters: { label: [`${key}=${value}`] } })).map((c) => c.Id));
+  const inspectContainer = (id: string): Promise<ContainerInfo | null> =>
+    guarded(async () => {
+      try {
+        return mapContainer((await api.getContainer(id).inspect()) as unknown as DockerInspect);
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return null; // removed meanwhile
+        throw err;
+      }
+    });
   const info = () => api.info() as Promise<{ Labels?: string[] | null; Swarm?: { NodeID?: string } }>;
 
   return {
@@ -96,23 +114,13 @@ export async function connectDocker(target: EngineTarget | string): Promise<Dock
     apiVersion,
     api,
     streamApi,
-    listLabelled: (key, value) =>
-      guarded(async () => {
-        const list = await api.listContainers({ all: true, filters: { label: [`${key}=${value}`] } });
-        // One inspect per labelled container: the list lacks health, exposed ports and binding addresses.
-        const inspected = await Promise.all(
-          list.map((c) =>
-            api
-              .getContainer(c.Id)
-              .inspect()
-              .catch((err: { statusCode?: number }) => {
-                if (err.statusCode === 404) return null; // removed between list and inspect
-                throw err;
-              }),
-          ),
-        );
-        return inspected.filter((i) => i !== null).map((i) => mapContainer(i as unknown as DockerInspect));
-      }),
+    listLabelled: async (key, value) => {
+      // One inspect per labelled container: the list lacks health, exposed ports and binding addresses.
+      const found = await mapBounded(await listLabelledIds(key, value), INSPECT_CONCURRENCY, inspectContainer);
+      return found.filter((c) => c !== null);
+    },
+    listLabelledIds,
+    inspectContainer,
     listSwarm: (key, value) =>
       guarded(async () => {
         const services = (await api.listServices({ filters: { label: [`${key}=${value}`] } })) as unknown as SwarmService[];

@@ -7,7 +7,10 @@ import type { DockerEngine } from './docker-engine.js';
 // Docker's /events stream for containers, kept open: on a lost connection it
 // reconnects with backoff and says so ('resync'), because the engine replays
 // little and nothing across its own restart. Events are only hints: the
-// agent re-lists the real state after each one.
+// agent re-inspects the container each one names, and re-lists everything
+// after a 'resync'. With a `label` filter the engine sends only the events of
+// containers carrying it (a container's labels never change), so other
+// containers' churn costs nothing here.
 
 export interface ContainerEvent {
   /** container, or with Swarm also service and node. */
@@ -27,6 +30,11 @@ export type EventType = 'container' | 'service' | 'node';
 
 const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
 
+export interface DockerEventsOptions {
+  /** `key=value`: only events of containers carrying this label (container events only, not with Swarm). */
+  readonly label?: string | null;
+}
+
 export class DockerEvents extends EventEmitter {
   #stream: Readable | null = null;
   #closed = false;
@@ -37,8 +45,17 @@ export class DockerEvents extends EventEmitter {
     private readonly engine: DockerEngine,
     private readonly log: Logger,
     private readonly types: readonly EventType[] = ['container'],
+    private readonly options: DockerEventsOptions = {},
   ) {
     super();
+  }
+
+  /** The filters sent to /events. */
+  filters(): Record<string, string[]> {
+    // Service and node events have actions of their own (create, update, remove): take them all.
+    if (!(this.types.length === 1 && this.types[0] === 'container')) return { type: [...this.types] };
+    const label = this.options.label ?? null;
+    return { type: ['container'], event: [...WATCHED_ACTIONS], ...(label !== null ? { label: [label] } : {}) };
   }
 
   /** Resolves once the stream is open (or keeps retrying in the background). */
@@ -49,18 +66,18 @@ export class DockerEvents extends EventEmitter {
   async #connect(): Promise<void> {
     if (this.#closed) return;
     try {
-      // Service and node events have actions of their own (create, update, remove): take them all.
-      const filters = this.types.length === 1 && this.types[0] === 'container' ? { type: ['container' as const], event: WATCHED_ACTIONS } : { type: [...this.types] };
-      const stream = (await this.engine.streamApi.getEvents({ filters })) as unknown as Readable;
+      const stream = (await this.engine.streamApi.getEvents({ filters: this.filters() })) as unknown as Readable;
       this.#stream = stream;
       const wasRetry = this.#attempt > 0;
       this.#attempt = 0;
-      stream.on(
-        'data',
-        lineSplitter((line) => {
-          if (line.trim()) this.#onLine(line.trim());
-        }),
-      );
+      const split = lineSplitter((line) => {
+        if (line.trim()) this.#onLine(line.trim());
+      });
+      stream.on('data', (chunk: Buffer | string) => {
+        // Anything on the stream shows the engine alive, however slow its other answers.
+        this.emit('data');
+        split(chunk);
+      });
       const lost = (why: string) => {
         if (this.#stream !== stream) return;
         this.#stream = null;

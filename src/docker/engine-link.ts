@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { EngineConfig } from '../config/env.js';
 import type { Logger } from '../log.js';
 import type { ContainerInfo } from '../model/container.js';
-import { connectDocker, type DockerEngine } from './docker-engine.js';
+import { mapBounded } from './bounded.js';
+import { connectDocker, type DockerEngine, INSPECT_CONCURRENCY } from './docker-engine.js';
 import { type ContainerEvent, DockerEvents } from './docker-events.js';
 import { mapSwarm } from './map-task.js';
 
@@ -12,6 +13,16 @@ import { mapSwarm } from './map-task.js';
 // its event stream just hangs (a dead host sends no FIN); its backends then stay
 // for a grace period and leave after it; they come back when it answers again.
 // Every change of state is reported as 'changed', which only marks a pass pending.
+//
+// A pass costs what changed (containers mode): the link keeps its engine's
+// containers by id. It lists and inspects them all at start, after every
+// (re)connect or resync of the event stream, and when told the cache is stale
+// (markStale: the agent's periodic resync, the safety net); between those an
+// event for a container re-inspects that one only at the next list(). Swarm is
+// always listed in full: tasks on other nodes send no events here.
+//
+// A slow engine is not a lost one: it is down only after several pings in a
+// row fail with nothing on its event stream meanwhile.
 
 export type EngineState = 'connecting' | 'up' | 'down' | 'gated';
 
@@ -46,7 +57,29 @@ export interface EngineLinkOptions {
   readonly follow?: boolean;
   /** The Docker edge; a fake in unit tests. */
   readonly connect?: (target: EngineConfig) => Promise<DockerEngine>;
+  /** Pings that must fail in a row (with a silent event stream) before the engine is down. Default 3. */
+  readonly pingFailuresBeforeDown?: number;
 }
+
+/** What the Docker part of the last list() cost, for a pass breakdown. */
+export interface ListStats {
+  /** A full list + inspect of every labelled container (always with Swarm); else only the containers with events. */
+  readonly full: boolean;
+  /** Why it was full: 'start', 'event stream resync', 'periodic resync', 'an inspect failed', ... */
+  readonly reason: string | null;
+  /** The list request (the Swarm listing with Swarm); 0 when not full. */
+  readonly listMs: number;
+  readonly inspects: number;
+  /** Wall time of the inspects (they run side by side). */
+  readonly inspectMs: number;
+  /** Containers (or tasks) it returned. */
+  readonly containers: number;
+}
+
+/** What an event asks of the next list(): inspect the container again, or drop it (destroyed). */
+type Pending = 'inspect' | 'remove';
+
+const DEFAULT_PING_FAILURES = 3;
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
@@ -57,7 +90,17 @@ export class EngineLink extends EventEmitter {
   #state: EngineState = 'connecting';
   #since = Date.now();
   #reason: string | null = null;
+  /** What list() last returned while up: kept through a reconnect and a loss's grace period. */
   #cache: ContainerInfo[] = [];
+  /** Containers mode: our containers by id, as last inspected (undecorated). */
+  #known = new Map<string, ContainerInfo>();
+  /** Containers with events since they were last inspected. */
+  readonly #pending = new Map<string, Pending>();
+  /** Why the next list() must list everything, or null. */
+  #stale: string | null = 'start';
+  #listing: Promise<unknown> = Promise.resolve();
+  #stats: ListStats | null = null;
+  #pingFailures = 0;
   #contributed = 0;
   #timer: NodeJS.Timeout | null = null;
   #graceTimer: NodeJS.Timeout | null = null;
@@ -133,25 +176,60 @@ export class EngineLink extends EventEmitter {
   }
 
   async #follow(engine: DockerEngine): Promise<void> {
-    const events = new DockerEvents(engine, this.o.log, this.o.mode === 'swarm' ? ['container', 'service', 'node'] : ['container']);
+    const swarm = this.o.mode === 'swarm';
+    // Containers mode: only our containers' events (Swarm takes service and node events, which carry no such label).
+    const events = swarm
+      ? new DockerEvents(engine, this.o.log, ['container', 'service', 'node'])
+      : new DockerEvents(engine, this.o.log, ['container'], { label: `${this.o.roleLabel}=${this.o.backendRole}` });
     this.#events = events;
+    // Events missed before the stream opened (or while it reconnects) are in no cache: list everything again.
+    this.markStale('event stream (re)opened');
+    events.on('data', () => this.#answered());
     events.on('event', (e: ContainerEvent) => {
       this.#lastEventAt = Date.now();
+      if (!swarm && e.type === 'container' && e.id) {
+        // Before 'event' goes out: the pass it triggers must see the container pending.
+        if (e.action === 'destroy') this.#pending.set(e.id, 'remove');
+        else if (this.#pending.get(e.id) !== 'remove') this.#pending.set(e.id, 'inspect');
+      }
       this.emit('event', e);
     });
-    events.on('resync', () => this.emit('changed', `engine ${this.o.name} resync`));
-    // A lost stream may be a dead engine: ask at once rather than at the next heartbeat.
-    events.on('lost', () => void this.#beat());
+    events.on('resync', () => {
+      this.markStale('event stream resync');
+      this.emit('changed', `engine ${this.o.name} resync`);
+    });
+    events.on('lost', () => {
+      this.markStale('event stream lost');
+      // A lost stream may be a dead engine: ask at once rather than at the next heartbeat.
+      void this.#beat();
+    });
     await events.start();
   }
 
   async #ping(): Promise<void> {
+    const engine = this.#engine!;
     try {
-      await this.#engine!.ping();
+      await engine.ping();
+      this.#answered();
       if (this.#state !== 'up' && this.#state !== 'gated') await this.#checkRole();
     } catch (err) {
-      this.#lost((err as Error).message);
+      if (this.#engine !== engine) return; // reconnected meanwhile: this answer is about the old connection
+      const why = (err as Error).message;
+      this.#pingFailures += 1;
+      const limit = this.o.pingFailuresBeforeDown ?? DEFAULT_PING_FAILURES;
+      // Slow is not lost: the stream and backends stay until `limit` pings in a row fail (stream data resets the count).
+      if (this.#pingFailures < limit) {
+        this.o.log.warn({ engine: this.o.name, endpoint: this.#target.endpoint, failures: this.#pingFailures, of: limit, why }, `engine ${this.o.name} did not answer a ping`);
+        return;
+      }
+      this.#lost(why);
     }
+  }
+
+  /** The engine answered (a ping, data on its event stream, a list): it is not lost. */
+  #answered(): void {
+    if (this.#pingFailures > 0) this.o.log.info({ engine: this.o.name, after: this.#pingFailures }, `engine ${this.o.name} answers again`);
+    this.#pingFailures = 0;
   }
 
   /** Engine labels gate an app engine; with Swarm the gate is per node, in the mapping. */
@@ -174,6 +252,8 @@ export class EngineLink extends EventEmitter {
     this.#events?.close();
     this.#events = null;
     this.#engine = null;
+    this.#pingFailures = 0;
+    this.markStale('engine lost');
     this.#enter('down', why);
   }
 
@@ -195,11 +275,31 @@ export class EngineLink extends EventEmitter {
     this.emit('changed', `engine ${this.o.name} ${state}`);
   }
 
-  /** This source's part of the desired state's input: never throws. */
-  async list(): Promise<ContainerInfo[]> {
+  /**
+   * The next list() lists and inspects every container (containers mode; Swarm always does).
+   * The agent calls it on its periodic resync, the safety net for anything the events missed.
+   */
+  markStale(why = 'periodic resync'): void {
+    this.#stale ??= why;
+  }
+
+  /** What the Docker part of the last list() cost (null before the first). */
+  lastListStats(): ListStats | null {
+    return this.#stats;
+  }
+
+  /** This source's part of the desired state's input: never throws. Calls run one at a time. */
+  list(): Promise<ContainerInfo[]> {
+    const run = this.#listing.then(() => this.#list());
+    this.#listing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #list(): Promise<ContainerInfo[]> {
     if (this.#state === 'up' && this.#engine) {
       try {
-        this.#cache = this.o.mode === 'swarm' ? await this.#listSwarm(this.#engine) : this.#decorate(await this.#engine.listLabelled(this.o.roleLabel, this.o.backendRole));
+        this.#cache = this.o.mode === 'swarm' ? await this.#listSwarm(this.#engine) : await this.#listContainers(this.#engine);
+        this.#answered();
         this.#contributed = this.#cache.length;
         return this.#cache;
       } catch (err) {
@@ -209,15 +309,93 @@ export class EngineLink extends EventEmitter {
     // Reconnecting (new TLS certificates): its backends stay, as for a short loss; so do a lost engine's, for the grace period.
     const reconnecting = this.#state === 'up' && this.#engine === null;
     const keep = reconnecting || (this.#state === 'down' && Date.now() - this.#since < this.o.graceMs) ? this.#cache : [];
-    if (keep.length === 0) this.#cache = [];
+    if (keep.length === 0) {
+      this.#cache = [];
+      this.#known.clear();
+      this.markStale('cache dropped'); // gated, or gone past its grace: nothing known is kept
+    }
     this.#contributed = keep.length;
     return keep;
   }
 
+  /** Everything when stale, else only the containers with events since their last inspect. */
+  async #listContainers(engine: DockerEngine): Promise<ContainerInfo[]> {
+    let full = false;
+    let reason: string | null = null;
+    let listMs = 0;
+    let inspects = 0;
+    let inspectMs = 0;
+    // A one-shot reader follows no events: its cache would never learn anything.
+    if (this.o.follow === false) this.markStale('one-shot');
+    for (let round = 0; round < 2; round += 1) {
+      if (this.#stale !== null) {
+        full = true;
+        reason ??= this.#stale;
+        this.#stale = null;
+        // The list below covers every event so far; events while it runs stay pending and are inspected after it.
+        this.#pending.clear();
+        const t0 = Date.now();
+        const ids = await engine.listLabelledIds(this.o.roleLabel, this.o.backendRole);
+        const t1 = Date.now();
+        listMs += t1 - t0;
+        const found = await mapBounded(ids, INSPECT_CONCURRENCY, (id) => engine.inspectContainer(id));
+        inspects += ids.length;
+        inspectMs += Date.now() - t1;
+        const known = new Map<string, ContainerInfo>();
+        for (const c of found) if (c !== null && this.#ours(c)) known.set(c.id, c);
+        this.#known = known;
+      }
+      if (this.#pending.size === 0) break;
+      const batch = [...this.#pending];
+      this.#pending.clear();
+      const ids: string[] = [];
+      for (const [id, what] of batch) {
+        if (what === 'remove') this.#known.delete(id);
+        else ids.push(id);
+      }
+      const t2 = Date.now();
+      const results = await mapBounded(ids, INSPECT_CONCURRENCY, (id) =>
+        engine.inspectContainer(id).then(
+          (c) => ({ id, c, failed: null }),
+          (err: unknown) => ({ id, c: null, failed: (err as Error).message }),
+        ),
+      );
+      inspects += ids.length;
+      inspectMs += Date.now() - t2;
+      let failed: string | null = null;
+      for (const r of results) {
+        if (r.failed !== null) {
+          failed ??= `${r.id.slice(0, 12)}: ${r.failed}`;
+          continue;
+        }
+        // Destroyed while we asked: that wins, whatever the inspect said. (An event while inspecting keeps it pending.)
+        if (this.#pending.get(r.id) === 'remove' || r.c === null || !this.#ours(r.c)) this.#known.delete(r.id);
+        else this.#known.set(r.id, r.c);
+      }
+      if (failed === null) break;
+      // Not a 404: the cache cannot be trusted for that container; list everything (once) rather than guess.
+      this.o.log.warn({ engine: this.o.name, err: failed }, 'a container inspect failed; listing every container');
+      this.markStale('an inspect failed');
+      if (round === 1) throw new Error(`inspect failed after a full relist: ${failed}`);
+    }
+    const containers = this.#decorate([...this.#known.values()]);
+    this.#stats = { full, reason, listMs, inspects, inspectMs, containers: containers.length };
+    return containers;
+  }
+
+  /** Our role label, checked again: an event or inspect may name a container that is none of ours. */
+  #ours(c: ContainerInfo): boolean {
+    return c.labels[this.o.roleLabel] === this.o.backendRole;
+  }
+
   async #listSwarm(engine: DockerEngine): Promise<ContainerInfo[]> {
+    const t0 = Date.now();
     const listing = await engine.listSwarm(this.o.roleLabel, this.o.backendRole);
+    const listMs = Date.now() - t0;
     const mapped = mapSwarm(listing, { roleLabel: this.o.roleLabel, appNodeRole: this.o.appNodeRole });
     for (const l of mapped.leftOut) this.o.log.debug({ engine: this.o.name, task: l.task }, `task left out: ${l.reason}`);
+    this.#stale = null;
+    this.#stats = { full: true, reason: 'swarm', listMs, inspects: 0, inspectMs: 0, containers: mapped.containers.length };
     return mapped.containers;
   }
 
@@ -234,6 +412,8 @@ export class EngineLink extends EventEmitter {
     this.#events?.close();
     this.#events = null;
     this.#engine = null;
+    this.#pingFailures = 0;
+    this.markStale('reconnect');
     void this.#beat();
   }
 

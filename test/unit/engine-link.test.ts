@@ -4,6 +4,7 @@ import type { EngineConfig } from '../../src/config/env.js';
 import type { DockerEngine } from '../../src/docker/docker-engine.js';
 import { EngineLink } from '../../src/docker/engine-link.js';
 import { container } from './fixtures.js';
+import { FakeDocker } from './support/fake-docker.js';
 import { silentLog } from './support/fakes.js';
 
 // One engine kept connected, over a fake Docker edge (the real one is in the
@@ -17,6 +18,8 @@ function fakeEngine(state: { containers: ReturnType<typeof container>[]; pingFai
     endpoint: target.endpoint,
     apiVersion: '1.41',
     listLabelled: async () => state.containers,
+    listLabelledIds: async () => state.containers.map((c) => c.id),
+    inspectContainer: async (id) => state.containers.find((c) => c.id === id) ?? null,
     listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
     engineLabels: async () => ({}),
     swarmNodeId: async () => null,
@@ -82,5 +85,61 @@ describe('EngineLink', () => {
     await until('the engine down', () => l.state === 'down');
     expect(await l.list()).toHaveLength(1);
     await until('the grace period over', async () => (await l.list()).length === 0);
+  });
+
+  describe('a slow engine is not a lost one', () => {
+    /** A started link over `fake`, and every state it entered. */
+    async function watched(fake: FakeDocker) {
+      const l = link(async () => fake.engine());
+      const states: string[] = [];
+      l.on('changed', () => states.push(l.state));
+      await l.start();
+      await until('the engine up', () => l.state === 'up');
+      await l.list();
+      return { l, states };
+    }
+
+    it('two failed pings, then an answer: never down, the event stream never closed', async () => {
+      const fake = new FakeDocker();
+      fake.add(container({ name: 'a' }));
+      const { l, states } = await watched(fake);
+      const before = fake.calls.pings;
+      fake.pingFailures = 2;
+      await until('two failures and answers after them', () => fake.calls.pings >= before + 5);
+      expect(states).not.toContain('down');
+      expect(l.state).toBe('up');
+      expect(fake.calls.events).toHaveLength(1);
+      expect(fake.streams[0]!.destroyed).toBe(false);
+      expect(await l.list()).toHaveLength(1);
+      expect(fake.calls.lists).toBe(1); // nor a relist: nothing was lost
+    });
+
+    it('three failed pings in a row: down, and the stream is closed', async () => {
+      const fake = new FakeDocker();
+      fake.add(container({ name: 'a' }));
+      const { states } = await watched(fake);
+      fake.pingFailures = 3;
+      await until('the engine down', () => states.includes('down'));
+      expect(fake.streams[0]!.destroyed).toBe(true);
+      // It answers again: a new stream, and everything is listed again.
+      await until('the engine back up', () => states.at(-1) === 'up' && fake.calls.events.length === 2);
+    });
+
+    it('pings that keep failing while the event stream carries data: never down', async () => {
+      const fake = new FakeDocker();
+      const a = container({ name: 'a' });
+      fake.add(a);
+      const { states } = await watched(fake);
+      fake.onPing = () => fake.send('health_status', a); // the engine streams, only its pings are slow
+      fake.pingFailures = Infinity;
+      const before = fake.calls.pings;
+      await until('many failed pings', () => fake.calls.pings >= before + 8);
+      expect(states).not.toContain('down');
+      expect(fake.streams[0]!.destroyed).toBe(false);
+      // The stream falls silent too: now it is lost.
+      fake.onPing = null;
+      await until('the engine down', () => states.includes('down'));
+      expect(fake.streams[0]!.destroyed).toBe(true);
+    });
   });
 });
