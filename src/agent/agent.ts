@@ -143,7 +143,11 @@ export class Agent {
     }, clock);
     const warnings = new SkipWarnings(log);
     this.#reconciler = new Reconciler({
-      list: async () => (await Promise.all(this.#links.map((l) => l.list()))).flat(),
+      list: async () => {
+        const lists = await Promise.all(this.#links.map((l) => l.list()));
+        log.debug({ docker: this.#links.map((l) => ({ engine: l.name, ...l.lastListStats() })) }, 'pass: docker part');
+        return lists.flat();
+      },
       plan: (containers, context) => planConfigs(this.#config, containers, this.#templates.current(), context),
       templatesKey: () => this.#templates.key(),
       haproxy: haproxyApplier,
@@ -224,7 +228,11 @@ export class Agent {
     // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
     this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r) }, this.#log);
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
-    this.#resyncTimer = setInterval(() => this.#scheduler.trigger('periodic resync'), this.o.resyncEveryMs ?? (c.swarm ? 1000 : 60_000));
+    // The safety net: every engine lists everything again, whatever events said.
+    this.#resyncTimer = setInterval(() => {
+      for (const l of this.#links) l.markStale('periodic resync');
+      this.#scheduler.trigger('periodic resync');
+    }, this.o.resyncEveryMs ?? (c.swarm ? 1000 : 60_000));
     this.#resyncTimer.unref();
     this.#log.info({ status: `${c.statusAddr.host}:${c.statusAddr.port}`, control: runtimePaths(c).controlSocket }, 'vipkeeper started');
   }
