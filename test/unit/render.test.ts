@@ -153,8 +153,8 @@ describe('renderConfigs: haproxy.cfg', () => {
       'backend be_apps',
       '    mode http',
       '    balance roundrobin',
-      '    server plain-1 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 100',
-      '    server plain-2 127.0.0.1:32002 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 7 maxconn 50',
+      '    server plain-1 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100',
+      '    server plain-2 127.0.0.1:32002 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 7 maxconn 50',
     ]],
     ['check.path and check timing', 'backend be_checked', [
       'backend be_checked',
@@ -163,8 +163,8 @@ describe('renderConfigs: haproxy.cfg', () => {
       '    option httpchk',
       '    http-check send meth GET uri /healthz?deep=1',
       '    http-check expect status 200-399',
-      '    server checked-1 127.0.0.1:32009 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 observe layer4 error-limit 1 on-error mark-down weight 100',
-      '    server checked-2 127.0.0.1:32010 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 observe layer4 error-limit 1 on-error mark-down weight 100',
+      '    server checked-1 127.0.0.1:32009 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 weight 100',
+      '    server checked-2 127.0.0.1:32010 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 weight 100',
     ]],
     ['tcp without checks', 'backend be_db', [
       'backend be_db',
@@ -180,8 +180,8 @@ describe('renderConfigs: haproxy.cfg', () => {
     ['check=false drops the check options', { 'vipkeeper.check': 'false' }, '    server web 127.0.0.1:32001 weight 100'],
     ['check=false with check.path drops the http check too', { 'vipkeeper.check': 'false', 'vipkeeper.check.path': '/h' }, '    server web 127.0.0.1:32001 weight 100'],
     ['balance leastconn', { 'vipkeeper.balance': 'leastconn' }, '    balance leastconn'],
-    ['a check interval of 250ms or less needs no fastinter/downinter', { 'vipkeeper.check.interval': '250ms' }, '    server web 127.0.0.1:32001 check inter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 100'],
-    ['weight 0', { 'vipkeeper.weight': '0' }, '    server web 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 0'],
+    ['a check interval of 250ms or less needs no fastinter/downinter', { 'vipkeeper.check.interval': '250ms' }, '    server web 127.0.0.1:32001 check inter 250ms rise 2 fall 5 weight 100'],
+    ['weight 0', { 'vipkeeper.weight': '0' }, '    server web 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 0'],
   ])('%s', (_what, labels, line) => {
     const out = render([app('web', 32001, labels)]).haproxyCfg;
     expect(out.split('\n')).toContain(line);

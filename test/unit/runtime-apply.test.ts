@@ -64,7 +64,7 @@ describe('applyServerChanges', () => {
         `set server ${BE}/moved addr 127.0.0.1 port 4`,
         `set server ${BE}/moved weight 5`,
         `set maxconn server ${BE}/moved 9`,
-        `add server ${BE}/new 127.0.0.1:5 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 observe layer4 error-limit 1 on-error mark-down weight 100`,
+        `add server ${BE}/new 127.0.0.1:5 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100`,
         `enable health ${BE}/new`,
         `set server ${BE}/new state ready`,
         `add server ${BE}/plain 127.0.0.1:6 weight 100`,
