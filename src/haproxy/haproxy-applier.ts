@@ -92,7 +92,11 @@ export class HaproxyApplier {
         : (changes.structural ?? (isEmpty(changes) ? 'the file changed beyond its servers' : null));
 
     const before = await this.p.files.read('haproxy.cfg');
-    await this.p.files.install('haproxy.cfg', target.text, this.p.validate);
+    // Server-only changes skip the `haproxy -c` fork: their lines come from validated values in a
+    // structure the last check proved, and HAProxy itself accepts each `add server`. A file that
+    // is reloaded after all (the Runtime API failed) is checked first, below.
+    const checked = reloadReason !== null;
+    await this.p.files.install('haproxy.cfg', target.text, checked ? this.p.validate : async () => undefined);
 
     if (reloadReason === null) {
       try {
@@ -103,6 +107,14 @@ export class HaproxyApplier {
         return { method: 'runtime-api', changes, reloadReason: null };
       } catch (err) {
         this.p.log.warn({ err }, 'runtime API change failed; reloading instead');
+      }
+    }
+    if (!checked) {
+      try {
+        await this.p.validate(this.p.files.path('haproxy.cfg'));
+      } catch (err) {
+        if (before !== null) await this.p.files.restore('haproxy.cfg', before);
+        throw err;
       }
     }
     await this.#reload(before);

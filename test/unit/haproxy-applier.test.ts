@@ -19,7 +19,7 @@ const service = (servers: Server[]): Service => ({
   servers,
 });
 
-function rig() {
+function rig(validations: string[] = []) {
   const log = silentLog();
   const clock = new FakeClock();
   const files = new FakeFiles();
@@ -29,7 +29,7 @@ function rig() {
   const waiting: { backend: string; server: string }[] = [];
   const applier = new HaproxyApplier({
     files,
-    validate: async () => undefined,
+    validate: async (file: string) => void validations.push(file),
     control,
     api,
     deletes,
@@ -105,5 +105,23 @@ describe('HaproxyApplier', () => {
     const drained = await r.applier.drainContainer([service([server('a'), server('b')])], (s) => `be_${s}`, 'id-b');
     expect(drained).toEqual(['be_apps/b']);
     expect(r.api.commands).toEqual(['set server be_apps/b state drain']);
+  });
+
+  it('a server-only change skips the haproxy -c fork; a structural one is checked', async () => {
+    const checked: string[] = [];
+    const r = rig(checked);
+    await r.applier.apply({ services: [service([server('a')])], text: 'one', templatesKey: 'k', stale: false }, { services: [service([server('a'), server('b', '10.0.0.2')])], text: 'two', templatesKey: 'k' });
+    expect(checked).toEqual([]);
+    await r.applier.apply({ services: [service([server('a')])], text: 'two', templatesKey: 'k', stale: false }, { services: [service([server('a')])], text: 'three', templatesKey: 'other' });
+    expect(checked).toHaveLength(1);
+  });
+
+  it('a server-only file that must be reloaded after all (the Runtime API failed) is checked first', async () => {
+    const checked: string[] = [];
+    const r = rig(checked);
+    r.api.failOn = /^add server/;
+    const result = await r.applier.apply({ services: [service([])], text: 'one', templatesKey: 'k', stale: false }, { services: [service([server('a')])], text: 'two', templatesKey: 'k' });
+    expect(result.method).toBe('reload');
+    expect(checked).toEqual(['/fake/haproxy.cfg']);
   });
 });
