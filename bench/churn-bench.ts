@@ -155,11 +155,14 @@ const pct = (xs: number[], p: number) => {
 
 /** The churn section: runs, then returns its Markdown table. Expects the lab to be set up. */
 export async function churnSection(): Promise<string> {
+  // BENCH_MODES=vipkeeper runs one mode only (a quick look); the table needs both.
+  const only = process.env.BENCH_MODES?.split(',').map((m) => m.trim());
+  const modes = only ? MODES.filter((m) => only.some((o) => m.name.startsWith(o))) : MODES;
   const results = new Map<string, RunResult[]>(MODES.map((m) => [m.name, []]));
   {
     for (let run = 0; run < RUNS; run++) {
       // Alternate the order so drift on the machine hits both modes alike.
-      const order = run % 2 === 0 ? MODES : [...MODES].reverse();
+      const order = run % 2 === 0 ? modes : [...modes].reverse();
       for (const mode of order) {
         const r = await runOnce(mode, run);
         results.get(mode.name)!.push(r);
