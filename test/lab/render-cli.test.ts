@@ -58,7 +58,7 @@ describe('vipkeeper render against real Docker', () => {
 
     const haproxyCfg = readFileSync(join(out, 'haproxy.cfg'), 'utf8');
     const servers = haproxyCfg.split('\n').filter((l) => /^\s+server /.test(l));
-    expect(servers).toEqual(expected.map((e) => `    server ${e.container} ${e.address} check inter 2s rise 2 fall 5 weight 100`));
+    expect(servers).toEqual(expected.map((e) => `    server ${e.container} ${e.address} check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100`));
     expect(haproxyCfg).not.toContain('evil');
     expect(haproxyCfg).not.toContain('203.0.113.9');
 
