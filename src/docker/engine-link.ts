@@ -218,7 +218,8 @@ export class EngineLink extends EventEmitter {
       this.#pingFailures += 1;
       const limit = this.o.pingFailuresBeforeDown ?? DEFAULT_PING_FAILURES;
       // Slow is not lost: the stream and backends stay until `limit` pings in a row fail (stream data resets the count).
-      if (this.#pingFailures < limit) {
+      // An engine that refuses (dockerd stopped) or cannot be routed to is not slow: it is gone now.
+      if (this.#pingFailures < limit && !isGone(err)) {
         this.o.log.warn({ engine: this.o.name, endpoint: this.#target.endpoint, failures: this.#pingFailures, of: limit, why }, `engine ${this.o.name} did not answer a ping`);
         return;
       }
@@ -455,4 +456,16 @@ export function engineLinks(
   const common = { roleLabel: config.roleLabel, backendRole: config.backendRole, appNodeRole: config.appNodeRole, graceMs: config.engineGraceMs, log, follow };
   if (config.swarm) return [new EngineLink({ ...common, name: 'swarm', targets: config.engines, mode: 'swarm', qualify: false })];
   return config.engines.map((e) => new EngineLink({ ...common, name: e.name, targets: [e], mode: 'containers', qualify: config.engines.length > 1 }));
+}
+
+const GONE = /ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH/;
+
+/** A ping error that says the engine is not there at all (as opposed to slow: a timeout, a hang-up). */
+export function isGone(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && GONE.test(code)) return true;
+    if (e instanceof Error && GONE.test(e.message)) return true;
+  }
+  return false;
 }

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineConfig } from '../../src/config/env.js';
 import type { DockerEngine } from '../../src/docker/docker-engine.js';
-import { EngineLink } from '../../src/docker/engine-link.js';
+import { EngineLink, isGone } from '../../src/docker/engine-link.js';
 import { container } from './fixtures.js';
 import { FakeDocker } from './support/fake-docker.js';
 import { silentLog } from './support/fakes.js';
@@ -141,5 +141,17 @@ describe('EngineLink', () => {
       await until('the engine down', () => states.includes('down'));
       expect(fake.streams[0]!.destroyed).toBe(true);
     });
+  });
+});
+
+describe('isGone: a refused or unroutable engine is gone at once; a slow one is not', () => {
+  it.each([
+    [Object.assign(new Error('connect ECONNREFUSED 198.19.0.21:2375'), { code: 'ECONNREFUSED' }), true],
+    [new Error('Docker engine at tcp://x: connect EHOSTUNREACH 198.19.0.21:2375'), true],
+    [new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ENOENT' }) }), true],
+    [new Error('socket hang up'), false],
+    [new Error('timeout of 3000ms exceeded'), false],
+  ])('%s -> %s', (err, gone) => {
+    expect(isGone(err)).toBe(gone);
   });
 });
