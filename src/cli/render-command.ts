@@ -95,17 +95,25 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
 
 /** Backends of every engine (or the swarm) that answers; one that does not is named and skipped. */
 async function listOnce(config: Config, log: Logger): Promise<ContainerInfo[]> {
-  const links = engineLinks(config, log, false);
-  try {
-    await Promise.all(links.map((l) => l.start()));
-    const answering = links.filter((l) => l.state === 'up' || l.state === 'gated');
-    if (answering.length === 0) {
-      const first = links[0]!.status();
-      throw new DockerUnavailableError(first.endpoint, first.reason ?? 'does not answer');
+  // A connection that hangs up once (an engine that just started, say) is tried again twice
+  // before render says the engines do not answer.
+  for (let attempt = 1; ; attempt++) {
+    const links = engineLinks(config, log, false);
+    try {
+      await Promise.all(links.map((l) => l.start()));
+      const answering = links.filter((l) => l.state === 'up' || l.state === 'gated');
+      if (answering.length === 0) {
+        const first = links[0]!.status();
+        if (attempt < 3) {
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+          continue;
+        }
+        throw new DockerUnavailableError(first.endpoint, first.reason ?? 'does not answer');
+      }
+      return (await Promise.all(answering.map((l) => l.list()))).flat();
+    } finally {
+      for (const l of links) l.close();
     }
-    return (await Promise.all(answering.map((l) => l.list()))).flat();
-  } finally {
-    for (const l of links) l.close();
   }
 }
 
