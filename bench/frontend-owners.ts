@@ -11,10 +11,30 @@ import { runtimeCommand } from '../src/haproxy/runtime-api.js';
 
 const run = promisify(execFile);
 
-/** Pids of the processes listening on TCP `port` (any address), from `ss`. */
-export async function listenersOn(port: number): Promise<number[]> {
+export interface PortListener {
+  /** Local address, e.g. 0.0.0.0:18080. */
+  readonly local: string;
+  /** Processes holding this socket (a master and its worker may share one). */
+  readonly pids: readonly number[];
+}
+
+/**
+ * The listening sockets on TCP `port`, from `ss`. More than one socket on the same
+ * local address means SO_REUSEPORT sharing: another process takes part of the load.
+ */
+export async function listenersOn(port: number): Promise<PortListener[]> {
   const { stdout } = await run('ss', ['-ltnpH', `sport = :${port}`]);
-  return [...new Set([...stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => ({ local: l.trim().split(/\s+/)[3] ?? '?', pids: [...l.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])) }));
+}
+
+/** Local addresses on `port` held by more than one listening socket. */
+export function sharedAddresses(listeners: readonly PortListener[]): string[] {
+  const n = new Map<string, number>();
+  for (const l of listeners) n.set(l.local, (n.get(l.local) ?? 0) + 1);
+  return [...n].filter(([, c]) => c > 1).map(([a]) => a);
 }
 
 export interface FrontendCounts {
