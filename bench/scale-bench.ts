@@ -1,0 +1,371 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerStateRow } from '../src/haproxy/runtime-api.js';
+import { AgentUnderTest } from '../test/lab/support/agent.js';
+import { CLI, REPO } from '../test/lab/support/cli.js';
+import { TEST_LABEL, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
+import { median } from './churn-bench.js';
+
+// Scale: how the agent copes with N backends (issue 12). Two agents side by side in one run:
+// "before", the agent as it landed at BEFORE_REF (built here from that commit), and "after",
+// the current build. Real busybox httpd containers on a user-defined bridge network, reached
+// on their own addresses (vipkeeper.network, no published ports, no docker-proxy). The N
+// containers are made once per N (grown from the previous N) and serve both agents.
+// Nothing here is asserted: timings on these machines are noisy. One Linux bridge takes at most
+// 1024 ports, so N + BENCH_SCALE_CHANGES stays below about 1020.
+
+const NS = [...new Set((process.env.BENCH_SCALE_NS ?? '10,100,300,1000').split(',').map((s) => Number(s.trim())))]
+  .filter((n) => Number.isInteger(n) && n > 0)
+  .sort((a, b) => a - b);
+/** Containers started (then killed) one by one per N and agent. */
+const CHANGES = Number(process.env.BENCH_SCALE_CHANGES ?? 10);
+/** `docker run -d` at once while making the N containers. */
+const PARALLEL = Number(process.env.BENCH_SCALE_PARALLEL ?? 12);
+const BEFORE_REF = process.env.BENCH_SCALE_BEFORE ?? '029d874';
+const NETWORK = 'vkt-scale';
+const STATUS_URL = { host: '127.0.0.1', port: 9321, path: '/status' };
+/** Outside .bench-build, which scripts/bench.sh empties on every run; .lab/ is ignored by git. */
+const BEFORE_DIR = join(REPO, '.lab', 'bench-before');
+
+const APP_LABELS = { role: 'apps', 'vipkeeper.network': NETWORK };
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const max = (xs: number[]) => (xs.length === 0 ? NaN : Math.max(...xs));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (s: string) => process.stderr.write(`scale: ${s}\n`);
+
+/** Builds the agent of BEFORE_REF once (git archive + tsc, the repository's node_modules); returns its main.js. */
+async function buildBefore(): Promise<string> {
+  const commit = (await sh('git', ['-C', REPO, 'rev-parse', `${BEFORE_REF}^{commit}`])).stdout.trim();
+  const main = join(BEFORE_DIR, 'dist', 'main.js');
+  const stamp = join(BEFORE_DIR, '.commit');
+  if (existsSync(main) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === commit) return main;
+  log(`building the "before" agent from ${commit} in ${BEFORE_DIR}`);
+  rmSync(BEFORE_DIR, { recursive: true, force: true });
+  mkdirSync(BEFORE_DIR, { recursive: true });
+  await sh('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', REPO, commit, BEFORE_DIR]);
+  symlinkSync(join(REPO, 'node_modules'), join(BEFORE_DIR, 'node_modules'));
+  await sh(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BEFORE_DIR, 'tsconfig.json')]);
+  if (!existsSync(main)) throw new Error(`building ${commit} made no ${main}`);
+  writeFileSync(stamp, commit);
+  return main;
+}
+
+interface Mode {
+  readonly name: 'before' | 'after';
+  readonly command: readonly string[];
+}
+
+/** What one agent showed at one N; NaN where a step failed or does not apply. */
+interface Result {
+  readyAllMs: number;
+  firstLogMs: number;
+  startPresentMs: number[];
+  startReadyMs: number[];
+  killDrainedMs: number[];
+  passStartMs: number[];
+  passKillMs: number[];
+  /** Passes that changed something after the agent settled: one per change, ideally. */
+  passes: number;
+  reloads: number;
+  rssMb: number;
+  statusMs: number;
+  error?: string;
+}
+
+const emptyResult = (): Result => ({ readyAllMs: NaN, firstLogMs: NaN, startPresentMs: [], startReadyMs: [], killDrainedMs: [], passStartMs: [], passKillMs: [], passes: 0, reloads: 0, rssMb: NaN, statusMs: NaN });
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function idleRss(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    samples.push(rssMb(pid));
+    await sleep(200);
+  }
+  return median(samples);
+}
+
+const logTime = (t: unknown): number => (typeof t === 'number' ? t : typeof t === 'string' ? Date.parse(t) : NaN);
+
+/** Waits until the agent logged no pass for `quietMs` (bounded). */
+async function settle(agent: AgentUnderTest, quietMs = 2000, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let count = agent.passes().length;
+  while (Date.now() < deadline) {
+    await sleep(quietMs);
+    const now = agent.passes().length;
+    if (now === count) return;
+    count = now;
+  }
+  log(`the agent did not settle within ${timeoutMs} ms; going on`);
+}
+
+/**
+ * Polls `show servers state` every `everyMs` until `onRows` says done; `at` is when the answer
+ * arrived. A failed poll (a reload in progress) is skipped.
+ */
+async function pollRows(agent: AgentUnderTest, what: string, onRows: (rows: ServerStateRow[], at: number) => boolean, timeoutMs = 30_000, everyMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const rows = await agent.servers();
+      if (onRows(rows, Date.now())) return;
+    } catch {
+      /* the admin socket is busy or reloading */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+const isReady = (r: ServerStateRow) => r.opState === 2 && r.adminState === 0;
+
+async function statusLatency(): Promise<number> {
+  await httpGet(STATUS_URL).catch(() => undefined);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await httpGet(STATUS_URL);
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** Runs `fn` over `items`, `parallel` at a time. */
+async function pool<T>(items: readonly T[], parallel: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+}
+
+async function startApps(names: readonly string[]): Promise<void> {
+  const t = Date.now();
+  await pool(names, PARALLEL, (name) => runApp({ name, labels: APP_LABELS, network: NETWORK }));
+  if (names.length > 0) log(`started ${names.length} containers in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+}
+
+/** SIGTERM, and SIGKILL if the agent is not gone within 30 s (its haproxy may then outlive it). */
+async function stopBounded(agent: AgentUnderTest, mode: Mode, n: number): Promise<void> {
+  const stopped = agent.stop().then(() => true);
+  if (await Promise.race([stopped, sleep(30_000).then(() => false)])) return;
+  log(`${mode.name} N=${n}: the agent did not stop within 30 s of SIGTERM; SIGKILL`);
+  await agent.stop('SIGKILL');
+}
+
+/** One agent at one N: start-up, idle RSS, /status, then CHANGES starts and CHANGES kills one by one. */
+async function measure(mode: Mode, n: number, base: readonly string[]): Promise<Result> {
+  const r = emptyResult();
+  const agent = new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'info' }, mode.command);
+  const extra: string[] = [];
+  const spawnedAt = Date.now();
+  agent.start();
+  try {
+    const want = new Set(base);
+    if (n > 0) {
+      await pollRows(agent, `all ${n} servers ready (${mode.name})`, (rows, at) => {
+        let ready = 0;
+        for (const row of rows) if (want.has(row.server) && isReady(row)) ready++;
+        if (ready < want.size) return false;
+        r.readyAllMs = at - spawnedAt;
+        return true;
+      }, 60_000 + 200 * n, 50);
+    } else {
+      await agent.waitLog('the first pass', (l) => l.msg === 'pass', 60_000);
+    }
+    r.firstLogMs = agent.logs.length > 0 ? logTime(agent.logs[0]!.time) - spawnedAt : NaN;
+    await settle(agent);
+    r.rssMb = await idleRss(agent.pid!);
+    if (n === 0) return r;
+    r.statusMs = await statusLatency();
+
+    const passesBefore = agent.passes().length;
+    for (let i = 0; i < CHANGES; i++) {
+      const name = `vks-${mode.name}-${n}-${i}`;
+      let present = NaN;
+      let ready = NaN;
+      const seen = pollRows(agent, `${name} ready`, (rows, at) => {
+        const row = rows.find((x) => x.server === name);
+        if (row && Number.isNaN(present)) present = at;
+        if (!row || !isReady(row)) return false;
+        ready = at;
+        return true;
+      });
+      seen.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+      try {
+        await runApp({ name, labels: APP_LABELS, network: NETWORK });
+        extra.push(name);
+      } finally {
+        await seen;
+      }
+      const startedAt = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
+      r.startPresentMs.push(present - startedAt);
+      r.startReadyMs.push(ready - startedAt);
+      await sleep(300);
+    }
+    for (const name of extra) {
+      let drainedAt = NaN;
+      const drained = pollRows(agent, `${name} drained`, (rows, at) => {
+        const row = rows.find((x) => x.server === name);
+        if (row && row.adminState === 0) return false;
+        drainedAt = at;
+        return true;
+      });
+      drained.catch(() => undefined);
+      try {
+        await docker('kill', name);
+      } finally {
+        await drained;
+      }
+      const diedAt = Date.parse(await docker('inspect', '-f', '{{.State.FinishedAt}}', name));
+      r.killDrainedMs.push(drainedAt - diedAt);
+      await sleep(300);
+    }
+    await settle(agent, 1000, 30_000);
+    const changes = agent.passes().slice(passesBefore).filter((p) => p.applied !== 'none');
+    const durations = (key: 'added' | 'removed') => changes.filter((p) => Array.isArray(p[key]) && (p[key] as unknown[]).length > 0).map((p) => Number(p.durationMs));
+    r.passStartMs = durations('added');
+    r.passKillMs = durations('removed');
+    r.passes = changes.length;
+    r.reloads = changes.filter((p) => p.applied === 'reload').length;
+  } catch (err) {
+    r.error = err instanceof Error ? err.message : String(err);
+    log(`${mode.name} N=${n} failed: ${r.error}; agent log: ${agent.saveLog()}`);
+  } finally {
+    await stopBounded(agent, mode, n);
+    if (extra.length > 0) await sh('docker', ['rm', '-f', ...extra], { allowFail: true });
+  }
+  return r;
+}
+
+const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `/proc/sys/net/ipv4/neigh/default/${k}`);
+
+/**
+ * HAProxy checks every backend address from the host, one neighbour entry each; the kernel's
+ * default table (gc_thresh3 = 1024) overflows near 1000 backends and fails connects for both
+ * agents alike. Raised for the run when needed; returns how to put the old values back.
+ */
+function roomyNeighbourTable(addresses: number): () => void {
+  const old = NEIGH.map((f) => readFileSync(f, 'utf8').trim());
+  const want = [Math.max(addresses, 128), 2 * addresses + 512, 4 * addresses + 1024];
+  if (addresses + 256 <= Number(old[2]) && addresses + 128 <= Number(old[1])) return () => undefined;
+  NEIGH.forEach((f, i) => writeFileSync(f, String(Math.max(Number(old[i]), want[i]!))));
+  log(`neighbour table gc_thresh1/2/3 ${old.join('/')} -> ${NEIGH.map((f) => readFileSync(f, 'utf8').trim()).join('/')} for the run`);
+  return () => {
+    NEIGH.forEach((f, i) => writeFileSync(f, old[i]!));
+    log(`neighbour table gc_thresh1/2/3 back to ${old.join('/')}`);
+  };
+}
+
+/** Removes the network, retrying while Docker still releases the endpoints of removed containers. */
+async function removeNetwork(): Promise<boolean> {
+  let last = '';
+  for (let i = 0; i < 20; i++) {
+    if ((await sh('docker', ['network', 'inspect', NETWORK], { allowFail: true })).code !== 0) return true;
+    const r = await sh('docker', ['network', 'rm', NETWORK], { allowFail: true });
+    if (r.code === 0) return true;
+    last = r.stderr.trim();
+    await sleep(500);
+  }
+  log(`could not remove network ${NETWORK}: ${last}`);
+  return false;
+}
+
+/** A fresh network; one left behind by an earlier run is reused if it cannot go. */
+async function createNetwork(): Promise<void> {
+  if (!(await removeNetwork())) {
+    log(`reusing network ${NETWORK}`);
+    return;
+  }
+  await docker('network', 'create', '--label', `${TEST_LABEL}=1`, NETWORK);
+}
+
+type Row = { metric: string; digits: number; value: (r: Result) => number; zero?: boolean };
+
+const ROWS: Row[] = [
+  { metric: 'agent start -> all N servers ready (ms)', digits: 0, value: (r) => r.readyAllMs },
+  { metric: '... of which before the first log line (ms)', digits: 0, value: (r) => r.firstLogMs },
+  { metric: `container start -> server in HAProxy p50 (ms, ${CHANGES} starts)`, digits: 0, value: (r) => median(r.startPresentMs) },
+  { metric: 'container start -> server in HAProxy p99 (ms)', digits: 0, value: (r) => pct(r.startPresentMs, 99) },
+  { metric: 'container start -> server ready p50 (ms)', digits: 0, value: (r) => median(r.startReadyMs) },
+  { metric: 'container start -> server ready p99 (ms)', digits: 0, value: (r) => pct(r.startReadyMs, 99) },
+  { metric: `container killed -> server drained or gone p50 (ms, ${CHANGES} kills)`, digits: 0, value: (r) => median(r.killDrainedMs) },
+  { metric: 'container killed -> server drained or gone p99 (ms)', digits: 0, value: (r) => pct(r.killDrainedMs, 99) },
+  { metric: 'pass adding one server p50 (ms, its durationMs)', digits: 0, value: (r) => median(r.passStartMs) },
+  { metric: 'pass adding one server max (ms)', digits: 0, value: (r) => max(r.passStartMs) },
+  { metric: 'pass removing one server p50 (ms)', digits: 0, value: (r) => median(r.passKillMs) },
+  { metric: 'pass removing one server max (ms)', digits: 0, value: (r) => max(r.passKillMs) },
+  { metric: `passes applied for the ${2 * CHANGES} changes`, digits: 0, value: (r) => (r.passes > 0 ? r.passes : NaN) },
+  { metric: '... of which haproxy reloads', digits: 0, value: (r) => (r.passes > 0 ? r.reloads : NaN) },
+  { metric: 'agent RSS idle (MB)', digits: 1, value: (r) => r.rssMb, zero: true },
+  { metric: '/status latency, median of 20 (ms)', digits: 1, value: (r) => r.statusMs },
+];
+
+function table(results: Map<number, Record<Mode['name'], Result>>): string {
+  const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+  const lines = ['| metric | N | before | after | after/before |', '| --- | ---: | ---: | ---: | ---: |'];
+  for (const row of ROWS) {
+    for (const [n, byMode] of results) {
+      if (n === 0 && !row.zero) continue;
+      const b = row.value(byMode.before);
+      const a = row.value(byMode.after);
+      const ratio = !Number.isFinite(a) || !Number.isFinite(b) ? '–' : b === 0 ? (a === 0 ? '1.00' : 'inf') : (a / b).toFixed(2);
+      lines.push(`| ${row.metric} | ${n} | ${fmt(b, row.digits)} | ${fmt(a, row.digits)} | ${ratio} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The scale section: runs, then returns its Markdown table. Expects the lab to be set up. */
+export async function scaleSection(): Promise<string> {
+  const modes: Mode[] = [
+    { name: 'before', command: [process.execPath, await buildBefore(), 'run'] },
+    { name: 'after', command: [process.execPath, CLI, 'run'] },
+  ];
+  const results = new Map<number, Record<Mode['name'], Result>>();
+  const t0 = Date.now();
+  await removeTestContainers();
+  await createNetwork();
+  const restoreNeighbours = roomyNeighbourTable((NS.at(-1) ?? 0) + CHANGES);
+  try {
+    const base: string[] = [];
+    for (const [k, n] of [0, ...NS].entries()) {
+      const tn = Date.now();
+      const add = Array.from({ length: n - base.length }, (_, i) => `vks-${base.length + i}`);
+      await startApps(add);
+      base.push(...add);
+      // Alternate the order so drift on the machine hits both agents alike.
+      const order = k % 2 === 0 ? modes : [...modes].reverse();
+      const byMode = {} as Record<Mode['name'], Result>;
+      for (const mode of order) {
+        const r = await measure(mode, n, base);
+        byMode[mode.name] = r;
+        log(`N=${n} ${mode.name}: ${JSON.stringify(r)}`);
+      }
+      results.set(n, byMode);
+      log(`N=${n} took ${((Date.now() - tn) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    const tr = Date.now();
+    await removeTestContainers().catch(() => undefined);
+    await removeNetwork();
+    restoreNeighbours();
+    log(`removed the containers in ${((Date.now() - tr) / 1000).toFixed(1)} s; whole section ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  return [
+    `Scale: N backends (busybox httpd containers on a bridge network, reached on their addresses), "before" = the agent at ${BEFORE_REF}, "after" = this build, one run each.`,
+    `Changes: ${CHANGES} containers started one by one after the agent settled, then killed one by one; times from Docker's StartedAt / FinishedAt to the first 10 ms poll of \`show servers state\` that shows it. N=0 is an agent with no containers, for its RSS.`,
+    '',
+    table(results),
+    '',
+    'Per-run values are on stderr; – is a step that failed or does not apply.',
+  ].join('\n');
+}
