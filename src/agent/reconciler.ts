@@ -47,6 +47,8 @@ export interface Applied {
 
 /** Start-up's handle on the children, so the initial apply can bring them up on the files it wrote. */
 export interface ChildrenStart {
+  /** A haproxy of an earlier agent runs (and holds the live file's ports). */
+  keptHaproxy(): boolean;
   startHaproxy(fileChanged: boolean): Promise<void>;
   startKeepalived(fileChanged: boolean): Promise<void>;
 }
@@ -112,8 +114,10 @@ export class Reconciler {
     let haproxyChanged = false;
     let keepalivedChanged = false;
     const before = await this.p.readLive();
+    // At start the ports a kept haproxy holds are ours; any other holder of a frontend port is not.
+    const ours = children.keptHaproxy() && before.haproxy !== null ? boundPorts(before.haproxy) : [];
     try {
-      plan = await this.#plan(await this.p.list(), null);
+      plan = await this.#plan(await this.p.list(), null, ours);
       this.p.warnings(plan.state);
       haproxyChanged = await this.p.haproxy.installInitial(plan.rendered.haproxyCfg);
       keepalivedChanged = await this.p.keepalived.installInitial(plan.rendered.keepalivedConf);
@@ -219,14 +223,18 @@ export class Reconciler {
     return this.#record({ triggers, applied: method, ...names, t0, reloadReason });
   }
 
-  /** Plans, leaving out services whose frontend port cannot be used. `applied` null: the first plan. */
-  async #plan(containers: readonly ContainerInfo[], applied: Applied | null): Promise<Plan> {
+  /**
+   * Plans, leaving out services whose frontend port cannot be used. `applied` null: the first
+   * plan, where `startPorts` are the ports a kept haproxy holds. HAProxy binds with SO_REUSEPORT,
+   * so a port another process (another haproxy) holds would not fail: both would answer, each
+   * with its own servers. Every port our haproxy does not hold yet is probed first.
+   */
+  async #plan(containers: readonly ContainerInfo[], applied: Applied | null, startPorts: readonly number[] = []): Promise<Plan> {
     const stopping = this.p.stopping.current(containers);
     const plan = this.p.plan(containers, { stopping });
     const wanted = plan.state.services.map((s) => s.frontendPort);
-    // At start nothing is probed (an adopted haproxy holds its own ports); later only ports HAProxy does not hold yet.
     // A stale applied state (kept from before) knows no services: the live file says which ports our haproxy holds.
-    const live = new Set(applied === null ? wanted : [...applied.haproxy.services.map((s) => s.frontendPort), ...boundPorts(applied.haproxy.text)]);
+    const live = new Set(applied === null ? startPorts : [...applied.haproxy.services.map((s) => s.frontendPort), ...boundPorts(applied.haproxy.text)]);
     const unavailable = await this.p.ports.unavailable(wanted, live);
     if (unavailable.size === 0) return plan;
     return this.p.plan(containers, { stopping, unavailablePorts: unavailable });

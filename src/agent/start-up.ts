@@ -126,6 +126,7 @@ export class StartUp {
   children(): ChildrenStart {
     const { haproxy, keepalived } = this.p;
     return {
+      keptHaproxy: () => this.#kept.haproxy !== null,
       startHaproxy: async (fileChanged) => {
         if (this.#kept.haproxy !== null) {
           haproxy.process.adopt(this.#kept.haproxy);

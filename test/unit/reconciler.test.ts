@@ -24,7 +24,7 @@ beforeAll(async () => {
   builtin = await loadTemplates(null);
 });
 
-function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[] } = {}) {
+function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: boolean } = {}) {
   const log = silentLog();
   const clock = new FakeClock();
   const files = new FakeFiles();
@@ -71,6 +71,7 @@ function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[] } = {}) 
   };
   const reconciler = new Reconciler(parts);
   const children = {
+    keptHaproxy: () => opts.kept ?? false,
     startHaproxy: async () => void (started.haproxy += 1),
     startKeepalived: async () => void (started.keepalived += 1),
   };
@@ -233,7 +234,7 @@ describe('Reconciler.initial', () => {
   });
 
   it("after starting on the previous files, the live file's own ports are never probed as someone else's", async () => {
-    const r = rig({ containers: [web('a')], busyPorts: [80] }); // our kept haproxy holds :80
+    const r = rig({ containers: [web('a')], busyPorts: [80], kept: true }); // our kept haproxy holds :80
     r.files.live.set('haproxy.cfg', 'frontend fe_80\n    bind :80\n');
     r.files.live.set('keepalived.conf', 'previous keepalived');
     r.setTemplates(new TemplateError('/user/haproxy.cfg.ejs', new Error('boom')), 'broken');
@@ -243,6 +244,13 @@ describe('Reconciler.initial', () => {
     expect(record?.applied).toBe('reload');
     expect(r.reconciler.applied?.state.skipped).toEqual([]);
     expect(r.files.live.get('haproxy.cfg')).toContain('server a ');
+  });
+
+  it('at start, a frontend port another process holds (another haproxy would share it silently) leaves that service out', async () => {
+    const r = rig({ containers: [web('a')], busyPorts: [80] });
+    await r.reconciler.initial(r.children);
+    expect(r.files.live.get('haproxy.cfg')).not.toContain('bind :80');
+    expect(r.reconciler.applied?.state.skipped[0]?.reason).toMatch(/frontend port 80: another process/);
   });
 
   it('a rejected first haproxy.cfg is not recorded as applied: later passes retry it', async () => {
