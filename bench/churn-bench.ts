@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AgentUnderTest, TEST_FRONTEND_PORT, get } from '../test/lab/support/agent.js';
 import { REPO } from '../test/lab/support/cli.js';
 import { docker, removeTestContainers, runApp, sh, waitFor } from '../test/lab/support/lab.js';
+import { frontendCounts, listenersOn, sharedAddresses } from './frontend-owners.js';
 
 // Backend churn under load: vipkeeper vs the seeds' way (re-render and reload
 // on every change), side by side in one run, several runs, medians and ratios.
@@ -99,6 +100,9 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
   };
   for (let i = 0; i < 3; i++) await start();
 
+  // Nothing else may answer on the frontend port (HAProxy's SO_REUSEPORT would share it silently).
+  const before = await listenersOn(TEST_FRONTEND_PORT);
+  if (before.length > 0) throw new Error(`port ${TEST_FRONTEND_PORT} is already listened on (${before.map((l) => `${l.local} pids ${l.pids.join(',')}`).join('; ')}): another lab run? Stop it first.`);
   const agent = mode.make();
   agent.start();
   await waitFor('the initial backends to answer', async () => (await get().catch(() => ({ status: 0 }))).status === 200, 30_000);
@@ -130,6 +134,10 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
   await Promise.all(stops);
   await new Promise((r) => setTimeout(r, 1000));
   const { requests, failed } = await load.stop();
+  const shared = sharedAddresses(await listenersOn(TEST_FRONTEND_PORT));
+  if (shared.length > 0) process.stderr.write(`WARNING: ${TEST_FRONTEND_PORT} was shared by several sockets (${shared.join(', ')}): this run's figures include another process\n`);
+  const own = await frontendCounts(agent.adminSocket).catch(() => null);
+  if (own) process.stderr.write(`agent haproxy served ${own.requests} requests itself, ${own.errors5xx} with 5xx (wrk saw ${requests}, ${failed} failed)\n`);
   clearInterval(sampler);
   const cpuTicks = procStats(pid).cpuTicks - cpuBefore;
   const reloads = mode.reloads(agent);
