@@ -9,6 +9,9 @@ import { REPO } from '../test/lab/support/cli.js';
 // Run after `npm run build` (the dist/ rows import the built agent):
 //   npm run bench:memory        or   node .bench-build/bench/memory-imports.js [RUNS]
 // Bare names resolve from the repository root, like the agent's own imports.
+// Reading it: +RSS does not add up across rows (each row also pays for the module
+// loaders and node internals the others share), and RSS varies by about 3 MB from
+// one process to the next (malloc), so compare medians; heapUsed is exact.
 
 const RUNS = Number(process.argv[2] ?? 5);
 
