@@ -1,3 +1,5 @@
+// First: loads dockerode without gRPC and ssh2, which vipkeeper never uses (see there).
+import './load-dockerode.js';
 import Docker from 'dockerode';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDocker } from '../../src/docker/docker-engine.js';
+import { Docker, UNUSED_BY_VIPKEEPER } from '../../src/docker/load-dockerode.js';
+
+// dockerode loads gRPC (BuildKit sessions) and ssh2 (ssh:// endpoints) at load
+// time; src/docker/load-dockerode.ts keeps them out. Here every Docker call the
+// agent makes runs against a fake engine on a unix socket, and afterwards none
+// of those packages has a file of its own in the require cache: the one entry
+// each has is the inert stand-in.
+
+const require = createRequire(import.meta.url);
+const cache = require.cache;
+const ID = 'c0ffee'.padEnd(64, '0');
+
+const dir = mkdtempSync(join(tmpdir(), 'vipkeeper-dockerode-'));
+const socket = join(dir, 'engine.sock');
+const streams = new Set<ServerResponse>();
+
+function json(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const engine = createServer((req, res) => {
+  const path = new URL(req.url ?? '/', 'http://engine').pathname.replace(/^\/v\d+\.\d+/, '');
+  if (path === '/_ping') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('OK');
+  } else if (path === '/version') json(res, { ApiVersion: '1.45', Version: '26.1.0' });
+  else if (path === '/info') json(res, { Labels: ['role=load-balancer'], Swarm: { NodeID: 'node1' } });
+  else if (path === '/containers/json') json(res, [{ Id: ID }]);
+  else if (path === `/containers/${ID}/json`) {
+    json(res, {
+      Id: ID,
+      Name: '/web-1',
+      Created: '2026-01-01T00:00:00Z',
+      State: { Running: true, StartedAt: '2026-01-01T00:00:01Z' },
+      Config: { Labels: { role: 'apps' }, ExposedPorts: { '80/tcp': {} } },
+      NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] }, Networks: { bridge: { IPAddress: '172.17.0.2' } } },
+    });
+  } else if (path === '/services') json(res, [{ ID: 'svc1', Spec: { Name: 'web', Labels: { role: 'apps' } } }]);
+  else if (path === '/tasks') json(res, []);
+  else if (path === '/nodes') json(res, [{ ID: 'node1', Spec: { Labels: {} }, Status: { State: 'ready' } }]);
+  else if (path === '/nodes/node1') json(res, { ID: 'node1', Spec: { Labels: { role: 'load-balancer' } }, Status: { State: 'ready' } });
+  else if (path === '/events') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.flushHeaders();
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
+    res.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID } })}\n`);
+  } else {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end('{"message":"not here"}');
+  }
+});
+
+/** Files in the require cache that belong to `pkg` (any copy of it under node_modules). */
+const filesOf = (pkg: string): string[] => Object.keys(cache).filter((f) => f.includes(`${sep}node_modules${sep}${pkg.split('/').join(sep)}${sep}`));
+
+describe('dockerode without gRPC and ssh2', () => {
+  beforeAll(() => new Promise<void>((resolve, reject) => engine.once('error', reject).listen(socket, resolve)));
+  afterAll(async () => {
+    for (const res of streams) res.destroy();
+    engine.closeAllConnections();
+    await new Promise<void>((r) => engine.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs every call the agent makes, and loads none of them (nor protobufjs)', async () => {
+    // The check looks at the right cache: dockerode itself is in it.
+    expect(filesOf('dockerode').length).toBeGreaterThan(0);
+    expect(filesOf('docker-modem').length).toBeGreaterThan(0);
+
+    const e = await connectDocker(`unix://${socket}`);
+    expect(e.apiVersion).toBe('1.45');
+    await e.ping();
+    expect(await e.listLabelled('role', 'apps')).toHaveLength(1);
+    expect((await e.listSwarm('role', 'apps')).services).toHaveLength(1);
+    expect(await e.engineLabels()).toEqual({ role: 'load-balancer' });
+    expect(await e.swarmNodeId()).toBe('node1');
+    expect(await e.api.getNode('node1').inspect()).toMatchObject({ ID: 'node1' });
+    const events = (await e.streamApi.getEvents({ filters: { type: ['container'] } })) as unknown as Readable;
+    const first = await new Promise<string>((resolve) => events.once('data', (c: Buffer) => resolve(String(c))));
+    expect(JSON.parse(first)).toMatchObject({ Action: 'start' });
+    events.destroy();
+
+    for (const pkg of [...Object.keys(UNUSED_BY_VIPKEEPER), 'protobufjs']) {
+      const files = filesOf(pkg);
+      // At most the stand-in, at the file dockerode would load, and it is not the package.
+      expect(files.length, `${pkg}: ${files.length} files, such as ${files.slice(0, 3).join(', ')}`).toBeLessThanOrEqual(1);
+      for (const f of files) expect(typeof cache[f]!.exports, f).toBe('function');
+      for (const f of files) expect(() => (cache[f]!.exports as () => void)(), f).toThrow(/vipkeeper does not load/);
+    }
+  });
+
+  it('the same dockerode: a plain import finds the one loaded after the stand-ins', async () => {
+    const { default: imported } = await import('dockerode');
+    expect(imported).toBe(Docker);
+  });
+
+  it('an ssh:// engine, should one get through, fails with an error that says why', async () => {
+    const ssh = new Docker({ protocol: 'ssh', host: '127.0.0.1', port: 1, username: 'nobody' });
+    await expect(ssh.ping()).rejects.toThrow(/ssh2\.Client was called, but vipkeeper does not load ssh2: .*ssh:\/\//);
+  });
+});
