@@ -27,7 +27,7 @@ function capture() {
   return { log: pino({ level: 'debug', base: undefined }, stream), output: () => entries.filter((e) => e.stream === 'output').map((e) => e.msg) };
 }
 
-async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 8000): Promise<T> {
+async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
@@ -116,5 +116,5 @@ describe('HaproxyProcess with the real haproxy', () => {
 
     await second.stop();
     await until('no process left in the group', () => groupMembers(master!).length === 0);
-  }, 30_000);
+  }, 60_000);
 });
