@@ -52,12 +52,12 @@ describe('EngineLink container cache', () => {
     expect(fake.calls.inspects).toHaveLength(3);
     expect(l.lastListStats()).toMatchObject({ full: true, reason: 'start', inspects: 3, containers: 3 });
 
-    fake.add({ ...b, running: false });
-    await send('die', b);
+    fake.add({ ...b, health: 'unhealthy' });
+    await send('health_status', b);
     const after = await l.list();
     expect(fake.calls.lists).toBe(1); // never a full list
     expect(fake.calls.inspects.slice(3)).toEqual([b.id]);
-    expect(after.find((x) => x.id === b.id)?.running).toBe(false);
+    expect(after.find((x) => x.id === b.id)?.health).toBe('unhealthy');
     expect(l.lastListStats()).toMatchObject({ full: false, reason: null, listMs: 0, inspects: 1, containers: 3 });
 
     // Nothing happened since: nothing is asked of the engine.
@@ -98,7 +98,7 @@ describe('EngineLink container cache', () => {
     const { l, send } = await started(fake);
     await l.list();
     fake.containers.delete(b.id);
-    await send('die', b); // its destroy is still to come
+    await send('start', b); // gone before we asked: its destroy is still to come
     expect(names(await l.list())).toEqual(['a']);
     expect(fake.inspectsOf(b.id)).toBe(2);
     expect(fake.calls.lists).toBe(1);
@@ -208,7 +208,7 @@ describe('EngineLink container cache', () => {
     await l.list();
     let release!: () => void;
     fake.inspectGate = new Promise<void>((r) => (release = r));
-    await send('die', b);
+    await send('health_status', b);
     const first = l.list();
     await until('the inspect asked', () => fake.inspectsOf(b.id) === 2);
     await send('destroy', b); // the inspect will still answer with the container
@@ -244,12 +244,31 @@ describe('EngineLink container cache', () => {
     expect([fake.calls.lists, fake.calls.inspects.length]).toEqual([1, 1000]);
     const one = all[567]!;
     fake.add({ ...one, running: false });
-    await send('stop', one);
+    await send('update', one);
     const after = await l.list();
     expect(after).toHaveLength(1000);
     expect(after.find((c) => c.id === one.id)?.running).toBe(false);
     expect([fake.calls.lists, fake.calls.inspects.length]).toEqual([1, 1001]);
     expect(fake.calls.inspects.at(-1)).toBe(one.id);
     expect(l.lastListStats()).toMatchObject({ full: false, inspects: 1, containers: 1000 });
+  });
+
+  it('a kill, stop or die costs no inspect (Docker holds a stopping container\'s lock): a die marks it not running', async () => {
+    const fake = new FakeDocker();
+    const [a, b] = [container({ name: 'a' }), container({ name: 'b' })];
+    fake.add(a, b);
+    const { l, send } = await started(fake);
+    await l.list();
+    const inspected = fake.calls.inspects.length;
+    await send('kill', b);
+    await send('stop', b);
+    expect((await l.list()).find((x) => x.id === b.id)?.running).toBe(true);
+    await send('die', b);
+    expect((await l.list()).find((x) => x.id === b.id)?.running).toBe(false);
+    expect(fake.calls.inspects.length).toBe(inspected);
+    // Started again (a restart policy): inspected, running again.
+    await send('start', b);
+    expect((await l.list()).find((x) => x.id === b.id)?.running).toBe(true);
+    expect(fake.calls.inspects.length).toBe(inspected + 1);
   });
 });
