@@ -59,7 +59,9 @@ export interface DockerEngine {
 
 async function modemOptions(target: EngineTarget): Promise<Docker.DockerOptions> {
   const { endpoint } = target;
-  if (endpoint.startsWith('unix://')) return { socketPath: endpoint.slice('unix://'.length) };
+  // docker-modem fills unset options from DOCKER_HOST, and a host it fills in wins over
+  // socketPath: say there is none, so the endpoint we were given is the one used.
+  if (endpoint.startsWith('unix://')) return { socketPath: endpoint.slice('unix://'.length), host: undefined, port: undefined, protocol: 'http' };
   const url = new URL(endpoint.replace(/^tcp:/, 'http:'));
   if (!target.tlsCertPath) return { host: url.hostname, port: Number(url.port), protocol: 'http' };
   // One directory for every engine, or one per engine named after its host.

@@ -99,6 +99,19 @@ describe('dockerode without gRPC and ssh2', () => {
     }
   });
 
+  it('an explicit unix:// endpoint wins over a DOCKER_HOST in the environment', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:9';
+    try {
+      const e = await connectDocker(`unix://${socket}`);
+      await e.ping();
+      expect(await e.listLabelled('role', 'apps')).toHaveLength(1);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
   it('the same dockerode: a plain import finds the one loaded after the stand-ins', async () => {
     const { default: imported } = await import('dockerode');
     expect(imported).toBe(Docker);
