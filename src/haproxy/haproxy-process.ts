@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { SupervisedProcess } from '../supervisor/supervised-process.js';
 import { ReloadFailedError } from '../errors.js';
 import { unboundPorts } from './haproxy-applier.js';
+import { masterListsWorkers } from './master-cli.js';
 import { runtimeCommand } from './runtime-api.js';
 
 // haproxy in master-worker mode under our supervision. A reload is SIGUSR2 to
@@ -66,27 +67,23 @@ export class HaproxyProcess {
    * a ReloadFailedError carrying the master's lines and the ports it could not bind.
    */
   async reload(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    // A master still starting, or still re-executing after the last reload, drops the signal.
+    while (!(await masterListsWorkers(this.paths.masterSocket))) {
+      if (Date.now() > deadline) throw new ReloadFailedError(`the haproxy master did not answer on ${this.paths.masterSocket} within ${timeoutMs} ms`, []);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const before = await this.workerPid();
     const lines: string[] = [];
     let failed = false;
-    let heard = false;
     const onLine = (line: string) => {
       lines.push(line);
-      if (/Reloading HAProxy/.test(line)) heard = true;
       if (/Loading failure!/.test(line)) failed = true;
     };
     this.process.on('line', onLine);
-    const sentAt = Date.now();
-    let resent = false;
     try {
       if (!this.process.signal('SIGUSR2')) throw new ReloadFailedError('haproxy is not running', []);
-      return await this.#waitForWorker((pid) => pid !== null && pid !== before, timeoutMs, () => {
-        // A master that was still settling after its start can miss the signal (seen once in
-        // ~30 runs): no "Reloading HAProxy" after 2 s means ask again, once. A second reload is harmless.
-        if (!heard && !resent && Date.now() - sentAt > 2000) {
-          resent = true;
-          this.process.signal('SIGUSR2');
-        }
+      return await this.#waitForWorker((pid) => pid !== null && pid !== before, Math.max(0, deadline - Date.now()), () => {
         if (!failed) return;
         const output = lines.join('\n');
         throw new ReloadFailedError(output, unboundPorts(output));

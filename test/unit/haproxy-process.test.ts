@@ -71,28 +71,47 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+async function writeConfig(): Promise<ReturnType<typeof runtimePaths>> {
+  const paths = runtimePaths({ configDir: dir, runDir: dir });
+  const port = await freePort();
+  await writeFile(
+    paths.haproxyCfg,
+    [
+      'global',
+      `    stats socket ${paths.adminSocket} mode 600 level admin`,
+      'defaults',
+      '    mode tcp',
+      '    timeout connect 1s',
+      '    timeout client 5s',
+      '    timeout server 5s',
+      'frontend fe',
+      `    bind 127.0.0.1:${port}`,
+      '    default_backend be',
+      'backend be',
+      '    server s1 127.0.0.1:9 disabled',
+      '',
+    ].join('\n'),
+  );
+  return paths;
+}
+
 describe('HaproxyProcess with the real haproxy', () => {
+  it('a reload asked the moment the worker answers, and another right after it, both happen', async () => {
+    // The master drops a SIGUSR2 while it is still starting or re-executing (2.6: always lost
+    // when sent as the first worker answered). reload() waits for the master's own CLI first.
+    const paths = await writeConfig();
+    const h = new HaproxyProcess(paths, capture().log);
+    h.start();
+    master = h.process.pid!;
+    const first = await h.waitReady(10_000);
+    const second = await h.reload(10_000);
+    const third = await h.reload(10_000);
+    expect(new Set([first, second, third]).size).toBe(3);
+    await h.stop();
+  }, 60_000);
+
   it('a new agent adopts haproxy, logs what it prints after, reloads it, and stop takes master and workers', async () => {
-    const paths = runtimePaths({ configDir: dir, runDir: dir });
-    const port = await freePort();
-    await writeFile(
-      paths.haproxyCfg,
-      [
-        'global',
-        `    stats socket ${paths.adminSocket} mode 600 level admin`,
-        'defaults',
-        '    mode tcp',
-        '    timeout connect 1s',
-        '    timeout client 5s',
-        '    timeout server 5s',
-        'frontend fe',
-        `    bind 127.0.0.1:${port}`,
-        '    default_backend be',
-        'backend be',
-        '    server s1 127.0.0.1:9 disabled',
-        '',
-      ].join('\n'),
-    );
+    const paths = await writeConfig();
 
     const first = new HaproxyProcess(paths, capture().log);
     first.start();
