@@ -20,6 +20,17 @@ export interface SelectionSettings {
   readonly publishedHost: string | null;
 }
 
+/** A server's admin state in HAProxy: taking requests, draining (no new ones), or in maintenance. */
+export type AdminState = 'ready' | 'drain' | 'maint';
+/** Who wants a server in a state other than ready (the member class may add its own). */
+export type AdminSource = 'operator';
+
+/** An operator's wish for one container's server (`vipkeeper disable`), keyed by container id. */
+export interface AdminOverride {
+  readonly admin: Exclude<AdminState, 'ready'>;
+  readonly reason: string | null;
+}
+
 export interface Server {
   /** HAProxy server name: the container name when it is a safe word, else c-<id>; unique across the whole state. */
   readonly name: string;
@@ -29,7 +40,15 @@ export interface Server {
   readonly port: number;
   readonly weight: number;
   readonly maxconn: number | null;
+  /** Absent: ready. Every pass brings HAProxy's admin state to this (a reload keeps maint and drain out too). */
+  readonly admin?: AdminState;
+  /** Who set `admin` when it is not ready, and why. */
+  readonly adminSource?: AdminSource;
+  readonly adminReason?: string | null;
 }
+
+/** A server's wanted admin state (absent means ready). Pure. */
+export const adminOf = (s: Pick<Server, 'admin'>): AdminState => s.admin ?? 'ready';
 
 export interface Service {
   readonly name: string;
@@ -81,6 +100,8 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export interface SelectionContext {
   /** Containers Docker is stopping (kill/stop seen, not dead yet): drained, never served again. */
   readonly stopping?: ReadonlySet<string>;
+  /** Operator overrides by container id: the server stays in the state, drained or in maintenance. */
+  readonly operator?: ReadonlyMap<string, AdminOverride>;
 }
 
 export function buildDesiredState(
@@ -138,6 +159,7 @@ export function buildDesiredState(
       continue;
     }
     names.set(name, c);
+    const override = context.operator?.get(c.id);
     accepted.push({
       container: c,
       service,
@@ -149,6 +171,7 @@ export function buildDesiredState(
         port: endpoint.port,
         weight: serverLabels.weight,
         maxconn: serverLabels.maxconn,
+        ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
       },
     });
   }
