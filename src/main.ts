@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { renderCommand } from './cli/render-command.js';
 import { drillCommand } from './cli/drill-command.js';
+import { disableCommand, enableCommand, maintenanceCommand, type Outcome } from './cli/operate-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
 import { statusCommand } from './cli/status-command.js';
@@ -21,6 +22,9 @@ export const EXIT = {
   configRejected: 3,
   dockerUnavailable: 4,
 } as const;
+
+/** An operator command's outcome -> its exit code: done, the answer is no, bad usage. */
+const EXIT_BY_OUTCOME: Record<Outcome, number> = { ok: EXIT.ok, no: EXIT.failure, usage: EXIT.badEnvironment };
 
 const EXIT_BY_CODE: Record<string, number> = {
   E_CONFIG: EXIT.badEnvironment,
@@ -54,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(logLevel(), logFormat());
   const print = (s: string) => process.stdout.write(`${s}\n`);
   let exitCode: number = EXIT.ok;
+  // Operator commands exit 2 on bad usage (the other commands keep their 1).
+  let usageExit: number = EXIT.failure;
+  const operatorUsage = () => {
+    usageExit = EXIT.badEnvironment;
+  };
   const program = new Command()
     .name('vipkeeper')
     .description('Keeps a keepalived VIP and HAProxy in step with the containers Docker runs.')
@@ -115,6 +124,74 @@ async function main(argv: string[]): Promise<number> {
       );
     });
 
+  const warnAs = (cmd: string) => (s: string) => process.stderr.write(`vipkeeper ${cmd}: ${s}\n`);
+  const reasonOf = (r: string | undefined) => {
+    if (r === undefined) return null;
+    if (r.length > 200 || /[\u0000-\u001f\u007f]/.test(r)) throw new UsageError('--reason must be one line of at most 200 characters');
+    return r.trim() || null;
+  };
+  program
+    .command('disable')
+    .exitOverride()
+    .hook('preAction', operatorUsage)
+    .description('take a server out of balancing without a reload (maintenance, or --drain first); kept across restarts until enable')
+    .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
+    .option('--drain', 'drain first: no new requests, maintenance once its connections are done', false)
+    .option('--reason <text>', 'why, kept with it and shown by status')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .action(async (target: string, opts: { drain: boolean; reason?: string; json: boolean; control: string }) => {
+      const outcome = await disableCommand({ target, drain: opts.drain, reason: reasonOf(opts.reason), json: opts.json, control: opts.control }, print, warnAs('disable'));
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  program
+    .command('enable')
+    .exitOverride()
+    .hook('preAction', operatorUsage)
+    .description('bring a server an operator disabled back into balancing')
+    .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .action(async (target: string, opts: { json: boolean; control: string }) => {
+      exitCode = EXIT_BY_OUTCOME[await enableCommand({ target, json: opts.json, control: opts.control }, print, warnAs('enable'))];
+    });
+
+  program
+    .command('maintenance')
+    .exitOverride()
+    .hook('preAction', operatorUsage)
+    .description('on: this node gives the VIP up to a peer and stays out of VRRP until off (kept across agent restarts)')
+    .argument('<on|off>', 'on or off')
+    .option('--force', 'give the VIP up even when no peer is seen taking it', false)
+    .option('--wait', 'wait until a peer answers through the VIP; report how long it took and the requests that failed', false)
+    .option('--reason <text>', 'why, shown by status')
+    .option('--probe <url>', 'URL --wait probes (default: http://<first VIP>:<frontend port>/)')
+    .option('--timeout <duration>', 'how long --wait waits', '30s')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--addr <host:port>', 'status address of the agent (--wait reads the VIPs there)', statusAddr)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; addr: string; control: string }) => {
+      if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not ${JSON.stringify(mode)}`);
+      if (mode === 'off' && (opts.force || opts.wait)) throw new UsageError('--force and --wait go with maintenance on');
+      const outcome = await maintenanceCommand(
+        {
+          on: mode === 'on',
+          force: opts.force,
+          wait: opts.wait,
+          reason: reasonOf(opts.reason),
+          ...(opts.probe ? { probe: opts.probe } : {}),
+          timeoutMs: durationMs(opts.timeout, '--timeout'),
+          json: opts.json,
+          addr: opts.addr,
+          control: opts.control,
+        },
+        print,
+        warnAs('maintenance'),
+      );
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
   program
     .command('reference')
     .description('print the environment variable and label references (Markdown)')
@@ -139,7 +216,12 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AgentUnreachableError || err instanceof ControlUnreachableError) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badEnvironment;
+    if (err instanceof UsageError) {
+      process.stderr.write(`vipkeeper: ${err.message}\n`);
+      return usageExit;
+    }
+    if (err instanceof AgentUnreachableError || err instanceof ControlUnreachableError) {
       process.stderr.write(`vipkeeper: ${err.message}\n`);
       return EXIT.failure;
     }

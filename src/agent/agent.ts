@@ -24,6 +24,8 @@ import { KeepalivedProcess } from '../keepalived/keepalived-process.js';
 import { NotifyFifo } from '../keepalived/notify-fifo.js';
 import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { Logger } from '../log.js';
+import type { OperatorController } from '../operator/operator-controller.js';
+import { operatorController } from '../operator/operator-edges.js';
 import { planConfigs } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
 import { buildSnapshot, judgeHealth, type Health } from '../status/snapshot-builder.js';
@@ -83,6 +85,7 @@ export class Agent {
   readonly #drill: DrillController;
   readonly #vrrp: VrrpMonitor;
   readonly #startUp: StartUp;
+  readonly #operator: OperatorController;
   #config: Config;
   #watch: FileWatch | null = null;
   #statusServer: HttpServer | null = null;
@@ -146,9 +149,10 @@ export class Agent {
       list: async () => {
         const lists = await Promise.all(this.#links.map((l) => l.list()));
         log.debug({ docker: this.#links.map((l) => ({ engine: l.name, ...l.lastListStats() })) }, 'pass: docker part');
+        this.#operator.prune(lists.flat(), this.#links.every((l) => l.state === 'up'));
         return lists.flat();
       },
-      plan: (containers, context) => planConfigs(this.#config, containers, this.#templates.current(), context),
+      plan: (containers, context) => planConfigs(this.#config, containers, this.#templates.current(), { ...context, operator: this.#operator.overrides() }),
       templatesKey: () => this.#templates.key(),
       haproxy: haproxyApplier,
       keepalived: keepalivedApplier,
@@ -177,6 +181,15 @@ export class Agent {
         this.#scheduler.trigger(why);
       },
       retry: this.#retry,
+      log,
+    });
+    this.#operator = operatorController({
+      config: c,
+      api,
+      served: () => this.#reconciler.applied?.state ?? null,
+      applyNow: (why) => (this.#scheduler.trigger(why), this.#scheduler.idle()),
+      vrrpState: () => this.#vrrp.snapshot().state,
+      takesPart: () => this.#startUp.nodeRoleOk,
       log,
     });
     this.#startUp = new StartUp({
@@ -211,6 +224,7 @@ export class Agent {
     }
     let ok: boolean;
     try {
+      await this.#operator.load(); // before keepalived starts: a node in maintenance never takes the VIP
       ok = await this.#startUp.run(async () => {
         await this.#templates.load().catch((err: unknown) => this.#log.error({ err }, 'templates cannot be loaded'));
         this.#watch = await this.#watchFiles();
@@ -226,7 +240,12 @@ export class Agent {
     this.#vrrp.start();
     this.#statusServer = await startStatusServer(c.statusAddr, { snapshot: () => this.snapshot(), health: () => this.health() }, this.#log);
     // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
-    this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r) }, this.#log);
+    const op = this.#operator;
+    this.#control = await startControlServer(
+      runtimePaths(c).controlSocket,
+      { drill: (r) => this.#drill.handle(r), disable: (r, who) => op.disable(r, who), enable: (r, who) => op.enable(r, who), maintenance: (r, who) => op.maintenance(r, who) },
+      this.#log,
+    );
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
     // The safety net: every engine lists everything again, whatever events said.
     this.#resyncTimer = setInterval(() => {
@@ -276,6 +295,7 @@ export class Agent {
       children: [this.#haproxy.process.state(), this.#keepalived.process.state()],
       engines: this.#links.map((l) => l.status()),
       drill: this.#drill.active(),
+      operator: this.#operator.status(),
       failing: this.#retry.failing(),
       health: this.health(),
     });
@@ -289,6 +309,7 @@ export class Agent {
     await this.#scheduler.close();
     this.#deletes.close();
     this.#drill.close();
+    this.#operator.close();
     this.#vrrp.stop();
     await this.#control?.close();
     await new Promise<void>((resolve) => (this.#statusServer ? this.#statusServer.close(() => resolve()) : resolve()));
