@@ -240,12 +240,7 @@ export class Agent {
     this.#vrrp.start();
     this.#statusServer = await startStatusServer(c.statusAddr, { snapshot: () => this.snapshot(), health: () => this.health() }, this.#log);
     // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
-    const op = this.#operator;
-    this.#control = await startControlServer(
-      runtimePaths(c).controlSocket,
-      { drill: (r) => this.#drill.handle(r), disable: (r, who) => op.disable(r, who), enable: (r, who) => op.enable(r, who), maintenance: (r, who) => op.maintenance(r, who) },
-      this.#log,
-    );
+    this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r), ...this.#operator.handlers() }, this.#log);
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
     // The safety net: every engine lists everything again, whatever events said.
     this.#resyncTimer = setInterval(() => {

@@ -1,3 +1,4 @@
+import type { ControlHandlers } from '../control/control-server.js';
 import type { ControlAnswer, DisableRequest, EnableRequest, MaintenanceRequest } from '../control/control-types.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import { haproxyAdmin } from '../haproxy/server-changes.js';
@@ -92,6 +93,11 @@ export class OperatorController {
       await this.#save(state);
       this.p.log.info({ servers: removed.map((r) => `${r.service}/${r.server}`), containers: removed.map((r) => r.containerId.slice(0, 12)) }, 'operator override dropped: its container was removed');
     }).catch((err: unknown) => this.p.log.warn({ err }, 'could not drop the override of a removed container; trying again on the next pass'));
+  }
+
+  /** The control socket's routes for operators. */
+  handlers(): Required<Pick<ControlHandlers, 'disable' | 'enable' | 'maintenance'>> {
+    return { disable: (r, who) => this.disable(r, who), enable: (r, who) => this.enable(r, who), maintenance: (r, who) => this.maintenance(r, who) };
   }
 
   status(): OperatorStatus {

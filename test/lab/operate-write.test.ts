@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
@@ -58,6 +58,7 @@ describe('vipkeeper disable / enable on one node', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('apps/vkt-op1 (container vkt-op1');
     expect(r.stdout).toContain('is in maintenance');
+    console.log(`$ vipkeeper disable vkt-op1 --reason "lab test"\n${r.stdout}`);
     // Right after the command returns: nothing reaches it.
     expect(await answeringBackends(20)).toEqual(['vkt-op2']);
     expect(await adminOf(agent, 'vkt-op1')).toBe('maint');
@@ -68,6 +69,8 @@ describe('vipkeeper disable / enable on one node', () => {
     const again = await vkt(agent, 'disable', 'vkt-op1');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/vipkeeper disable: apps\/vkt-op1 .* is already in maintenance by an operator since .* by uid 0/);
+    console.log(`$ vipkeeper disable vkt-op1\n${again.stderr}`);
+    console.log(`$ vipkeeper status\n${(await runCli(['status'], {})).stdout}`);
 
     const st = await status(agent);
     expect(st.operator?.overrides).toEqual([expect.objectContaining({ server: 'vkt-op1', admin: 'maint', reason: 'lab test', by: expect.objectContaining({ uid: 0 }) })]);
@@ -205,6 +208,13 @@ describe('vipkeeper maintenance on a lone node', () => {
   });
 });
 
+/** Only lines after the first maintenance command count (the start also logged BACKUP). */
+function agentLogIndex(n: LbNode, l: unknown): number {
+  const logs = n.agent!.logs;
+  const firstOn = logs.findIndex((x) => String(x.msg).startsWith('operator: maintenance on'));
+  return firstOn >= 0 && logs.indexOf(l as never) > firstOn ? 1 : 0;
+}
+
 describe('vipkeeper maintenance with a real peer (two nodes)', () => {
   const lab = new NetnsLab(2, 'vkop');
   const [lb1, lb2] = lab.nodes as [LbNode, LbNode];
@@ -229,6 +239,7 @@ describe('vipkeeper maintenance with a real peer (two nodes)', () => {
   it('maintenance on --wait on the master: the peer takes the VIP, and the command says how long it took', async () => {
     const r = await lab.exec(lb1, process.execPath, [CLI, 'maintenance', 'on', '--wait', '--json', '--control', lb1.agent!.controlSocket], true);
     expect(r.code, r.stderr).toBe(0);
+    console.log(r.stdout);
     const answer = JSON.parse(r.stdout) as { ok: boolean; handoverMs: number; peer: { address: string }; wait: { answeredAgainMs: number; failed: number; probes: number; vipLeftMs: number } };
     expect(answer.peer.address).toBe(lb2.address);
     expect(answer.wait.answeredAgainMs).not.toBeNull();
@@ -237,20 +248,31 @@ describe('vipkeeper maintenance with a real peer (two nodes)', () => {
     expect(await lab.holders()).toEqual([lb2.name]);
   });
 
-  it('the master in maintenance does not take the VIP back when the peer stops; off lets it', async () => {
-    await lb2.agent!.stop();
-    const until = Date.now() + 5000;
-    while (Date.now() < until) {
-      expect(await lab.holders()).not.toContain(lb1.name);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+  it('off: the node takes part again as BACKUP (nopreempt); maintenance on the new master hands the VIP back', async () => {
     const off = await lab.exec(lb1, process.execPath, [CLI, 'maintenance', 'off', '--control', lb1.agent!.controlSocket], true);
     expect(off.code, off.stderr).toBe(0);
-    await lab.waitHolder(lb1.name, 20_000);
+    console.log(`$ vipkeeper maintenance off\n${off.stdout}`);
+    await lb1.agent!.waitLog('lb1 BACKUP again', (l) => l.msg === 'VRRP vipkeeper_51 is now BACKUP' && agentLogIndex(lb1, l) > 0);
+    expect(await lab.holders()).toEqual([lb2.name]);
+    const r = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'on', '--wait', '--reason', 'patching', '--control', lb2.agent!.controlSocket], true);
+    expect(r.code, r.stderr).toBe(0);
+    console.log(`$ vipkeeper maintenance on --wait --reason patching\n${r.stdout}`);
+    expect(await lab.holders()).toEqual([lb1.name]);
+  });
+
+  it('a node in maintenance does not take the VIP when the last peer stops; off lets it', async () => {
+    await lb1.agent!.stop();
+    const until = Date.now() + 5000;
+    while (Date.now() < until) {
+      expect(await lab.holders()).not.toContain(lb2.name);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const off = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'off', '--control', lb2.agent!.controlSocket], true);
+    expect(off.code, off.stderr).toBe(0);
+    await lab.waitHolder(lb2.name, 20_000);
   });
 
   it('never had two holders', () => {
     expect(sampler.splitBrain()).toEqual([]);
-    expect(existsSync(lb1.agent!.configDir)).toBe(true);
   });
 });
