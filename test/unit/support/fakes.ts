@@ -1,5 +1,6 @@
 import type { ConfigFiles, ConfigName } from '../../../src/files/config-store.js';
 import { ConfigRejectedError } from '../../../src/errors.js';
+import { DeleteQueue } from '../../../src/haproxy/delete-queue.js';
 import type { RuntimeApi, ServerStateRow } from '../../../src/haproxy/runtime-api.js';
 import { pino } from 'pino';
 
@@ -101,4 +102,18 @@ export class FakeClock {
   now(): number {
     return this.t;
   }
+}
+
+/**
+ * The edges of HAProxy's apply step, all fakes: files, admin socket, reload, and a
+ * delete queue on the fake clock that only retries when a test moves the clock.
+ */
+export function fakeHaproxyEdges() {
+  const log = silentLog();
+  const clock = new FakeClock();
+  const files = new FakeFiles();
+  const api = new FakeRuntimeApi();
+  const control = new FakeHaproxyControl();
+  const deletes = new DeleteQueue(api, log, { retryMs: 1_000_000, forceAfterMs: 30_000 }, clock);
+  return { log, clock, files, api, control, deletes };
 }
