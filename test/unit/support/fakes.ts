@@ -61,13 +61,18 @@ export class FakeRuntimeApi implements RuntimeApi {
   rows: ServerStateRow[] = [];
   /** Answers for `del server` (default: deleted). */
   deleteAnswer = 'Server deleted.\n';
+  /** `del server be/x` answers for one server, over `deleteAnswer`. */
+  readonly delAnswers = new Map<string, string>();
   failOn: RegExp | null = null;
+  /** Runs while a command is being answered, to act "meanwhile". */
+  onCommand: (command: string) => void = () => undefined;
 
   async command(command: string): Promise<string> {
     this.commands.push(command);
+    this.onCommand(command);
     if (this.failOn?.test(command)) throw new Error(`socket failed on ${command}`);
     if (command.startsWith('add server')) return 'New server registered.\n';
-    if (command.startsWith('del server')) return this.deleteAnswer;
+    if (command.startsWith('del server')) return this.delAnswers.get(command.slice('del server '.length)) ?? this.deleteAnswer;
     if (/^set server \S+ addr/.test(command)) return 'IP changed from a to b\n';
     return '';
   }
@@ -84,6 +89,10 @@ export class FakeRuntimeApi implements RuntimeApi {
     const answers: string[] = [];
     for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
     return answers;
+  }
+  /** Commands that name this server (`be/name`). */
+  about(id: string): string[] {
+    return this.commands.filter((c) => c.endsWith(` ${id}`));
   }
 }
 
