@@ -13,7 +13,9 @@ export const silentLog = () => pino({ level: 'silent' });
 export function recordingLog() {
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s) as never) });
-  return { log, lines };
+  /** What a supervised child printed, as it reached this log. */
+  const output = () => lines.filter((l) => l.stream === 'output').map((l) => l.msg);
+  return { log, lines, output };
 }
 
 /** The config directory in memory; `reject` makes the validator refuse text containing it. */
