@@ -10,7 +10,6 @@ export class ControlUnreachableError extends VipkeeperError {
   readonly code = 'E_CONTROL_UNREACHABLE';
   constructor(readonly socketPath: string, cause: unknown) {
     super(controlUnreachableMessage(socketPath, cause), { cause });
-    this.name = 'ControlUnreachableError';
   }
 }
 

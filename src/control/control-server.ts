@@ -38,7 +38,6 @@ export class ControlSocketError extends VipkeeperError {
   readonly code = 'E_CONTROL_SOCKET';
   constructor(readonly path: string, why: string) {
     super(`control socket ${path}: ${why}`);
-    this.name = 'ControlSocketError';
   }
 }
 

@@ -469,6 +469,13 @@ export function engineLinks(
   return config.engines.map((e) => new EngineLink({ ...common, name: e.name, targets: [e], mode: 'containers', qualify: config.engines.length > 1 }));
 }
 
+/** Every engine's containers as one list (a pass's docker part); what each engine's list cost is logged at debug. */
+export async function listEngines(links: readonly Pick<EngineLink, 'name' | 'list' | 'lastListStats'>[], log: Logger): Promise<ContainerInfo[]> {
+  const lists = await Promise.all(links.map((l) => l.list()));
+  log.debug({ docker: links.map((l) => ({ engine: l.name, ...l.lastListStats() })) }, 'pass: docker part');
+  return lists.flat();
+}
+
 const GONE = /ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH/;
 
 /** A ping error that says the engine is not there at all (as opposed to slow: a timeout, a hang-up). */
