@@ -24,6 +24,7 @@ import { KeepalivedProcess } from '../keepalived/keepalived-process.js';
 import { NotifyFifo } from '../keepalived/notify-fifo.js';
 import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { Logger } from '../log.js';
+import { readHandlers } from '../operate/operate-reader.js';
 import { planConfigs } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
 import { buildSnapshot, judgeHealth, type Health } from '../status/snapshot-builder.js';
@@ -225,8 +226,16 @@ export class Agent {
     this.#scheduler.trigger('started');
     this.#vrrp.start();
     this.#statusServer = await startStatusServer(c.statusAddr, { snapshot: () => this.snapshot(), health: () => this.health() }, this.#log);
-    // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
-    this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r) }, this.#log);
+    // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP. The operator's reads (show, check, verify) too.
+    const reads = readHandlers({
+      settings: () => this.#config,
+      applied: () => this.#reconciler.applied?.state ?? null,
+      serversState: () => this.#api.serversState(0),
+      stopping: () => this.#stops.ids(),
+      leaving: () => this.#deletes.pending(),
+      sources: this.#links,
+    });
+    this.#control = await startControlServer(runtimePaths(c).controlSocket, { drill: (r) => this.#drill.handle(r), ...reads }, this.#log);
     this.#haproxy.process.on('started', () => this.#scheduler.trigger('haproxy restarted'));
     // The safety net: every engine lists everything again, whatever events said.
     this.#resyncTimer = setInterval(() => {
