@@ -139,7 +139,9 @@ async function main(argv: string[]): Promise<number> {
       .description(description)
       .option('--json', 'print JSON', false)
       .option('--yaml', 'print YAML', false)
-      .option('--control <path>', "the agent's control socket (root only)", controlSocket);
+      .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+      // Bad usage is one line on stderr (exit 2), not the whole help.
+      .showHelpAfterError(false);
   type ReadOpts = { json: boolean; yaml: boolean; control: string };
 
   readCommand('show', "services, their frontends and every server: container, address, weight, HAProxy's health, admin state and who set it")
