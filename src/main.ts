@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { renderCommand } from './cli/render-command.js';
 import { drillCommand } from './cli/drill-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
+import { checkCommand, type Outcome, showCommand, verifyCommand } from './cli/operate-commands.js';
 import { statusCommand } from './cli/status-command.js';
 import { controlSocketPath, DEFAULT_RUN_DIR } from './config/paths.js';
 import { ControlUnreachableError } from './control/control-client.js';
+import { ControlRefusedError } from './control/control-types.js';
 import { envExampleBlock, envReference, labelReference, updateEnvExample, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
@@ -16,8 +18,11 @@ import { createLogger } from './log.js';
 
 export const EXIT = {
   ok: 0,
+  /** A failure, or the answer to an operator's question is "no" (check, verify). */
   failure: 1,
   badEnvironment: 2,
+  /** Bad usage: an unknown option, a missing argument, options that exclude each other. */
+  badUsage: 2,
   configRejected: 3,
   dockerUnavailable: 4,
 } as const;
@@ -28,7 +33,12 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_DOCKER: EXIT.dockerUnavailable,
   // Two agents configured on one VIPKEEPER_RUN_DIR: a bad environment.
   E_RUN_DIR_LOCKED: EXIT.badEnvironment,
+  E_USAGE: EXIT.badUsage,
+  // The agent could not answer as asked (no such service, still starting).
+  E_CONTROL_REFUSED: EXIT.failure,
 };
+
+const EXIT_BY_OUTCOME: Record<Outcome, number> = { ok: EXIT.ok, no: EXIT.failure };
 
 class UsageError extends VipkeeperError {
   readonly code = 'E_USAGE';
@@ -57,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('vipkeeper')
     .description('Keeps a keepalived VIP and HAProxy in step with the containers Docker runs.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander's usage errors are thrown (and mapped to EXIT.badUsage below), not exited on; set before any command, which inherit it.
+    .exitOverride();
 
   program
     .command('render')
@@ -115,6 +127,44 @@ async function main(argv: string[]): Promise<number> {
       );
     });
 
+  // The operator's read-only questions, asked over the control socket (root only, like the drill).
+  const format = (o: { json: boolean; yaml: boolean }) => {
+    if (o.json && o.yaml) throw new UsageError('--json and --yaml exclude each other: give one');
+    return o.json ? 'json' : o.yaml ? 'yaml' : 'table';
+  };
+  const warnAs = (command: string) => (s: string) => process.stderr.write(`vipkeeper ${command}: ${s}\n`);
+  const readCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--json', 'print JSON', false)
+      .option('--yaml', 'print YAML', false)
+      .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+      // Bad usage is one line on stderr (exit 2), not the whole help.
+      .showHelpAfterError(false);
+  type ReadOpts = { json: boolean; yaml: boolean; control: string };
+
+  readCommand('show', "services, their frontends and every server: container, address, weight, HAProxy's health, admin state and who set it")
+    .argument('[service]', 'only this service')
+    .action(async (service: string | undefined, opts: ReadOpts) => {
+      const outcome = await showCommand({ control: opts.control, format: format(opts), service: service ?? null }, print);
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  readCommand('check', 'exit 0 when every CONTAINER (a name, an id prefix, or ENGINE/NAME) is balanced and up; else 1, saying why')
+    .argument('<container...>', 'containers to check')
+    .action(async (containers: string[], opts: ReadOpts) => {
+      if (containers.some((c) => c.trim() === '')) throw new UsageError('a container must be a name or an id prefix, not an empty string');
+      const outcome = await checkCommand({ control: opts.control, format: format(opts), containers }, print, warnAs('check'));
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  readCommand('verify', "exit 0 when HAProxy's servers and the containers every engine runs now agree; else 1, listing each server with no running container and each labelled running container not served")
+    .action(async (opts: ReadOpts) => {
+      const outcome = await verifyCommand({ control: opts.control, format: format(opts) }, print, warnAs('verify'));
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
   program
     .command('reference')
     .description('print the environment variable and label references (Markdown)')
@@ -139,9 +189,11 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof AgentUnreachableError || err instanceof ControlUnreachableError) {
+    // Commander said what was wrong already (or printed the help asked for).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badUsage;
+    if (err instanceof UsageError || err instanceof AgentUnreachableError || err instanceof ControlUnreachableError || err instanceof ControlRefusedError) {
       process.stderr.write(`vipkeeper: ${err.message}\n`);
-      return EXIT.failure;
+      return EXIT_BY_CODE[err.code] ?? EXIT.failure;
     }
     if (err instanceof ConfigError) {
       // One message naming every bad variable; values of secrets are already masked.

@@ -15,6 +15,7 @@ import { KeepalivedApplier } from '../keepalived/keepalived-applier.js';
 import { watchKeepalivedExits } from '../keepalived/keepalived-watch.js';
 import { NotifyFifo } from '../keepalived/notify-fifo.js';
 import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import { readHandlers } from '../operate/operate-reader.js';
 import { planConfigs } from '../pipeline.js';
 import { startStatusServer } from '../status/status-server.js';
 import { AgentStatus } from '../status/status-source.js';
@@ -130,8 +131,12 @@ export class Agent {
       trigger('started');
       vrrp.start();
       statusServer = serverPart(await startStatusServer(c.statusAddr, this.status, log));
-      // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP.
-      control = await startControlServer(paths.controlSocket, { drill: (r) => drill.handle(r) }, log);
+      // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP. The operator's reads (show, check, verify) too.
+      const reads = readHandlers({
+        settings: () => config.current, applied: () => reconciler.applied?.state ?? null, serversState: () => api.serversState(0),
+        stopping: () => stops.ids(), leaving: () => deletes.pending(), sources: links,
+      });
+      control = await startControlServer(paths.controlSocket, { drill: (r) => drill.handle(r), ...reads }, log);
       routeHaproxyRestarts(haproxy.process, scheduler);
       resync.start();
       log.info({ status: `${c.statusAddr.host}:${c.statusAddr.port}`, control: paths.controlSocket }, 'vipkeeper started');

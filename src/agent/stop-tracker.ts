@@ -35,6 +35,11 @@ export class StopTracker {
     if (e.action === 'start') this.#marks.delete(e.id);
   }
 
+  /** The containers marked stopping now, as last pruned (for `vipkeeper show`: who drained a server). */
+  ids(): ReadonlySet<string> {
+    return new Set(this.#marks.keys());
+  }
+
   /** The stopping set for a plan of `containers`; marks of containers gone, restarted or too old are forgotten. */
   current(containers: readonly ContainerInfo[]): ReadonlySet<string> {
     const now = this.clock.now();

@@ -4,7 +4,16 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { VipkeeperError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { DRILL_REQUEST_HELP, type DrillAnswer, type DrillRequest, parseDrillRequest } from './control-types.js';
+import {
+  CHECK_MAX_CONTAINERS,
+  CHECK_MAX_QUERY,
+  ControlRefusedError,
+  DRILL_REQUEST_HELP,
+  type DrillAnswer,
+  type DrillRequest,
+  parseDrillRequest,
+  type ReadHandlers,
+} from './control-types.js';
 
 // The control channel: HTTP on a unix socket in the run directory, mode 0600, so
 // only root (or the socket's owner) on this host can start a drill. Nothing that
@@ -13,6 +22,10 @@ import { DRILL_REQUEST_HELP, type DrillAnswer, type DrillRequest, parseDrillRequ
 //   POST /drill   content-type: application/json, at most 4 KiB:
 //                 {"action":"start","mode":"graceful|haproxy|fault"} or {"action":"restore"}
 //                 200 {"ok":true,...}, 409 {"ok":false,...} when the agent refuses.
+//   GET /show[?service=NAME]   GET /check?c=NAME_OR_ID[&c=...]   GET /verify
+//                 the operator's read-only questions: 200 with the answer as JSON
+//                 (a "no" is an answer too), or {"ok":false,"message"} with 400
+//                 (bad query), 404 (no such service), 503 (not started, HAProxy silent).
 //
 // How the socket gets its mode without a window: it is bound inside a fresh 0700
 // directory (mkdtemp) beside its final path, chmod-ed to 0600 and checked there,
@@ -20,7 +33,7 @@ import { DRILL_REQUEST_HELP, type DrillAnswer, type DrillRequest, parseDrillRequ
 // socket). No other process can reach it while its mode is still the umask's, and
 // the process-wide umask is never touched (other files written meanwhile keep theirs).
 
-export interface ControlHandlers {
+export interface ControlHandlers extends Partial<ReadHandlers> {
   drill(request: DrillRequest): Promise<DrillAnswer>;
 }
 
@@ -84,7 +97,7 @@ async function checkFree(path: string, log: Logger): Promise<void> {
   if (probe === 'stale') log.info({ path }, 'replacing a stale control socket nothing answers on');
 }
 
-function send(res: ServerResponse, status: number, answer: DrillAnswer, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, answer: DrillAnswer | object, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(`${JSON.stringify(answer)}\n`);
 }
@@ -106,10 +119,47 @@ function isJson(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
+const READS = ['/show', '/check', '/verify'] as const;
+type ReadPath = (typeof READS)[number];
+
+/** GET /show, /check, /verify: read-only, answered by the agent's handlers. */
+async function handleRead(path: ReadPath, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers): Promise<void> {
+  if (req.method !== 'GET') {
+    send(res, 405, { ok: false, message: 'GET only' }, { allow: 'GET' });
+    return;
+  }
+  if (!handlers[path.slice(1) as keyof ReadHandlers]) {
+    send(res, 404, { ok: false, message: `${path} is not served by this agent` });
+    return;
+  }
+  try {
+    if (path === '/show') {
+      send(res, 200, await handlers.show!(query.get('service') || null));
+    } else if (path === '/check') {
+      const names = query.getAll('c');
+      const bad = names.length === 0 || names.length > CHECK_MAX_CONTAINERS || names.some((n) => n.trim() === '' || n.length > CHECK_MAX_QUERY);
+      if (bad) {
+        send(res, 400, { ok: false, message: `expected 1 to ${CHECK_MAX_CONTAINERS} containers as ?c=NAME_OR_ID_PREFIX, each non-empty and at most ${CHECK_MAX_QUERY} characters` });
+        return;
+      }
+      send(res, 200, await handlers.check!(names));
+    } else {
+      send(res, 200, await handlers.verify!());
+    }
+  } catch (err) {
+    if (!(err instanceof ControlRefusedError)) throw err;
+    send(res, err.status, { ok: false, message: err.message });
+  }
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers, log: Logger): Promise<void> {
-  const { pathname } = new URL(req.url ?? '/', 'http://control');
+  const { pathname, searchParams } = new URL(req.url ?? '/', 'http://control');
+  if ((READS as readonly string[]).includes(pathname)) {
+    await handleRead(pathname as ReadPath, searchParams, req, res, handlers);
+    return;
+  }
   if (pathname !== '/drill') {
-    send(res, 404, { ok: false, message: 'not found: the control socket takes POST /drill' });
+    send(res, 404, { ok: false, message: 'not found: the control socket takes POST /drill, GET /show, /check and /verify' });
     return;
   }
   if (req.method !== 'POST') {
@@ -191,7 +241,7 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
   } finally {
     await rmdir(privateDir).catch(() => undefined);
   }
-  log.info({ path: socketPath }, 'control socket listening (drills; root only)');
+  log.info({ path: socketPath }, 'control socket listening (drills, show, check, verify; root only)');
 
   let closing: Promise<void> | null = null;
   return {

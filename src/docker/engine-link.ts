@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { EngineConfig } from '../config/env.js';
 import type { Logger } from '../log.js';
-import type { ContainerInfo } from '../model/container.js';
+import type { ContainerInfo, ContainerSummary } from '../model/container.js';
 import { mapBounded } from './bounded.js';
 import { connectDocker, type DockerEngine, INSPECT_CONCURRENCY } from './docker-engine.js';
 import { type ContainerEvent, DockerEvents } from './docker-events.js';
@@ -416,6 +416,38 @@ export class EngineLink extends EventEmitter {
     const advertise = this.#target.advertise;
     if (!qualify && advertise === null) return containers;
     return containers.map((c) => ({ ...c, ...(qualify ? { engine: name } : {}), ...(advertise !== null ? { publishedHost: advertise } : {}) }));
+  }
+
+  /**
+   * This source's labelled containers listed and inspected afresh, right now,
+   * bypassing and leaving alone the cache passes use (`vipkeeper verify`).
+   * Throws when the engine is not up: what it runs cannot be told.
+   */
+  async listNow(): Promise<ContainerInfo[]> {
+    const engine = this.#upEngine();
+    if (this.o.mode === 'swarm') return mapSwarm(await engine.listSwarm(this.o.roleLabel, this.o.backendRole), this.o).containers;
+    const found = await engine.listLabelled(this.o.roleLabel, this.o.backendRole);
+    return this.#decorate(found.filter((c) => this.#ours(c)));
+  }
+
+  /**
+   * Every container of the engine, labelled or not, running or not, from one list request
+   * (`vipkeeper check` finds containers by name or id prefix). With Swarm: the running
+   * tasks of labelled services, the only containers a swarm listing names.
+   */
+  async listEverything(): Promise<ContainerSummary[]> {
+    const engine = this.#upEngine();
+    if (this.o.mode === 'swarm') {
+      return (await this.listNow()).map((c) => ({ id: c.id, name: c.name, running: c.running, state: 'running', labels: c.labels, engine: this.o.name }));
+    }
+    return engine.listAll(this.o.name);
+  }
+
+  #upEngine(): DockerEngine {
+    if (this.#state !== 'up' || this.#engine === null) {
+      throw new Error(`engine ${this.o.name} (${this.#target.endpoint}) is ${this.#state === 'up' ? 'reconnecting' : this.#state}${this.#reason ? `: ${this.#reason}` : ''}`);
+    }
+    return this.#engine;
   }
 
   /** Connects afresh (new TLS certificates, say); its backends stay meanwhile, as for a short loss. */

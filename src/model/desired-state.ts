@@ -29,6 +29,8 @@ export interface Server {
   readonly port: number;
   readonly weight: number;
   readonly maxconn: number | null;
+  /** The engine its container runs on, when several engines are read (as ContainerInfo.engine). */
+  readonly engine?: string;
 }
 
 export interface Service {
@@ -149,6 +151,7 @@ export function buildDesiredState(
         port: endpoint.port,
         weight: serverLabels.weight,
         maxconn: serverLabels.maxconn,
+        ...(c.engine ? { engine: c.engine } : {}),
       },
     });
   }

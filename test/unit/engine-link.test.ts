@@ -19,6 +19,7 @@ function fakeEngine(state: { containers: ReturnType<typeof container>[]; pingFai
     apiVersion: '1.41',
     listLabelled: async () => state.containers,
     listLabelledIds: async () => state.containers.map((c) => c.id),
+    listAll: async (engine) => state.containers.map((c) => ({ id: c.id, name: c.name, running: c.running, state: c.running ? 'running' : 'exited', labels: c.labels, engine })),
     inspectContainer: async (id) => state.containers.find((c) => c.id === id) ?? null,
     listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
     engineLabels: async () => ({}),
