@@ -6,7 +6,14 @@ export abstract class VipkeeperError extends Error {
   abstract readonly code: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+    // The subclass's own name (ConfigError, ...), as stack traces and logs show it.
+    this.name = new.target.name;
   }
+}
+
+/** What was thrown, as one message: an Error's message, anything else as a string. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** One invalid environment variable; `shownValue` is already masked for secrets. */
@@ -24,7 +31,6 @@ export class ConfigError extends VipkeeperError {
       `invalid environment (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  ${p.variable}=${p.shownValue}: ${p.rule}`).join('\n'),
     );
-    this.name = 'ConfigError';
   }
 }
 
@@ -38,7 +44,6 @@ export class ConfigRejectedError extends VipkeeperError {
     readonly output: string,
   ) {
     super(`${tool} rejected ${file} (exit ${exitCode ?? 'signal'}):\n${output.trim()}`);
-    this.name = 'ConfigRejectedError';
   }
 }
 
@@ -46,8 +51,7 @@ export class ConfigRejectedError extends VipkeeperError {
 export class ToolMissingError extends VipkeeperError {
   readonly code = 'E_TOOL_MISSING';
   constructor(readonly tool: string, cause: unknown) {
-    super(`cannot run ${tool}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ToolMissingError';
+    super(`cannot run ${tool}: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -55,8 +59,7 @@ export class ToolMissingError extends VipkeeperError {
 export class TemplateError extends VipkeeperError {
   readonly code = 'E_TEMPLATE';
   constructor(readonly template: string, cause: unknown) {
-    super(`template ${template}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'TemplateError';
+    super(`template ${template}: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -64,8 +67,7 @@ export class TemplateError extends VipkeeperError {
 export class DockerUnavailableError extends VipkeeperError {
   readonly code = 'E_DOCKER';
   constructor(readonly endpoint: string, cause: unknown) {
-    super(`Docker engine at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'DockerUnavailableError';
+    super(`Docker engine at ${endpoint}: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -79,7 +81,6 @@ export class ReloadFailedError extends VipkeeperError {
     cause?: unknown,
   ) {
     super(`haproxy did not load the new config: ${output.trim().split('\n').slice(-5).join(' | ') || 'no new worker answered'}`, { cause });
-    this.name = 'ReloadFailedError';
   }
 }
 
@@ -87,8 +88,7 @@ export class ReloadFailedError extends VipkeeperError {
 export class ConfigWriteError extends VipkeeperError {
   readonly code = 'E_CONFIG_WRITE';
   constructor(readonly file: string, cause: unknown) {
-    super(`cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ConfigWriteError';
+    super(`cannot write ${file}: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -97,7 +97,6 @@ export class FatalError extends VipkeeperError {
   readonly code = 'E_FATAL';
   constructor(message: string, cause?: unknown) {
     super(message, { cause });
-    this.name = 'FatalError';
   }
 }
 
@@ -109,8 +108,7 @@ export class ChildProcessError extends VipkeeperError {
     readonly command: string,
     cause: unknown,
   ) {
-    super(`cannot start ${child} (${command}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ChildProcessError';
+    super(`cannot start ${child} (${command}): ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -125,7 +123,6 @@ export class RunDirLockedError extends VipkeeperError {
     const holder =
       pid === process.pid ? `this process (pid ${pid}) already holds it` : `another vipkeeper agent holds it (pid ${pid ?? 'unknown'})`;
     super(`run directory ${runDir} is locked: ${holder}, see ${runDir}/vipkeeper.lock; two agents must not share one VIPKEEPER_RUN_DIR`);
-    this.name = 'RunDirLockedError';
   }
 }
 
@@ -144,7 +141,6 @@ export class RuntimeApiError extends VipkeeperError {
     options: { cause?: unknown; transient?: boolean } = {},
   ) {
     super(`haproxy runtime API: ${command}: ${answer.trim() || 'no answer'}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'RuntimeApiError';
     this.transient = options.transient ?? false;
   }
 }

@@ -3,12 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { renderCommand } from './cli/render-command.js';
 import { drillCommand } from './cli/drill-command.js';
-import { disableCommand, enableCommand, maintenanceCommand, type Outcome } from './cli/operate-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
+import { checkCommand, type Outcome, showCommand, verifyCommand } from './cli/operate-commands.js';
+import { type ChangeOutcome, disableCommand, enableCommand, maintenanceCommand } from './cli/change-commands.js';
 import { statusCommand } from './cli/status-command.js';
 import { controlSocketPath, DEFAULT_RUN_DIR } from './config/paths.js';
 import { ControlUnreachableError } from './control/control-client.js';
+import { ControlRefusedError } from './control/control-types.js';
 import { envExampleBlock, envReference, labelReference, updateEnvExample, updateReferences } from './config/reference.js';
 import { ConfigError, VipkeeperError } from './errors.js';
 import { createLogger } from './log.js';
@@ -17,14 +19,14 @@ import { createLogger } from './log.js';
 
 export const EXIT = {
   ok: 0,
+  /** A failure, or the answer to an operator's question is "no" (check, verify). */
   failure: 1,
   badEnvironment: 2,
+  /** Bad usage: an unknown option, a missing argument, options that exclude each other. */
+  badUsage: 2,
   configRejected: 3,
   dockerUnavailable: 4,
 } as const;
-
-/** An operator command's outcome -> its exit code: done, the answer is no, bad usage. */
-const EXIT_BY_OUTCOME: Record<Outcome, number> = { ok: EXIT.ok, no: EXIT.failure, usage: EXIT.badEnvironment };
 
 const EXIT_BY_CODE: Record<string, number> = {
   E_CONFIG: EXIT.badEnvironment,
@@ -32,7 +34,14 @@ const EXIT_BY_CODE: Record<string, number> = {
   E_DOCKER: EXIT.dockerUnavailable,
   // Two agents configured on one VIPKEEPER_RUN_DIR: a bad environment.
   E_RUN_DIR_LOCKED: EXIT.badEnvironment,
+  E_USAGE: EXIT.badUsage,
+  // The agent could not answer as asked (no such service, still starting).
+  E_CONTROL_REFUSED: EXIT.failure,
 };
+
+const EXIT_BY_OUTCOME: Record<Outcome, number> = { ok: EXIT.ok, no: EXIT.failure };
+/** disable/enable/maintenance: done, the agent's answer is no (nothing changed), or the request was bad. */
+const EXIT_BY_CHANGE: Record<ChangeOutcome, number> = { ok: EXIT.ok, no: EXIT.failure, usage: EXIT.badUsage };
 
 class UsageError extends VipkeeperError {
   readonly code = 'E_USAGE';
@@ -58,15 +67,12 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(logLevel(), logFormat());
   const print = (s: string) => process.stdout.write(`${s}\n`);
   let exitCode: number = EXIT.ok;
-  // Operator commands exit 2 on bad usage (the other commands keep their 1).
-  let usageExit: number = EXIT.failure;
-  const operatorUsage = () => {
-    usageExit = EXIT.badEnvironment;
-  };
   const program = new Command()
     .name('vipkeeper')
     .description('Keeps a keepalived VIP and HAProxy in step with the containers Docker runs.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander's usage errors are thrown (and mapped to EXIT.badUsage below), not exited on; set before any command, which inherit it.
+    .exitOverride();
 
   program
     .command('render')
@@ -124,7 +130,45 @@ async function main(argv: string[]): Promise<number> {
       );
     });
 
-  const warnAs = (cmd: string) => (s: string) => process.stderr.write(`vipkeeper ${cmd}: ${s}\n`);
+  // The operator's read-only questions, asked over the control socket (root only, like the drill).
+  const format = (o: { json: boolean; yaml: boolean }) => {
+    if (o.json && o.yaml) throw new UsageError('--json and --yaml exclude each other: give one');
+    return o.json ? 'json' : o.yaml ? 'yaml' : 'table';
+  };
+  const warnAs = (command: string) => (s: string) => process.stderr.write(`vipkeeper ${command}: ${s}\n`);
+  const readCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--json', 'print JSON', false)
+      .option('--yaml', 'print YAML', false)
+      .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+      // Bad usage is one line on stderr (exit 2), not the whole help.
+      .showHelpAfterError(false);
+  type ReadOpts = { json: boolean; yaml: boolean; control: string };
+
+  readCommand('show', "services, their frontends and every server: container, address, weight, HAProxy's health, admin state and who set it")
+    .argument('[service]', 'only this service')
+    .action(async (service: string | undefined, opts: ReadOpts) => {
+      const outcome = await showCommand({ control: opts.control, format: format(opts), service: service ?? null }, print);
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  readCommand('check', 'exit 0 when every CONTAINER (a name, an id prefix, or ENGINE/NAME) is balanced and up; else 1, saying why')
+    .argument('<container...>', 'containers to check')
+    .action(async (containers: string[], opts: ReadOpts) => {
+      if (containers.some((c) => c.trim() === '')) throw new UsageError('a container must be a name or an id prefix, not an empty string');
+      const outcome = await checkCommand({ control: opts.control, format: format(opts), containers }, print, warnAs('check'));
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  readCommand('verify', "exit 0 when HAProxy's servers and the containers every engine runs now agree; else 1, listing each server with no running container and each labelled running container not served")
+    .action(async (opts: ReadOpts) => {
+      const outcome = await verifyCommand({ control: opts.control, format: format(opts) }, print, warnAs('verify'));
+      exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  // The operator's changes, asked over the control socket (root only, like the drill).
   const reasonOf = (r: string | undefined) => {
     if (r === undefined) return null;
     if (r.length > 200 || /[\u0000-\u001f\u007f]/.test(r)) throw new UsageError('--reason must be one line of at most 200 characters');
@@ -132,35 +176,31 @@ async function main(argv: string[]): Promise<number> {
   };
   program
     .command('disable')
-    .exitOverride()
-    .hook('preAction', operatorUsage)
     .description('take a server out of balancing without a reload (maintenance, or --drain first); kept across restarts until enable')
     .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
     .option('--drain', 'drain first: no new requests, maintenance once its connections are done', false)
-    .option('--reason <text>', 'why, kept with it and shown by status')
+    .option('--reason <text>', 'why, kept with it and shown by status and show')
     .option('--json', 'print the answer as JSON', false)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
     .action(async (target: string, opts: { drain: boolean; reason?: string; json: boolean; control: string }) => {
       const outcome = await disableCommand({ target, drain: opts.drain, reason: reasonOf(opts.reason), json: opts.json, control: opts.control }, print, warnAs('disable'));
-      exitCode = EXIT_BY_OUTCOME[outcome];
+      exitCode = EXIT_BY_CHANGE[outcome];
     });
 
   program
     .command('enable')
-    .exitOverride()
-    .hook('preAction', operatorUsage)
     .description('bring a server an operator disabled back into balancing')
     .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
     .option('--json', 'print the answer as JSON', false)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
     .action(async (target: string, opts: { json: boolean; control: string }) => {
-      exitCode = EXIT_BY_OUTCOME[await enableCommand({ target, json: opts.json, control: opts.control }, print, warnAs('enable'))];
+      exitCode = EXIT_BY_CHANGE[await enableCommand({ target, json: opts.json, control: opts.control }, print, warnAs('enable'))];
     });
 
   program
     .command('maintenance')
-    .exitOverride()
-    .hook('preAction', operatorUsage)
     .description('on: this node gives the VIP up to a peer and stays out of VRRP until off (kept across agent restarts)')
     .argument('<on|off>', 'on or off')
     .option('--force', 'give the VIP up even when no peer is seen taking it', false)
@@ -171,6 +211,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the answer as JSON', false)
     .option('--addr <host:port>', 'status address of the agent (--wait reads the VIPs there)', statusAddr)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
     .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; addr: string; control: string }) => {
       if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not ${JSON.stringify(mode)}`);
       if (mode === 'off' && (opts.force || opts.wait)) throw new UsageError('--force and --wait go with maintenance on');
@@ -189,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
         print,
         warnAs('maintenance'),
       );
-      exitCode = EXIT_BY_OUTCOME[outcome];
+      exitCode = EXIT_BY_CHANGE[outcome];
     });
 
   program
@@ -216,14 +257,11 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badEnvironment;
-    if (err instanceof UsageError) {
+    // Commander said what was wrong already (or printed the help asked for).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badUsage;
+    if (err instanceof UsageError || err instanceof AgentUnreachableError || err instanceof ControlUnreachableError || err instanceof ControlRefusedError) {
       process.stderr.write(`vipkeeper: ${err.message}\n`);
-      return usageExit;
-    }
-    if (err instanceof AgentUnreachableError || err instanceof ControlUnreachableError) {
-      process.stderr.write(`vipkeeper: ${err.message}\n`);
-      return EXIT.failure;
+      return EXIT_BY_CODE[err.code] ?? EXIT.failure;
     }
     if (err instanceof ConfigError) {
       // One message naming every bad variable; values of secrets are already masked.

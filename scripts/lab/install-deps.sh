@@ -17,6 +17,8 @@ have tcpdump || need+=(tcpdump)
 have ps || need+=(procps)
 # The app image is built from the statically linked busybox, not a dynamic one.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
+# An independent YAML reader: a unit test reads `vipkeeper show --yaml` and hostile strings back with it.
+dpkg-query -W -f='${Status}' python3-yaml 2>/dev/null | grep -q 'ok installed' || need+=(python3-yaml)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

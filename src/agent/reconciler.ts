@@ -1,4 +1,4 @@
-import { ReloadFailedError, TemplateError, ConfigRejectedError, ConfigWriteError } from '../errors.js';
+import { ConfigRejectedError, ConfigWriteError, errorMessage, ReloadFailedError, TemplateError } from '../errors.js';
 import type { HaproxyApplied, HaproxyApplier } from '../haproxy/haproxy-applier.js';
 import type { PortGuard } from '../haproxy/port-guard.js';
 import type { KeepalivedApplier } from '../keepalived/keepalived-applier.js';
@@ -8,7 +8,7 @@ import type { DesiredState } from '../model/desired-state.js';
 import type { Plan, PlanContext } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { ApplyMethod, PassRecord, PassTotals } from './pass-record.js';
-import { type Clock, errorCode, errorMessage, type RetryPolicy, systemClock } from './retry-policy.js';
+import { type Clock, errorCode, type RetryPolicy, systemClock } from './retry-policy.js';
 
 // The reconcile loop's one step, level-based and idempotent: list the real
 // state of every engine, plan the whole desired state, apply the difference,

@@ -1,4 +1,4 @@
-import { ConfigRejectedError, TemplateError, VipkeeperError } from '../errors.js';
+import { ConfigRejectedError, errorMessage, TemplateError, VipkeeperError } from '../errors.js';
 
 // The one place that decides what happens after something failed: retry later
 // with exponential backoff (capped, with jitter), and how it is shown. Like
@@ -41,10 +41,6 @@ export function errorCode(err: unknown): string {
   if (err instanceof VipkeeperError) return err.code;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'E_UNEXPECTED';
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** One thing that is failing right now, as /status and /metrics show it. */

@@ -1,5 +1,9 @@
 import type { ContainerEvent } from '../docker/docker-events.js';
+import type { HaproxyApplier } from '../haproxy/haproxy-applier.js';
+import type { Logger } from '../log.js';
 import type { ContainerInfo } from '../model/container.js';
+import type { Service } from '../model/desired-state.js';
+import { backendName } from '../render/haproxy-view.js';
 import { type Clock, systemClock } from './retry-policy.js';
 
 // Containers Docker is stopping: a `stop`, or a `kill` with a signal that ends
@@ -31,6 +35,11 @@ export class StopTracker {
     if (e.action === 'start') this.#marks.delete(e.id);
   }
 
+  /** The containers marked stopping now, as last pruned (for `vipkeeper show`: who drained a server). */
+  ids(): ReadonlySet<string> {
+    return new Set(this.#marks.keys());
+  }
+
   /** The stopping set for a plan of `containers`; marks of containers gone, restarted or too old are forgotten. */
   current(containers: readonly ContainerInfo[]): ReadonlySet<string> {
     const now = this.clock.now();
@@ -42,4 +51,22 @@ export class StopTracker {
     }
     return new Set(this.#marks.keys());
   }
+}
+
+/**
+ * The drain a StopTracker asks for: the stopping container's servers among the
+ * services live now, drained at once. It never throws: a drain that fails is
+ * logged, and the next pass removes the servers anyway.
+ */
+export function drainStopping(p: {
+  readonly haproxy: Pick<HaproxyApplier, 'drainContainer'>;
+  readonly services: () => readonly Service[];
+  readonly log: Logger;
+}): (containerId: string) => void {
+  return (id) => {
+    p.haproxy.drainContainer(p.services(), backendName, id).then(
+      (drained) => drained.length > 0 && p.log.info({ servers: drained }, 'container stopping: server drained'),
+      (err: unknown) => p.log.warn({ err }, 'could not drain a stopping container; the next pass removes it'),
+    );
+  };
 }

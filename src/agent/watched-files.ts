@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import type { LiveConfig } from '../config/live-config.js';
+import type { EngineLink } from '../docker/engine-link.js';
 import { type FileWatch, watchFiles } from '../files/file-watcher.js';
 import type { Logger } from '../log.js';
+import type { TemplateSource } from './template-source.js';
 
 // What the agent does when a file it follows changes: renewed TLS
 // certificates of the engines reconnect them; a changed VRRP password file is
@@ -40,4 +43,27 @@ export function followFiles(w: WatchedFiles): Promise<FileWatch> {
       }
     },
   });
+}
+
+export interface AgentFiles {
+  readonly config: Pick<LiveConfig, 'current' | 'passFile' | 'passwordChanged'>;
+  readonly links: readonly Pick<EngineLink, 'reconnect'>[];
+  readonly templates: Pick<TemplateSource, 'load'>;
+  readonly trigger: (reason: string) => void;
+  readonly log: Logger;
+}
+
+/** The agent's files to follow, from the config it starts on: its templates, password file, and engines' certificate dirs. */
+export function agentWatchedFiles(a: AgentFiles): WatchedFiles {
+  const c = a.config.current;
+  return {
+    templatesDir: c.templatesDir,
+    passFile: a.config.passFile,
+    certDirs: [...new Set(c.engines.map((e) => e.tlsCertPath).filter((d) => d !== null))],
+    reconnectEngines: () => a.links.forEach((l) => l.reconnect()),
+    passwordChanged: (content) => a.config.passwordChanged(content),
+    reloadTemplates: () => a.templates.load(),
+    trigger: a.trigger,
+    log: a.log,
+  };
 }

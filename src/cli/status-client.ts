@@ -1,4 +1,4 @@
-import { VipkeeperError } from '../errors.js';
+import { errorMessage, VipkeeperError } from '../errors.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
 
 // Reads a running agent's status server (same host, loopback by default). It is
@@ -9,8 +9,7 @@ export const DEFAULT_STATUS_ADDR = '127.0.0.1:9321';
 export class AgentUnreachableError extends VipkeeperError {
   readonly code = 'E_AGENT_UNREACHABLE';
   constructor(addr: string, cause: unknown) {
-    super(`no vipkeeper agent answers on ${addr}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'AgentUnreachableError';
+    super(`no vipkeeper agent answers on ${addr}: ${errorMessage(cause)}`, { cause });
   }
 }
 

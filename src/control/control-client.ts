@@ -1,7 +1,7 @@
 import { VipkeeperError } from '../errors.js';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import type { ControlAnswer, DrillAnswer, DrillRequest } from './control-types.js';
+import { type ControlAnswer, ControlRefusedError, type DrillAnswer, type DrillRequest } from './control-types.js';
 
 // Talks to a running agent's control socket (same host; root or the socket's owner).
 
@@ -10,7 +10,6 @@ export class ControlUnreachableError extends VipkeeperError {
   readonly code = 'E_CONTROL_UNREACHABLE';
   constructor(readonly socketPath: string, cause: unknown) {
     super(controlUnreachableMessage(socketPath, cause), { cause });
-    this.name = 'ControlUnreachableError';
   }
 }
 
@@ -98,5 +97,42 @@ export function postControl(socketPath: string, path: string, payload: unknown, 
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
     req.end(body);
+  });
+}
+
+/** How long a read-only question may take: `verify` lists and inspects every container afresh. */
+export const READ_TIMEOUT_MS = 60_000;
+
+/**
+ * GET a read-only answer (`/show`, `/check?c=...`, `/verify`) on the control socket.
+ * Resolves with the agent's JSON answer; rejects with ControlRefusedError (the
+ * agent's one-line message) when it answers with an error status, and with
+ * ControlUnreachableError when the socket cannot be used.
+ */
+export function readControl<T>(socketPath: string, path: string, timeoutMs = READ_TIMEOUT_MS): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          reject(new ControlRefusedError(`the agent answered HTTP ${res.statusCode} with no JSON: ${text.trim().slice(0, 200)}`, res.statusCode ?? 500));
+          return;
+        }
+        if (res.statusCode === 200) resolve(body as T);
+        else {
+          const message = (body as { message?: unknown }).message;
+          reject(new ControlRefusedError(typeof message === 'string' ? message : `HTTP ${res.statusCode}`, res.statusCode ?? 500));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
+    req.end();
   });
 }

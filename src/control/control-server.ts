@@ -5,7 +5,10 @@ import { dirname, join } from 'node:path';
 import { VipkeeperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
+  CHECK_MAX_CONTAINERS,
+  CHECK_MAX_QUERY,
   type ControlAnswer,
+  ControlRefusedError,
   DISABLE_REQUEST_HELP,
   type DisableRequest,
   DRILL_REQUEST_HELP,
@@ -19,6 +22,7 @@ import {
   parseDrillRequest,
   parseEnableRequest,
   parseMaintenanceRequest,
+  type ReadHandlers,
 } from './control-types.js';
 import { type PeerCredentials, peerCredentials, type PeerLookup } from './peer-credentials.js';
 
@@ -34,6 +38,10 @@ import { type PeerCredentials, peerCredentials, type PeerLookup } from './peer-c
 //   POST /operator/maintenance  {"on":true,"force":false,"reason":"..."} or {"on":false}
 //                 200 done, 409 the answer is no (unknown target, already on), 400 a bad request.
 // Every request is logged with who sent it: the peer's uid and pid (SO_PEERCRED).
+//   GET /show[?service=NAME]   GET /check?c=NAME_OR_ID[&c=...]   GET /verify
+//                 the operator's read-only questions: 200 with the answer as JSON
+//                 (a "no" is an answer too), or {"ok":false,"message"} with 400
+//                 (bad query), 404 (no such service), 503 (not started, HAProxy silent).
 //
 // How the socket gets its mode without a window: it is bound inside a fresh 0700
 // directory (mkdtemp) beside its final path, chmod-ed to 0600 and checked there,
@@ -41,7 +49,7 @@ import { type PeerCredentials, peerCredentials, type PeerLookup } from './peer-c
 // socket). No other process can reach it while its mode is still the umask's, and
 // the process-wide umask is never touched (other files written meanwhile keep theirs).
 
-export interface ControlHandlers {
+export interface ControlHandlers extends Partial<ReadHandlers> {
   drill(request: DrillRequest): Promise<DrillAnswer>;
   disable?(request: DisableRequest, who: PeerCredentials): Promise<ControlAnswer>;
   enable?(request: EnableRequest, who: PeerCredentials): Promise<ControlAnswer>;
@@ -87,7 +95,6 @@ export class ControlSocketError extends VipkeeperError {
   readonly code = 'E_CONTROL_SOCKET';
   constructor(readonly path: string, why: string) {
     super(`control socket ${path}: ${why}`);
-    this.name = 'ControlSocketError';
   }
 }
 
@@ -134,7 +141,7 @@ async function checkFree(path: string, log: Logger): Promise<void> {
   if (probe === 'stale') log.info({ path }, 'replacing a stale control socket nothing answers on');
 }
 
-function send(res: ServerResponse, status: number, answer: ControlAnswer, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, answer: ControlAnswer | object, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(`${JSON.stringify(answer)}\n`);
 }
@@ -156,11 +163,48 @@ function isJson(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
+const READS = ['/show', '/check', '/verify'] as const;
+type ReadPath = (typeof READS)[number];
+
+/** GET /show, /check, /verify: read-only, answered by the agent's handlers. */
+async function handleRead(path: ReadPath, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers): Promise<void> {
+  if (req.method !== 'GET') {
+    send(res, 405, { ok: false, message: 'GET only' }, { allow: 'GET' });
+    return;
+  }
+  if (!handlers[path.slice(1) as keyof ReadHandlers]) {
+    send(res, 404, { ok: false, message: `${path} is not served by this agent` });
+    return;
+  }
+  try {
+    if (path === '/show') {
+      send(res, 200, await handlers.show!(query.get('service') || null));
+    } else if (path === '/check') {
+      const names = query.getAll('c');
+      const bad = names.length === 0 || names.length > CHECK_MAX_CONTAINERS || names.some((n) => n.trim() === '' || n.length > CHECK_MAX_QUERY);
+      if (bad) {
+        send(res, 400, { ok: false, message: `expected 1 to ${CHECK_MAX_CONTAINERS} containers as ?c=NAME_OR_ID_PREFIX, each non-empty and at most ${CHECK_MAX_QUERY} characters` });
+        return;
+      }
+      send(res, 200, await handlers.check!(names));
+    } else {
+      send(res, 200, await handlers.verify!());
+    }
+  } catch (err) {
+    if (!(err instanceof ControlRefusedError)) throw err;
+    send(res, err.status, { ok: false, message: err.message });
+  }
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers, log: Logger, peer: PeerLookup): Promise<void> {
-  const { pathname } = new URL(req.url ?? '/', 'http://control');
+  const { pathname, searchParams } = new URL(req.url ?? '/', 'http://control');
+  if ((READS as readonly string[]).includes(pathname)) {
+    await handleRead(pathname as ReadPath, searchParams, req, res, handlers);
+    return;
+  }
   const target = ROUTES.get(pathname);
   if (!target) {
-    send(res, 404, { ok: false, message: `not found: the control socket takes POST ${[...ROUTES.keys()].join(', ')}` });
+    send(res, 404, { ok: false, message: `not found: the control socket takes POST ${[...ROUTES.keys()].join(', ')}, GET ${READS.join(', ')}` });
     return;
   }
   if (req.method !== 'POST') {
@@ -246,7 +290,7 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
   } finally {
     await rmdir(privateDir).catch(() => undefined);
   }
-  log.info({ path: socketPath }, 'control socket listening (drills, disable/enable, maintenance; root only)');
+  log.info({ path: socketPath }, 'control socket listening (drills, disable/enable, maintenance, show, check, verify; root only)');
 
   let closing: Promise<void> | null = null;
   return {

@@ -1,5 +1,9 @@
-// What the control socket accepts: the requests that change what this node does.
-// Pure; shared by the agent's control server and the `vipkeeper drill` client.
+import { VipkeeperError } from '../errors.js';
+import type { CheckAnswer, ShowAnswer, VerifyAnswer } from '../operate/operate-types.js';
+
+// What the control socket accepts: the requests that change what this node does,
+// and the operator's read-only questions (show, check, verify).
+// Pure; shared by the agent's control server and the CLI's clients.
 
 export type DrillMode = 'graceful' | 'haproxy' | 'fault';
 export type DrillRequest = { action: 'start'; mode: DrillMode } | { action: 'restore' };
@@ -88,4 +92,31 @@ export function parseMaintenanceRequest(body: string): MaintenanceRequest | null
   if (v.on === false) return { on: false };
   if (v.on !== true || !flag(v.force) || !reason(v.reason)) return null;
   return { on: true, force: v.force ?? false, reason: v.reason?.trim() || null };
+}
+
+/** The read-only questions, answered as JSON on GET /show, /check and /verify. */
+export interface ReadHandlers {
+  show(service: string | null): Promise<ShowAnswer>;
+  check(containers: readonly string[]): Promise<CheckAnswer>;
+  verify(): Promise<VerifyAnswer>;
+}
+
+/** The most containers one `check` may name, and the longest name or prefix. */
+export const CHECK_MAX_CONTAINERS = 100;
+export const CHECK_MAX_QUERY = 256;
+
+/**
+ * The agent cannot answer the question as asked (no such service, not started
+ * yet, HAProxy not answering): `status` is the HTTP status it answers with. The
+ * CLI raises the same error with the agent's message.
+ */
+export class ControlRefusedError extends VipkeeperError {
+  readonly code = 'E_CONTROL_REFUSED';
+  constructor(
+    message: string,
+    readonly status = 409,
+  ) {
+    super(message);
+    this.name = 'ControlRefusedError';
+  }
 }

@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerUnavailableError } from '../errors.js';
-import type { ContainerInfo } from '../model/container.js';
+import type { ContainerInfo, ContainerSummary } from '../model/container.js';
 import { mapBounded } from './bounded.js';
-import { mapContainer, type DockerInspect } from './map-container.js';
+import { type DockerListEntry, mapContainer, mapSummary, type DockerInspect } from './map-container.js';
 import type { SwarmNode, SwarmService, SwarmTask } from './map-task.js';
 
 // The Docker edge: one engine, read-only. Speaks the API version the engine
@@ -41,6 +41,8 @@ export interface DockerEngine {
   listLabelled(key: string, value: string): Promise<ContainerInfo[]>;
   /** The ids of the containers carrying `key=value`: one list request, no inspect. */
   listLabelledIds(key: string, value: string): Promise<string[]>;
+  /** Every container of the engine, labelled or not, running or not: one list request, no inspect (`vipkeeper check`). */
+  listAll(engineName: string): Promise<ContainerSummary[]>;
   /** One container, inspected and mapped; null when it is gone (404). */
   inspectContainer(id: string): Promise<ContainerInfo | null>;
   /** Services carrying `key=value`, their tasks and the swarm's nodes (the engine must be a manager). */
@@ -124,6 +126,8 @@ export async function connectDocker(target: EngineTarget | string): Promise<Dock
       return found.filter((c) => c !== null);
     },
     listLabelledIds,
+    listAll: (engineName) =>
+      guarded(async () => ((await api.listContainers({ all: true })) as unknown as DockerListEntry[]).map((d) => mapSummary(d, engineName))),
     inspectContainer,
     listSwarm: (key, value) =>
       guarded(async () => {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { EngineConfig } from '../config/env.js';
 import type { Logger } from '../log.js';
-import type { ContainerInfo } from '../model/container.js';
+import type { ContainerInfo, ContainerSummary } from '../model/container.js';
 import { mapBounded } from './bounded.js';
 import { connectDocker, type DockerEngine, INSPECT_CONCURRENCY } from './docker-engine.js';
 import { type ContainerEvent, DockerEvents } from './docker-events.js';
@@ -418,6 +418,38 @@ export class EngineLink extends EventEmitter {
     return containers.map((c) => ({ ...c, ...(qualify ? { engine: name } : {}), ...(advertise !== null ? { publishedHost: advertise } : {}) }));
   }
 
+  /**
+   * This source's labelled containers listed and inspected afresh, right now,
+   * bypassing and leaving alone the cache passes use (`vipkeeper verify`).
+   * Throws when the engine is not up: what it runs cannot be told.
+   */
+  async listNow(): Promise<ContainerInfo[]> {
+    const engine = this.#upEngine();
+    if (this.o.mode === 'swarm') return mapSwarm(await engine.listSwarm(this.o.roleLabel, this.o.backendRole), this.o).containers;
+    const found = await engine.listLabelled(this.o.roleLabel, this.o.backendRole);
+    return this.#decorate(found.filter((c) => this.#ours(c)));
+  }
+
+  /**
+   * Every container of the engine, labelled or not, running or not, from one list request
+   * (`vipkeeper check` finds containers by name or id prefix). With Swarm: the running
+   * tasks of labelled services, the only containers a swarm listing names.
+   */
+  async listEverything(): Promise<ContainerSummary[]> {
+    const engine = this.#upEngine();
+    if (this.o.mode === 'swarm') {
+      return (await this.listNow()).map((c) => ({ id: c.id, name: c.name, running: c.running, state: 'running', labels: c.labels, engine: this.o.name }));
+    }
+    return engine.listAll(this.o.name);
+  }
+
+  #upEngine(): DockerEngine {
+    if (this.#state !== 'up' || this.#engine === null) {
+      throw new Error(`engine ${this.o.name} (${this.#target.endpoint}) is ${this.#state === 'up' ? 'reconnecting' : this.#state}${this.#reason ? `: ${this.#reason}` : ''}`);
+    }
+    return this.#engine;
+  }
+
   /** Connects afresh (new TLS certificates, say); its backends stay meanwhile, as for a short loss. */
   reconnect(): void {
     if (!this.#engine) return;
@@ -467,6 +499,13 @@ export function engineLinks(
   const common = { roleLabel: config.roleLabel, backendRole: config.backendRole, appNodeRole: config.appNodeRole, graceMs: config.engineGraceMs, log, follow };
   if (config.swarm) return [new EngineLink({ ...common, name: 'swarm', targets: config.engines, mode: 'swarm', qualify: false })];
   return config.engines.map((e) => new EngineLink({ ...common, name: e.name, targets: [e], mode: 'containers', qualify: config.engines.length > 1 }));
+}
+
+/** Every engine's containers as one list (a pass's docker part); what each engine's list cost is logged at debug. */
+export async function listEngines(links: readonly Pick<EngineLink, 'name' | 'list' | 'lastListStats'>[], log: Logger): Promise<ContainerInfo[]> {
+  const lists = await Promise.all(links.map((l) => l.list()));
+  log.debug({ docker: links.map((l) => ({ engine: l.name, ...l.lastListStats() })) }, 'pass: docker part');
+  return lists.flat();
 }
 
 const GONE = /ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH/;

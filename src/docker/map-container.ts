@@ -1,4 +1,4 @@
-import type { ContainerHealth, ContainerInfo, PortBinding } from '../model/container.js';
+import type { ContainerHealth, ContainerInfo, ContainerSummary, PortBinding } from '../model/container.js';
 
 // Docker's inspect document -> our ContainerInfo. The only place Docker's
 // shapes are read; anything missing or malformed becomes an empty value here.
@@ -64,5 +64,27 @@ export function mapContainer(d: DockerInspect): ContainerInfo {
     networks: Object.entries(d.NetworkSettings.Networks ?? {})
       .map(([network, n]) => ({ network, ip: n.IPAddress ?? '' }))
       .sort((a, b) => (a.network < b.network ? -1 : 1)),
+  };
+}
+
+/** The part of an entry of `GET /containers/json?all=1` we read. */
+export interface DockerListEntry {
+  readonly Id: string;
+  readonly Names?: readonly string[] | null;
+  readonly State?: string;
+  readonly Labels?: Record<string, string> | null;
+}
+
+/** One entry of Docker's container list -> a summary (`engine` names where it was listed). */
+export function mapSummary(d: DockerListEntry, engine: string): ContainerSummary {
+  const state = d.State ?? '';
+  return {
+    id: d.Id,
+    // The first name is the container's own; later ones are legacy links (/other/alias).
+    name: (d.Names?.[0] ?? '').replace(/^\//, ''),
+    running: state === 'running',
+    state: state || 'unknown',
+    labels: { ...(d.Labels ?? {}) },
+    engine,
   };
 }

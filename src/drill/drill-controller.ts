@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import type { RetryPolicy } from '../agent/retry-policy.js';
 import type { DrillAnswer, DrillMode, DrillRequest } from '../control/control-types.js';
 import type { Logger } from '../log.js';
@@ -31,6 +32,26 @@ export interface DrillParts {
 }
 
 export const RESTORE = 'drill restore';
+
+type ChildSteps = Pick<DrillParts, 'stopKeepalived' | 'startKeepalived' | 'stopHaproxy' | 'startHaproxy' | 'writeFault'>;
+
+/** A drill's steps on this node's supervised children and keepalived's tracked fault file. */
+export function childSteps(
+  haproxy: { start(): void; stop(): Promise<void>; waitReady(): Promise<unknown> },
+  keepalived: { start(): void; stop(): Promise<void> },
+  faultFile: string,
+): ChildSteps {
+  return {
+    stopKeepalived: () => keepalived.stop(),
+    startKeepalived: () => keepalived.start(),
+    stopHaproxy: () => haproxy.stop(),
+    startHaproxy: async () => {
+      haproxy.start();
+      await haproxy.waitReady();
+    },
+    writeFault: (v) => writeFile(faultFile, `${v}\n`),
+  };
+}
 
 export class DrillController {
   #drill: { mode: DrillMode; since: number; safety: NodeJS.Timeout } | null = null;

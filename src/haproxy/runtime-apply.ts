@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { adminOf } from '../model/desired-state.js';
 import { serverOptions } from '../render/haproxy-view.js';
-import { directRuntimeApi, type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
+import { type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
 
 // Server-level changes through the Runtime API, with no reload. A removed
@@ -20,13 +20,6 @@ export interface ServerId {
   readonly server: string;
 }
 
-/**
- * A socket path is still taken (a direct, unqueued API is made for it) until
- * every caller hands in its RuntimeApi; new code passes the agent's RuntimeClient.
- */
-export type ApiOrSocket = RuntimeApi | string;
-const apiOf = (a: ApiOrSocket): RuntimeApi => (typeof a === 'string' ? directRuntimeApi(a) : a);
-
 /** `del server`'s answers: deleted, or already gone. Anything else means "not yet". */
 const DELETED = /Server deleted|No such server|No such backend/i;
 
@@ -35,8 +28,7 @@ interface Step {
   readonly ok: Expected;
 }
 
-export async function applyServerChanges(target: ApiOrSocket, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
-  const api = apiOf(target);
+export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
   const steps: Step[] = [];
   // Removals: maintenance for all, then a delete for each. Maintenance sends no new
   // request and cuts none in flight; `del server` refuses while any is attached,
@@ -79,26 +71,26 @@ export async function applyServerChanges(target: ApiOrSocket, changes: ChangeSet
 }
 
 /** `del server` refuses while connections are attached; false means "try again later". */
-export async function tryDelete(target: ApiOrSocket, backend: string, server: string): Promise<boolean> {
-  const answer = await apiOf(target).command(`del server ${backend}/${server}`);
+export async function tryDelete(api: RuntimeApi, backend: string, server: string): Promise<boolean> {
+  const answer = await api.command(`del server ${backend}/${server}`);
   return DELETED.test(answer);
 }
 
 /** Several deletes on one connection; true for each server deleted (or already gone). */
-export async function tryDeleteMany(target: ApiOrSocket, servers: readonly ServerId[]): Promise<boolean[]> {
-  const answers = await apiOf(target).batch(servers.map((s) => `del server ${s.backend}/${s.server}`));
+export async function tryDeleteMany(api: RuntimeApi, servers: readonly ServerId[]): Promise<boolean[]> {
+  const answers = await api.batch(servers.map((s) => `del server ${s.backend}/${s.server}`));
   return answers.map((a) => DELETED.test(a));
 }
 
 /** Out of band, as soon as Docker says a container is stopping: no new requests go to it. */
-export async function drainServer(target: ApiOrSocket, backend: string, server: string): Promise<void> {
-  await apiOf(target).expect(`set server ${backend}/${server} state drain`, 'empty');
+export async function drainServer(api: RuntimeApi, backend: string, server: string): Promise<void> {
+  await api.expect(`set server ${backend}/${server} state drain`, 'empty');
 }
 
 /** Several drains on one connection; throws for the first one HAProxy refused (all were tried). */
-export async function drainServers(target: ApiOrSocket, servers: readonly ServerId[]): Promise<void> {
+export async function drainServers(api: RuntimeApi, servers: readonly ServerId[]): Promise<void> {
   await expectBatch(
-    apiOf(target),
+    api,
     servers.map((s) => ({ command: `set server ${s.backend}/${s.server} state drain`, ok: 'empty' as const })),
   );
 }

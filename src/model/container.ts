@@ -40,3 +40,19 @@ export interface ContainerInfo {
   /** Known to be shutting down (a Swarm task whose desired state is shutdown): drained, never served again. */
   readonly stopping?: boolean;
 }
+
+/**
+ * Any container an engine has, labelled or not, running or not, from one list
+ * request (no inspect): enough for `vipkeeper check` to find a container by name
+ * or id prefix and to say why it is not served.
+ */
+export interface ContainerSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly running: boolean;
+  /** Docker's word for it: running, exited, created, paused, restarting, dead. */
+  readonly state: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The engine it runs on (always set here: check names it). */
+  readonly engine: string;
+}

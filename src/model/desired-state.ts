@@ -45,6 +45,8 @@ export interface Server {
   /** Who set `admin` when it is not ready, and why. */
   readonly adminSource?: AdminSource;
   readonly adminReason?: string | null;
+  /** The engine its container runs on, when several engines are read (as ContainerInfo.engine). */
+  readonly engine?: string;
 }
 
 /** A server's wanted admin state (absent means ready). Pure. */
@@ -172,6 +174,7 @@ export function buildDesiredState(
         weight: serverLabels.weight,
         maxconn: serverLabels.maxconn,
         ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
+        ...(c.engine ? { engine: c.engine } : {}),
       },
     });
   }

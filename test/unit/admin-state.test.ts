@@ -6,8 +6,11 @@ import { adminDrift, diffServices, haproxyAdmin, isEmpty } from '../../src/hapro
 import { createLogger } from '../../src/log.js';
 import { type AdminOverride, buildDesiredState, type Server } from '../../src/model/desired-state.js';
 import { backendName, haproxyView } from '../../src/render/haproxy-view.js';
-import { container, SETTINGS } from './fixtures.js';
-import { freePort, haproxyInstalled, httpBackend, modelServer, pollUntil, type RealHaproxy, service, shippedConfig, startHaproxy } from './real-haproxy.js';
+import { container, DEFAULT_CHECK, service as fixtureService, SETTINGS } from './fixtures.js';
+import { freePort, haproxyInstalled, httpBackend, modelServer, pollUntil, type RealHaproxy, shippedConfig, startHaproxy } from './real-haproxy.js';
+
+const service = (name: string, frontendPort: number, servers: readonly Server[], check = true) =>
+  fixtureService(servers, { name, frontendPort, check: check ? DEFAULT_CHECK : { ...DEFAULT_CHECK, enabled: false } });
 
 // An operator's admin state (vipkeeper disable) is part of the desired state:
 // the plan carries it, the file says `disabled`, the Runtime API sets it with no

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFigures } from '../../src/cli/operate-command.js';
+import { waitFigures } from '../../src/cli/change-commands.js';
 import { controlSocketPath } from '../../src/config/paths.js';
 import { postControl, postDrill } from '../../src/control/control-client.js';
 import { type ControlHandlers, type ControlServer, startControlServer } from '../../src/control/control-server.js';

@@ -1,8 +1,7 @@
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/agent/retry-policy.js';
 import { DeleteQueue, type PendingDelete } from '../../src/haproxy/delete-queue.js';
-import type { RuntimeApi, ServerStateRow } from '../../src/haproxy/runtime-api.js';
+import type { ServerStateRow } from '../../src/haproxy/runtime-api.js';
+import { FakeClock, FakeRuntimeApi, silentLog } from './support/fakes.js';
 
 // The delete queue must never touch a live server: whatever it finds at the
 // name it drained, it acts only on the very server it drained. Rounds are run
@@ -13,43 +12,8 @@ const DRAIN = 0x08;
 const T0 = Date.UTC(2026, 0, 1);
 const FORCE_AFTER_MS = 30_000;
 
-/** A Runtime API that records every command; the test says what HAProxy has and answers. */
-class FakeRuntimeApi implements RuntimeApi {
-  readonly commands: string[] = [];
-  rows: ServerStateRow[] = [];
-  /** `del server be/x` -> answer; a server not listed is refused as busy. */
-  readonly delAnswers = new Map<string, string>();
-  /** Runs while a command is being answered, to act "meanwhile". */
-  onCommand: (command: string) => void = () => undefined;
-
-  async command(command: string): Promise<string> {
-    this.commands.push(command);
-    this.onCommand(command);
-    const del = /^del server (\S+)$/.exec(command);
-    if (del) return this.delAnswers.get(del[1]!) ?? 'Server still has connections attached to it, cannot remove it.\n';
-    return '';
-  }
-
-  async expect(command: string): Promise<string> {
-    return this.command(command);
-  }
-
-  async serversState(): Promise<ServerStateRow[]> {
-    return this.rows;
-  }
-
-  /** As HAProxy's interactive mode: each command in turn, one answer each, trailing line feeds removed. */
-  async batch(commands: readonly string[]): Promise<string[]> {
-    const answers: string[] = [];
-    for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
-    return answers;
-  }
-
-  /** Commands that name this server. */
-  about(id: string): string[] {
-    return this.commands.filter((c) => c.endsWith(` ${id}`));
-  }
-}
+/** HAProxy's refusal of `del server` while connections remain: the fake's answer for any server a test did not set. */
+const BUSY = 'Server still has connections attached to it, cannot remove it.\n';
 
 const row = (backend: string, server: string, address: string, port: number, adminState = MAINT | DRAIN, opState = 2): ServerStateRow => ({
   backend,
@@ -63,16 +27,12 @@ const row = (backend: string, server: string, address: string, port: number, adm
 
 const pendingDelete = (backend: string, server: string, address: string, since = T0): PendingDelete => ({ backend, server, address, since });
 
-function fakeClock(start = T0): Clock & { set(t: number): void } {
-  let t = start;
-  return { now: () => t, set: (v) => void (t = v) };
-}
-
 const queues: DeleteQueue[] = [];
 function setup() {
   const api = new FakeRuntimeApi();
-  const clock = fakeClock();
-  const queue = new DeleteQueue(api, pino({ level: 'silent' }), { retryMs: 3_600_000, forceAfterMs: FORCE_AFTER_MS }, clock);
+  api.deleteAnswer = BUSY;
+  const clock = new FakeClock(T0);
+  const queue = new DeleteQueue(api, silentLog(), { retryMs: 3_600_000, forceAfterMs: FORCE_AFTER_MS }, clock);
   queues.push(queue);
   return { api, clock, queue };
 }
@@ -86,7 +46,7 @@ describe('DeleteQueue: never touches a server that is not the one it drained', (
     const { api, clock, queue } = setup();
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));
     api.rows = [row('be_apps', 'web-1', '172.17.0.9', 80, 0)];
-    clock.set(T0 + FORCE_AFTER_MS * 10);
+    clock.t = T0 + FORCE_AFTER_MS * 10;
     await queue.runOnce();
     expect(api.about('be_apps/web-1')).toEqual([]);
     expect(api.commands.filter((c) => c.startsWith('shutdown') || c.startsWith('del'))).toEqual([]);
@@ -109,7 +69,7 @@ describe('DeleteQueue: never touches a server that is not the one it drained', (
     const { api, clock, queue } = setup();
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));
     api.rows = [row('be_apps', 'web-1', '172.17.0.2', 80, adminState)];
-    clock.set(T0 + FORCE_AFTER_MS * 10);
+    clock.t = T0 + FORCE_AFTER_MS * 10;
     await queue.runOnce();
     expect(api.about('be_apps/web-1')).toEqual([]);
     expect(queue.pending()).toEqual([]);
@@ -147,7 +107,7 @@ describe('DeleteQueue: never touches a server that is not the one it drained', (
     const { api, clock, queue } = setup();
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));
     api.rows = [row('be_other', 'web-1', '172.17.0.2', 80)];
-    clock.set(T0 + FORCE_AFTER_MS * 10);
+    clock.t = T0 + FORCE_AFTER_MS * 10;
     await queue.runOnce();
     expect(api.commands).toEqual([]);
     expect(queue.pending()).toEqual([]);
@@ -180,7 +140,7 @@ describe('DeleteQueue: deleting the server it drained', () => {
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));
     api.rows = [row('be_apps', 'web-1', '172.17.0.2', 80)];
     await queue.runOnce();
-    clock.set(T0 + FORCE_AFTER_MS); // exactly at the limit: not past it yet
+    clock.t = T0 + FORCE_AFTER_MS; // exactly at the limit: not past it yet
     await queue.runOnce();
     expect(api.commands).toEqual(['del server be_apps/web-1', 'del server be_apps/web-1']);
     expect(queue.pending().map((p) => `${p.backend}/${p.server}`)).toEqual(['be_apps/web-1']);
@@ -194,7 +154,7 @@ describe('DeleteQueue: deleting the server it drained', () => {
     api.onCommand = (c) => {
       if (c === 'shutdown sessions server be_apps/web-1') api.delAnswers.set('be_apps/web-1', 'Server deleted.\n');
     };
-    clock.set(T0 + FORCE_AFTER_MS + 1);
+    clock.t = T0 + FORCE_AFTER_MS + 1;
     await queue.runOnce();
 
     expect(api.about('be_apps/web-1')).toEqual(['del server be_apps/web-1', 'shutdown sessions server be_apps/web-1', 'del server be_apps/web-1']);
@@ -207,7 +167,7 @@ describe('DeleteQueue: deleting the server it drained', () => {
     const { api, clock, queue } = setup();
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80', T0));
     api.rows = [row('be_apps', 'web-1', '172.17.0.2', 80)];
-    clock.set(T0 + FORCE_AFTER_MS + 1);
+    clock.t = T0 + FORCE_AFTER_MS + 1;
     await queue.runOnce();
     expect(queue.has('be_apps', 'web-1')).toBe(true);
     api.delAnswers.set('be_apps/web-1', 'Server deleted.\n');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerInfo } from '../../src/model/container.js';
 import { buildDesiredState, type DesiredState, type SelectionSettings, type Service } from '../../src/model/desired-state.js';
-import { binding, container, type ContainerSpec, idFor, SETTINGS, shuffled } from './fixtures.js';
+import { binding, container, type ContainerSpec, idFor, service as defaultService, SETTINGS, shuffled } from './fixtures.js';
 
 const build = (containers: ContainerInfo[], settings: Partial<SelectionSettings> = {}) =>
   buildDesiredState(containers, { ...SETTINGS, ...settings });
@@ -133,23 +133,9 @@ describe('buildDesiredState: bad labels skip only their container', () => {
 });
 
 describe('buildDesiredState: services', () => {
-  it('with no containers the default service still exists, empty', () => {
-    expect(build([])).toEqual({
-      services: [
-        {
-          name: 'apps',
-          mode: 'http',
-          frontendPort: 80,
-          hosts: [],
-          path: null,
-          balance: 'roundrobin',
-          check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
-          servers: [],
-        },
-      ],
-      skipped: [],
-      notices: [],
-    });
+  it('with no containers the default service still exists, empty (the `service` fixture other tests build on)', () => {
+    expect(build([])).toEqual({ services: [defaultService([])], skipped: [], notices: [] });
+    expect(defaultService([])).toMatchObject({ name: 'apps', mode: 'http', frontendPort: 80, check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 } });
   });
 
   it.each<[string, Partial<SelectionSettings>, { name: string; frontendPort: number }]>([

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse, request } from 'node:http';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectDocker, type DockerEngine } from '../../src/docker/docker-engine.js';
 import { type ContainerEvent, DockerEvents } from '../../src/docker/docker-events.js';
+import { FAKE_CONTAINER_ID, FakeEngineServer } from './support/fake-engine-server.js';
 
 // compose/docker-socket-proxy/haproxy.cfg, run by the real haproxy in front of a fake
 // Docker engine (a node HTTP server on a unix socket that answers what vipkeeper asks
@@ -16,7 +17,7 @@ import { type ContainerEvent, DockerEvents } from '../../src/docker/docker-event
 // proxy lets through, and that is the same whatever answers behind it.
 
 const CFG = fileURLToPath(new URL('../../compose/docker-socket-proxy/haproxy.cfg', import.meta.url));
-const ID = 'c0ffee'.padEnd(64, '0');
+const ID = FAKE_CONTAINER_ID;
 const log = pino({ level: 'silent' });
 
 const dir = mkdtempSync(join(tmpdir(), 'vipkeeper-proxy-'));
@@ -24,48 +25,9 @@ const engineSocket = join(dir, 'engine.sock');
 const proxySocket = join(dir, 'proxy.sock');
 const env = { ...process.env, DOCKER_PROXY_SOCKET: proxySocket, DOCKER_ENGINE_SOCKET: engineSocket };
 
-/** Every request that reached the fake engine: `METHOD /path?query`. */
-const reached: string[] = [];
-const streams = new Set<ServerResponse>();
-
-function json(res: ServerResponse, body: unknown): void {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-const fakeEngine: Server = createServer((req, res) => {
-  reached.push(`${req.method} ${req.url}`);
-  const path = new URL(req.url ?? '/', 'http://engine').pathname.replace(/^\/v\d+\.\d+/, '');
-  if (path === '/_ping') {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('OK');
-  } else if (path === '/version') json(res, { ApiVersion: '1.45', Version: '26.1.0' });
-  else if (path === '/info') json(res, { Labels: ['role=load-balancer'], Swarm: { NodeID: 'node1' } });
-  else if (path === '/containers/json') json(res, [{ Id: ID }]);
-  else if (path === `/containers/${ID}/json`) {
-    json(res, {
-      Id: ID,
-      Name: '/web-1',
-      Created: '2026-01-01T00:00:00Z',
-      State: { Running: true, StartedAt: '2026-01-01T00:00:01Z' },
-      Config: { Labels: { role: 'apps' }, ExposedPorts: { '80/tcp': {} } },
-      NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] }, Networks: { bridge: { IPAddress: '172.17.0.2' } } },
-    });
-  } else if (path === '/services') json(res, [{ ID: 'svc1', Spec: { Name: 'web', Labels: { role: 'apps' } } }]);
-  else if (path === '/tasks') json(res, []);
-  else if (path === '/nodes') json(res, [{ ID: 'node1', Spec: { Labels: {} }, Status: { State: 'ready' } }]);
-  else if (path === '/nodes/node1') json(res, { ID: 'node1', Spec: { Labels: { role: 'load-balancer' } }, Status: { State: 'ready' } });
-  else if (path === '/events') {
-    // Docker's stream: headers at once, then a JSON line per event, never ending by itself.
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.flushHeaders();
-    streams.add(res);
-    res.on('close', () => streams.delete(res));
-  } else {
-    // A real engine would act on this. Answering 200 makes a leak through the proxy obvious.
-    json(res, { reached: req.url });
-  }
-});
+// A request a real engine would act on is answered 200, so that a leak through the proxy is obvious.
+const fakeEngine = new FakeEngineServer({ unknown: 'echo' });
+const { reached, streams } = fakeEngine;
 
 let haproxy: ChildProcess | null = null;
 let haproxyLog = '';
@@ -104,18 +66,11 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   }
 }
 
-function pushEvent(e: object): void {
-  for (const res of streams) res.write(`${JSON.stringify(e)}\n`);
-}
-
 describe('the Docker socket proxy (compose/docker-socket-proxy/haproxy.cfg)', () => {
   beforeAll(async () => {
     const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
     if (version.error) throw new Error(`this test runs the real haproxy, and none is on the PATH: ${version.error.message}`);
-    await new Promise<void>((resolve, reject) => {
-      fakeEngine.once('error', reject);
-      fakeEngine.listen(engineSocket, () => resolve());
-    });
+    await fakeEngine.listen(engineSocket);
     haproxy = spawn('haproxy', ['-db', '-f', CFG], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     haproxy.stdout!.on('data', (c: Buffer) => (haproxyLog += String(c)));
     haproxy.stderr!.on('data', (c: Buffer) => (haproxyLog += String(c)));
@@ -128,9 +83,7 @@ describe('the Docker socket proxy (compose/docker-socket-proxy/haproxy.cfg)', ()
       haproxy.kill('SIGTERM');
       await exited;
     }
-    for (const res of streams) res.destroy();
-    fakeEngine.closeAllConnections();
-    await new Promise<void>((r) => fakeEngine.close(() => r()));
+    await fakeEngine.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -286,10 +239,10 @@ describe('the Docker socket proxy (compose/docker-socket-proxy/haproxy.cfg)', ()
         await events.start();
         await waitFor('the event stream to reach the engine', () => streams.size === 1);
         expect(reached.some((r) => r.startsWith('GET /v1.45/events?'))).toBe(true);
-        pushEvent({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web-1' } }, time: 1_767_225_600 });
+        fakeEngine.push({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web-1' } }, time: 1_767_225_600 });
         await waitFor('the first event', () => seen.length === 1);
         await new Promise((r) => setTimeout(r, 1500));
-        pushEvent({ Type: 'container', Action: 'kill', Actor: { ID, Attributes: { name: 'web-1', signal: '15' } }, timeNano: 1_767_225_601_500_000_000 });
+        fakeEngine.push({ Type: 'container', Action: 'kill', Actor: { ID, Attributes: { name: 'web-1', signal: '15' } }, timeNano: 1_767_225_601_500_000_000 });
         await waitFor('the second event', () => seen.length === 2);
         expect(seen).toEqual([
           { type: 'container', action: 'start', id: ID, name: 'web-1', signal: null, time: 1_767_225_600_000 },

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RetryPolicy } from '../../src/agent/retry-policy.js';
-import { DrillController, type DrillParts } from '../../src/drill/drill-controller.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { childSteps, DrillController, type DrillParts } from '../../src/drill/drill-controller.js';
 import { silentLog } from './support/fakes.js';
 
 // A drill's half on one node. The contract that matters most: a restore that
@@ -66,5 +69,39 @@ describe('DrillController', () => {
     r.drill.close();
     const gated = rig({ takesPart: () => false });
     expect(await gated.drill.handle({ action: 'start', mode: 'fault' })).toMatchObject({ ok: false, message: expect.stringMatching(/node role/) });
+  });
+});
+
+describe("childSteps: a drill's steps on the real children", () => {
+  it('haproxy is back only once a worker answers; the fault file holds the value keepalived tracks', async () => {
+    const calls: string[] = [];
+    let ready!: () => void;
+    const haproxy = {
+      start: () => void calls.push('haproxy start'),
+      stop: async () => void calls.push('haproxy stop'),
+      waitReady: () => new Promise<number>((r) => (ready = () => r(1))),
+    };
+    const keepalived = { start: () => void calls.push('keepalived start'), stop: async () => void calls.push('keepalived stop') };
+    const dir = mkdtempSync(join(tmpdir(), 'vipkeeper-drill-'));
+    try {
+      const steps = childSteps(haproxy, keepalived, join(dir, 'fault'));
+      let back = false;
+      const starting = steps.startHaproxy().then(() => (back = true));
+      expect(calls).toEqual(['haproxy start']);
+      await Promise.resolve();
+      expect(back).toBe(false);
+      ready();
+      await starting;
+      await steps.stopHaproxy();
+      await steps.stopKeepalived();
+      steps.startKeepalived();
+      expect(calls).toEqual(['haproxy start', 'haproxy stop', 'keepalived stop', 'keepalived start']);
+      await steps.writeFault('1');
+      expect(readFileSync(join(dir, 'fault'), 'utf8')).toBe('1\n');
+      await steps.writeFault('0');
+      expect(readFileSync(join(dir, 'fault'), 'utf8')).toBe('0\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -272,3 +272,38 @@ describe('EngineLink container cache', () => {
     expect(fake.calls.inspects.length).toBe(inspected + 1);
   });
 });
+
+describe("EngineLink's fresh lists for the operator (verify, check)", () => {
+  it('listNow lists what runs now, and leaves the cache passes use alone', async () => {
+    const fake = new FakeDocker();
+    const [a, b] = [container({ name: 'a' }), container({ name: 'b' })];
+    fake.add(a);
+    const { l } = await started(fake);
+    expect(names(await l.list())).toEqual(['a']);
+    fake.add(b); // no event: the cache does not know it
+    expect(names(await l.listNow())).toEqual(['a', 'b']);
+    expect(names(await l.list())).toEqual(['a']);
+    expect(l.lastListStats()).toMatchObject({ full: false });
+  });
+
+  it('listEverything names unlabelled and stopped containers too, with the engine', async () => {
+    const fake = new FakeDocker();
+    fake.add(container({ name: 'a' }), container({ name: 'bare', labels: {} }), container({ name: 'gone', running: false }));
+    const { l } = await started(fake);
+    expect((await l.listEverything()).map((c) => [c.name, c.running, c.engine]).sort()).toEqual([
+      ['a', true, 'local'],
+      ['bare', true, 'local'],
+      ['gone', false, 'local'],
+    ]);
+  });
+
+  it('both refuse while the engine is not up: what it runs cannot be told', async () => {
+    const l = new EngineLink({
+      name: 'local', targets: [target], mode: 'containers', roleLabel: 'role', backendRole: 'apps', appNodeRole: null,
+      graceMs: 60_000, qualify: false, log: silentLog(), connect: async () => new FakeDocker().engine(),
+    });
+    links.push(l);
+    await expect(l.listNow()).rejects.toThrow(/^engine local \(unix:\/\/\/fake\.sock\) is connecting$/);
+    await expect(l.listEverything()).rejects.toThrow(/is connecting/);
+  });
+});

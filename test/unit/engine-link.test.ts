@@ -2,10 +2,10 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineConfig } from '../../src/config/env.js';
 import type { DockerEngine } from '../../src/docker/docker-engine.js';
-import { EngineLink, isGone } from '../../src/docker/engine-link.js';
+import { EngineLink, isGone, listEngines } from '../../src/docker/engine-link.js';
 import { container } from './fixtures.js';
 import { FakeDocker } from './support/fake-docker.js';
-import { silentLog } from './support/fakes.js';
+import { recordingLog, silentLog } from './support/fakes.js';
 
 // One engine kept connected, over a fake Docker edge (the real one is in the
 // lab tests): its backends never vanish because of our own reconnect, and a
@@ -19,6 +19,7 @@ function fakeEngine(state: { containers: ReturnType<typeof container>[]; pingFai
     apiVersion: '1.41',
     listLabelled: async () => state.containers,
     listLabelledIds: async () => state.containers.map((c) => c.id),
+    listAll: async (engine) => state.containers.map((c) => ({ id: c.id, name: c.name, running: c.running, state: c.running ? 'running' : 'exited', labels: c.labels, engine })),
     inspectContainer: async (id) => state.containers.find((c) => c.id === id) ?? null,
     listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
     engineLabels: async () => ({}),
@@ -153,5 +154,18 @@ describe('isGone: a refused or unroutable engine is gone at once; a slow one is 
     [new Error('timeout of 3000ms exceeded'), false],
   ])('%s -> %s', (err, gone) => {
     expect(isGone(err)).toBe(gone);
+  });
+});
+
+describe("listEngines: a pass's docker part", () => {
+  it("every engine's containers as one list, each engine's cost said at debug", async () => {
+    const { log, lines } = recordingLog();
+    const stats = { full: true, reason: 'start', listMs: 3, inspects: 1, inspectMs: 2, containers: 1 };
+    const engines = [
+      { name: 'app1', list: async () => [container({ name: 'a' })], lastListStats: () => stats },
+      { name: 'app2', list: async () => [container({ name: 'b' }), container({ name: 'c' })], lastListStats: () => null },
+    ];
+    expect((await listEngines(engines, log)).map((c) => c.name)).toEqual(['a', 'b', 'c']);
+    expect(lines).toMatchObject([{ level: 20, msg: 'pass: docker part', docker: [{ engine: 'app1', ...stats }, { engine: 'app2' }] }]);
   });
 });

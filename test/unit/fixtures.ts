@@ -3,9 +3,10 @@ import { expect } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import type { HostFacts } from '../../src/config/host-facts.js';
 import type { ContainerInfo, PortBinding } from '../../src/model/container.js';
-import type { SelectionSettings } from '../../src/model/desired-state.js';
+import type { SelectionSettings, Server, Service } from '../../src/model/desired-state.js';
 
-// Shared fixtures for the unit tests: a host, selection settings and containers.
+// Shared fixtures for the unit tests: a host, selection settings, containers,
+// and the services and servers the model makes of them.
 
 /**
  * A host with a loopback, a management NIC (default route), a NIC on the VIP's
@@ -71,6 +72,34 @@ export function container(spec: ContainerSpec): ContainerInfo {
     ...rest,
   };
 }
+
+/** The health check of a service whose containers carry no check labels. */
+export const DEFAULT_CHECK: Service['check'] = { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 };
+
+/** A server of the model: container `name` (id `id-<name>`), default weight, no maxconn. */
+export const server = (name: string, address = '10.0.0.1', port = 80, over: Partial<Server> = {}): Server => ({
+  name,
+  containerId: `id-${name}`,
+  containerName: name,
+  address,
+  port,
+  weight: 100,
+  maxconn: null,
+  ...over,
+});
+
+/** The service the model makes of containers without service labels (`apps`, HTTP on port 80), holding `servers`. */
+export const service = (servers: readonly Server[], over: Partial<Omit<Service, 'servers'>> = {}): Service => ({
+  name: 'apps',
+  mode: 'http',
+  frontendPort: 80,
+  hosts: [],
+  path: null,
+  balance: 'roundrobin',
+  check: DEFAULT_CHECK,
+  servers,
+  ...over,
+});
 
 /** Runs `fn`, expects it to throw a ConfigError and returns it. */
 export function configError(fn: () => unknown): ConfigError {

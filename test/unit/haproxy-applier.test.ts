@@ -1,31 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DeleteQueue } from '../../src/haproxy/delete-queue.js';
 import { HaproxyApplier, unboundPorts } from '../../src/haproxy/haproxy-applier.js';
-import type { Server, Service } from '../../src/model/desired-state.js';
-import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog } from './support/fakes.js';
+import { server, service } from './fixtures.js';
+import { fakeHaproxyEdges } from './support/fakes.js';
 
 // The apply step for HAProxy over fake edges: which way a change goes, and
 // what happens to a server that comes back while its delete is pending.
 
-const server = (name: string, address = '10.0.0.1', port = 80): Server => ({ name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null });
-const service = (servers: Server[]): Service => ({
-  name: 'apps',
-  mode: 'http',
-  frontendPort: 80,
-  hosts: [],
-  path: null,
-  balance: 'roundrobin',
-  check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 3 } as Service['check'],
-  servers,
-});
-
 function rig(validations: string[] = []) {
-  const log = silentLog();
-  const clock = new FakeClock();
-  const files = new FakeFiles();
-  const api = new FakeRuntimeApi();
-  const control = new FakeHaproxyControl();
-  const deletes = new DeleteQueue(api, log, { retryMs: 1_000_000, forceAfterMs: 30_000 }, clock);
+  const { log, clock, files, api, control, deletes } = fakeHaproxyEdges();
   const waiting: { backend: string; server: string }[] = [];
   const applier = new HaproxyApplier({
     files,

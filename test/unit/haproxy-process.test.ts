@@ -3,29 +3,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runtimePaths } from '../../src/config/paths.js';
 import { HaproxyProcess } from '../../src/haproxy/haproxy-process.js';
 import { findAdoptable, groupMembers } from '../../src/supervisor/adopt.js';
+import { recordingLog } from './support/fakes.js';
 
 // The real haproxy (master-worker, -W -db), on a temp dir and a loopback port:
 // its workers share the master's own process group, its stderr reaches a new
 // agent's logger after adoption, and a stop takes the whole group.
-
-type Entry = Record<string, unknown> & { level: number; msg: string };
-
-function capture() {
-  const entries: Entry[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) entries.push(JSON.parse(line) as Entry);
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug', base: undefined }, stream), output: () => entries.filter((e) => e.stream === 'output').map((e) => e.msg) };
-}
 
 async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -100,7 +86,7 @@ describe('HaproxyProcess with the real haproxy', () => {
     // The master drops a SIGUSR2 while it is still starting or re-executing (2.6: always lost
     // when sent as the first worker answered). reload() waits for the master's own CLI first.
     const paths = await writeConfig();
-    const h = new HaproxyProcess(paths, capture().log);
+    const h = new HaproxyProcess(paths, recordingLog().log);
     h.start();
     master = h.process.pid!;
     const first = await h.waitReady(10_000);
@@ -113,7 +99,7 @@ describe('HaproxyProcess with the real haproxy', () => {
   it('a new agent adopts haproxy, logs what it prints after, reloads it, and stop takes master and workers', async () => {
     const paths = await writeConfig();
 
-    const first = new HaproxyProcess(paths, capture().log);
+    const first = new HaproxyProcess(paths, recordingLog().log);
     first.start();
     master = first.process.pid!;
     const worker = await first.waitReady(10_000);
@@ -125,7 +111,7 @@ describe('HaproxyProcess with the real haproxy', () => {
     first.process.release();
     expect(await findAdoptable(paths.haproxyPid, paths.haproxyCfg)).toBe(master);
 
-    const log = capture();
+    const log = recordingLog();
     const second = new HaproxyProcess(paths, log.log);
     second.process.adopt(master);
     const newWorker = await second.reload(10_000);

@@ -10,7 +10,7 @@ import {
   type SnapshotInputs,
 } from '../../src/status/snapshot-builder.js';
 import type { SupervisedState } from '../../src/supervisor/supervised-process.js';
-import { FACTS, idFor, MINIMAL_ENV } from './fixtures.js';
+import { FACTS, idFor, MINIMAL_ENV, server, service } from './fixtures.js';
 
 // /healthz answers 503 exactly when a human is needed; /status shows each
 // server's health as HAProxy has it.
@@ -86,26 +86,8 @@ describe('judgeHealth', () => {
 
 const config = parseEnvironment(MINIMAL_ENV, FACTS).config;
 
-const server = (name: string, i: number): Server => ({
-  name,
-  containerId: idFor(name),
-  containerName: name,
-  address: `172.17.${(i >> 8) & 0xff}.${i & 0xff}`,
-  port: 80,
-  weight: 100,
-  maxconn: null,
-});
-
-const service = (name: string, servers: readonly Server[], frontendPort = 80): Service => ({
-  name,
-  mode: 'http',
-  frontendPort,
-  hosts: [],
-  path: null,
-  balance: 'roundrobin',
-  check: { enabled: true, path: '/', interval: '2s', rise: 2, fall: 3 },
-  servers,
-});
+/** Server `i` of many, each with its own address and a real-looking container id. */
+const web = (name: string, i: number): Server => server(name, `172.17.${(i >> 8) & 0xff}.${i & 0xff}`, 80, { containerId: idFor(name) });
 
 const row = (backend: string, s: string, opState: number, adminState = 0): ServerStateRow => ({
   backend,
@@ -134,8 +116,8 @@ const inputs = (services: readonly Service[], rows: readonly ServerStateRow[]): 
 
 describe('buildSnapshot: server health', () => {
   it('takes each server health from the row of its own backend and server', () => {
-    const apps = service('apps', [server('web-1', 1), server('web-2', 2), server('web-3', 3), server('web-4', 4)]);
-    const api = service('api', [server('web-1', 5)], 8080); // same server name, another backend
+    const apps = service([web('web-1', 1), web('web-2', 2), web('web-3', 3), web('web-4', 4)]);
+    const api = service([web('web-1', 5)], { name: 'api', frontendPort: 8080 }); // same server name, another backend
     const snap = buildSnapshot(
       inputs(
         [apps, api],
@@ -156,15 +138,15 @@ describe('buildSnapshot: server health', () => {
   });
 
   it('shows each server with its short container id and address', () => {
-    const snap = buildSnapshot(inputs([service('apps', [server('web-1', 1)])], [row('be_apps', 'web-1', 2)]));
+    const snap = buildSnapshot(inputs([service([web('web-1', 1)])], [row('be_apps', 'web-1', 2)]));
     expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up' });
   });
 
   it('gets all of 1000 servers right', () => {
-    const servers = Array.from({ length: 1000 }, (_, i) => server(`web-${i}`, i));
+    const servers = Array.from({ length: 1000 }, (_, i) => web(`web-${i}`, i));
     const states = [2, 0, 1, 3]; // up, down, starting, stopping
     const rows = servers.map((s, i) => row('be_apps', s.name, states[i % 4]!, i % 10 === 0 ? 0x08 : 0));
-    const snap = buildSnapshot(inputs([service('apps', servers)], [...rows].reverse()));
+    const snap = buildSnapshot(inputs([service(servers)], [...rows].reverse()));
     const expected = servers.map((s, i) => [s.name, i % 10 === 0 ? 'drain' : ['up', 'down', 'starting', 'stopping'][i % 4]]);
     expect(snap.services[0]!.servers.map((x) => [x.name, x.health])).toEqual(expected);
   });

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -7,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker } from '../../src/docker/docker-engine.js';
 import { Docker, UNUSED_BY_VIPKEEPER } from '../../src/docker/load-dockerode.js';
+import { FAKE_CONTAINER_ID, FakeEngineServer } from './support/fake-engine-server.js';
 
 // dockerode loads gRPC (BuildKit sessions) and ssh2 (ssh:// endpoints) at load
 // time; src/docker/load-dockerode.ts keeps them out. Here every Docker call the
@@ -16,59 +16,18 @@ import { Docker, UNUSED_BY_VIPKEEPER } from '../../src/docker/load-dockerode.js'
 
 const require = createRequire(import.meta.url);
 const cache = require.cache;
-const ID = 'c0ffee'.padEnd(64, '0');
 
 const dir = mkdtempSync(join(tmpdir(), 'vipkeeper-dockerode-'));
 const socket = join(dir, 'engine.sock');
-const streams = new Set<ServerResponse>();
-
-function json(res: ServerResponse, body: unknown): void {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-const engine = createServer((req, res) => {
-  const path = new URL(req.url ?? '/', 'http://engine').pathname.replace(/^\/v\d+\.\d+/, '');
-  if (path === '/_ping') {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('OK');
-  } else if (path === '/version') json(res, { ApiVersion: '1.45', Version: '26.1.0' });
-  else if (path === '/info') json(res, { Labels: ['role=load-balancer'], Swarm: { NodeID: 'node1' } });
-  else if (path === '/containers/json') json(res, [{ Id: ID }]);
-  else if (path === `/containers/${ID}/json`) {
-    json(res, {
-      Id: ID,
-      Name: '/web-1',
-      Created: '2026-01-01T00:00:00Z',
-      State: { Running: true, StartedAt: '2026-01-01T00:00:01Z' },
-      Config: { Labels: { role: 'apps' }, ExposedPorts: { '80/tcp': {} } },
-      NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] }, Networks: { bridge: { IPAddress: '172.17.0.2' } } },
-    });
-  } else if (path === '/services') json(res, [{ ID: 'svc1', Spec: { Name: 'web', Labels: { role: 'apps' } } }]);
-  else if (path === '/tasks') json(res, []);
-  else if (path === '/nodes') json(res, [{ ID: 'node1', Spec: { Labels: {} }, Status: { State: 'ready' } }]);
-  else if (path === '/nodes/node1') json(res, { ID: 'node1', Spec: { Labels: { role: 'load-balancer' } }, Status: { State: 'ready' } });
-  else if (path === '/events') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.flushHeaders();
-    streams.add(res);
-    res.on('close', () => streams.delete(res));
-    res.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID } })}\n`);
-  } else {
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end('{"message":"not here"}');
-  }
-});
+const engine = new FakeEngineServer({ unknown: 'not-found', firstEvents: [{ Type: 'container', Action: 'start', Actor: { ID: FAKE_CONTAINER_ID } }] });
 
 /** Files in the require cache that belong to `pkg` (any copy of it under node_modules). */
 const filesOf = (pkg: string): string[] => Object.keys(cache).filter((f) => f.includes(`${sep}node_modules${sep}${pkg.split('/').join(sep)}${sep}`));
 
 describe('dockerode without gRPC and ssh2', () => {
-  beforeAll(() => new Promise<void>((resolve, reject) => engine.once('error', reject).listen(socket, resolve)));
+  beforeAll(() => engine.listen(socket));
   afterAll(async () => {
-    for (const res of streams) res.destroy();
-    engine.closeAllConnections();
-    await new Promise<void>((r) => engine.close(() => r()));
+    await engine.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,6 +9,7 @@ import type { Server as ModelServer, Service } from '../../src/model/desired-sta
 import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
 import { haproxyView } from '../../src/render/haproxy-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
+import { server } from './fixtures.js';
 
 // The real haproxy (2.6, master-worker) on a temp dir, loopback ports and a
 // temp admin socket, for tests that must see what HAProxy really answers.
@@ -84,22 +85,8 @@ export async function httpBackend(name: string, port = 0): Promise<{ port: numbe
   };
 }
 
-export function service(name: string, frontendPort: number, servers: readonly ModelServer[], check = true): Service {
-  return {
-    name,
-    mode: 'http',
-    frontendPort,
-    hosts: [],
-    path: null,
-    balance: 'roundrobin',
-    check: { enabled: check, path: null, interval: '2s', rise: 2, fall: 5 },
-    servers,
-  };
-}
-
-export function modelServer(name: string, port: number, address = '127.0.0.1'): ModelServer {
-  return { name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null };
-}
+/** A server of the model on loopback, where these tests' backends listen. */
+export const modelServer = (name: string, port: number): ModelServer => server(name, '127.0.0.1', port);
 
 /** The shipped template, printed for these services (the agent's own file). */
 export async function shippedConfig(services: readonly Service[], adminSocket: string): Promise<string> {

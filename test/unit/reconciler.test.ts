@@ -4,7 +4,6 @@ import { RetryPolicy } from '../../src/agent/retry-policy.js';
 import { StopTracker } from '../../src/agent/stop-tracker.js';
 import { parseEnvironment } from '../../src/config/env.js';
 import { ConfigWriteError, TemplateError } from '../../src/errors.js';
-import { DeleteQueue } from '../../src/haproxy/delete-queue.js';
 import { HaproxyApplier } from '../../src/haproxy/haproxy-applier.js';
 import { PortGuard } from '../../src/haproxy/port-guard.js';
 import { KeepalivedApplier } from '../../src/keepalived/keepalived-applier.js';
@@ -12,7 +11,7 @@ import type { ContainerInfo } from '../../src/model/container.js';
 import { planConfigs } from '../../src/pipeline.js';
 import { loadTemplates, type Templates } from '../../src/render/load-templates.js';
 import { container, FACTS, MINIMAL_ENV } from './fixtures.js';
-import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog, validatorRefusing } from './support/fakes.js';
+import { fakeHaproxyEdges, validatorRefusing } from './support/fakes.js';
 
 // The reconcile step with the real pure core and the real appliers over fake
 // edges: what a pass does when planning, validating, reloading or the Runtime
@@ -25,12 +24,7 @@ beforeAll(async () => {
 });
 
 function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: boolean } = {}) {
-  const log = silentLog();
-  const clock = new FakeClock();
-  const files = new FakeFiles();
-  const api = new FakeRuntimeApi();
-  const control = new FakeHaproxyControl();
-  const deletes = new DeleteQueue(api, log, { retryMs: 1_000_000, forceAfterMs: 30_000 }, clock);
+  const { log, clock, files, api, control, deletes } = fakeHaproxyEdges();
   let templates: Templates | Error = builtin;
   let templatesKey = 'builtin';
   let containers = opts.containers ?? [];

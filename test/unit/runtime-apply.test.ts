@@ -4,7 +4,8 @@ import type { RuntimeApi } from '../../src/haproxy/runtime-api.js';
 import { applyServerChanges, tryDelete } from '../../src/haproxy/runtime-apply.js';
 import type { ChangeSet } from '../../src/haproxy/server-changes.js';
 import { createLogger } from '../../src/log.js';
-import { modelServer, service } from './real-haproxy.js';
+import { DEFAULT_CHECK, service } from './fixtures.js';
+import { modelServer } from './real-haproxy.js';
 
 // applyServerChanges against a fake RuntimeApi: what it sends, in which order,
 // on how many connections, and how it reads the answers.
@@ -36,8 +37,8 @@ const haproxyLike = (cmd: string) =>
   cmd.startsWith('add server') ? 'New server registered.' : cmd.startsWith('del server') ? (cmd.endsWith('/busy') ? 'Server still has connections attached to it, cannot remove it.' : 'Server deleted.') : '';
 
 describe('applyServerChanges', () => {
-  const checked = service('apps', 80, []);
-  const unchecked = service('apps', 80, [], false);
+  const checked = service([]);
+  const unchecked = service([], { check: { ...DEFAULT_CHECK, enabled: false } });
   const changes: ChangeSet = {
     structural: null,
     remove: [

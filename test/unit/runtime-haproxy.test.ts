@@ -6,6 +6,7 @@ import { applyServerChanges, drainServer, drainServers, tryDelete, tryDeleteMany
 import { RuntimeClient } from '../../src/haproxy/runtime-client.js';
 import type { ChangeSet } from '../../src/haproxy/server-changes.js';
 import { backendName } from '../../src/render/haproxy-view.js';
+import { DEFAULT_CHECK, service } from './fixtures.js';
 import {
   countingRelay,
   freePort,
@@ -14,7 +15,6 @@ import {
   modelServer,
   pollUntil,
   type RealHaproxy,
-  service,
   shippedConfig,
   startHaproxy,
 } from './real-haproxy.js';
@@ -54,7 +54,7 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
     backend = await httpBackend('b');
     haproxy = await startHaproxy(plainConfig(await freePort(), backend.port));
     shippedFrontend = await freePort();
-    const svc = service('apps', shippedFrontend, [modelServer('static-1', backend.port)]);
+    const svc = service([modelServer('static-1', backend.port)], { frontendPort: shippedFrontend });
     shipped = await startHaproxy((sock) => shippedConfig([svc], sock)).catch(async (e: unknown) => {
       await haproxy.stop();
       throw e;
@@ -129,7 +129,7 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
     const relay = await countingRelay(haproxy.adminSocket, join(haproxy.dir, 'relay2.sock'));
     try {
       const api: RuntimeApi = new RuntimeClient(relay.path, { concurrency: 3 });
-      const svc = service('apps', 1, []);
+      const svc = service([], { frontendPort: 1 });
       const servers = Array.from({ length: 50 }, (_, i) => modelServer(`c${i}`, backend.port));
       const pendingAdd = await applyServerChanges(api, { ...noChanges, add: servers.map((server) => ({ backend: BE, service: svc, server })) }, log);
       expect(pendingAdd).toEqual([]);
@@ -158,7 +158,7 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
 
   it('drainServers and tryDeleteMany: one connection for many servers, "not yet" while in use', async () => {
     const api = new RuntimeClient(haproxy.adminSocket);
-    const svc = service('apps', 1, [], false);
+    const svc = service([], { frontendPort: 1, check: { ...DEFAULT_CHECK, enabled: false } });
     const servers = ['d1', 'd2', 'd3'].map((n) => modelServer(n, backend.port));
     await applyServerChanges(api, { ...noChanges, add: servers.map((server) => ({ backend: BE, service: svc, server })) }, log);
     await drainServers(api, servers.map((s) => ({ backend: BE, server: s.name })));
@@ -173,7 +173,7 @@ describe.skipIf(!haproxyInstalled)('Runtime API on the real haproxy 2.6', () => 
 
   it('the shipped template: requests that reach a new server whose app does not listen yet are retried elsewhere, none fails, and it serves once the app listens', async () => {
     const api = new RuntimeClient(shipped.adminSocket);
-    const svc = service('apps', shippedFrontend, []);
+    const svc = service([], { frontendPort: shippedFrontend });
     const latePort = await freePort();
     await applyServerChanges(api, { ...noChanges, add: [{ backend: BE, service: svc, server: modelServer('late', latePort) }] }, log);
     const state = async () => (await api.serversState()).find((r) => r.server === 'late');

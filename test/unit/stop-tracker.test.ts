@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/agent/retry-policy.js';
-import { isStopEvent, STOPPING_FORGET_MS, StopTracker } from '../../src/agent/stop-tracker.js';
+import { drainStopping, isStopEvent, STOPPING_FORGET_MS, StopTracker } from '../../src/agent/stop-tracker.js';
 import type { ContainerEvent } from '../../src/docker/docker-events.js';
-import { container } from './fixtures.js';
+import type { Service } from '../../src/model/desired-state.js';
+import { container, server, service } from './fixtures.js';
+import { recordingLog } from './support/fakes.js';
 
 // A container Docker is stopping is drained at once (one drain per stop) and
 // kept out of plans until it is gone, started again, or the mark is too old.
@@ -136,5 +138,51 @@ describe('StopTracker.current: marks are forgotten when they no longer mean anyt
     tracker.onEvent(event('stop'));
     tracker.onEvent(event('stop', null, T0, other.id));
     expect(tracker.current([web])).toEqual(new Set([web.id]));
+  });
+});
+
+describe('drainStopping: the drain a stop asks for', () => {
+  function rig(answer: () => Promise<string[]>) {
+    const { log, lines } = recordingLog();
+    const asked: { services: readonly Service[]; backend: string; id: string }[] = [];
+    let live: Service[] = [service([server('web-1')])];
+    let drained: Promise<string[]> = Promise.resolve([]);
+    const drain = drainStopping({
+      haproxy: {
+        drainContainer: (services, backendOf, id) => {
+          asked.push({ services, backend: backendOf('apps'), id });
+          return (drained = answer());
+        },
+      },
+      services: () => live,
+      log,
+    });
+    return { drain, asked, lines, setLive: (s: Service[]) => (live = s), settled: () => drained.catch(() => undefined) };
+  }
+
+  it('drains the container in the services live at the moment it stops, and says which servers', async () => {
+    const r = rig(async () => ['be_apps/web-1']);
+    const later = [service([server('web-1'), server('web-2')])];
+    r.setLive(later);
+    r.drain('id-web-1');
+    expect(r.asked).toEqual([{ services: later, backend: 'be_apps', id: 'id-web-1' }]);
+    await r.settled();
+    expect(r.lines).toMatchObject([{ level: 30, msg: 'container stopping: server drained', servers: ['be_apps/web-1'] }]);
+  });
+
+  it('a container with no server logs nothing', async () => {
+    const r = rig(async () => []);
+    r.drain('id-other');
+    await r.settled();
+    expect(r.lines).toEqual([]);
+  });
+
+  it('a drain that fails is a warning, never a rejection: the next pass removes the server anyway', async () => {
+    const r = rig(async () => {
+      throw new Error('set server be_apps/web-1 state drain: No such server.');
+    });
+    expect(() => r.drain('id-web-1')).not.toThrow();
+    await r.settled();
+    expect(r.lines).toMatchObject([{ level: 40, msg: 'could not drain a stopping container; the next pass removes it' }]);
   });
 });

@@ -3,30 +3,13 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChildProcessError } from '../../src/errors.js';
 import { SupervisedProcess, type SupervisedSpec } from '../../src/supervisor/supervised-process.js';
+import { recordingLog } from './support/fakes.js';
 
 // Real small processes (sh, sleep), never fakes: what is tested is how they are
 // spawned, grouped, followed and killed.
-
-type Entry = Record<string, unknown> & { level: number; msg: string };
-
-function capture() {
-  const entries: Entry[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) entries.push(JSON.parse(line) as Entry);
-      done();
-    },
-  });
-  const log = pino({ level: 'debug', base: undefined }, stream);
-  /** What the child printed, as it reached this logger. */
-  const output = () => entries.filter((e) => e.stream === 'output').map((e) => e.msg);
-  return { log, entries, output };
-}
 
 async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -97,7 +80,7 @@ function startedPid(p: SupervisedProcess): number {
 
 describe('SupervisedProcess: process group', () => {
   it('runs the child in a process group of its own, so a signal to ours does not reach it', async () => {
-    const p = new SupervisedProcess(spec(), capture().log);
+    const p = new SupervisedProcess(spec(), recordingLog().log);
     p.start();
     const pid = startedPid(p);
     expect(pgidOf(pid)).toBe(pid);
@@ -110,7 +93,7 @@ describe('SupervisedProcess: output that outlives the agent', () => {
   it('a new supervisor adopts a running child and logs the lines it prints afterwards', async () => {
     const go = join(dir, 'go');
     const script = `echo before the crash; while [ ! -e ${go} ]; do sleep 0.02; done; echo after adoption; exec sleep 100`;
-    const first = capture();
+    const first = recordingLog();
     const a = new SupervisedProcess(spec({ args: ['-c', script] }), first.log);
     a.start();
     const pid = startedPid(a);
@@ -120,7 +103,7 @@ describe('SupervisedProcess: output that outlives the agent', () => {
     a.release();
     expect(a.pid).toBeNull();
 
-    const second = capture();
+    const second = recordingLog();
     const b = new SupervisedProcess(spec({ args: ['-c', script] }), second.log);
     b.adopt(pid);
     expect(b.adopted).toBe(true);
@@ -139,7 +122,7 @@ describe('SupervisedProcess: output that outlives the agent', () => {
   });
 
   it('keeps following the output file across restarts of the child', async () => {
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ args: ['-c', 'echo run; exit 1'], restartBackoffMs: [10] }), log.log);
     p.start();
     await until('three runs logged', () => log.output().filter((l) => l === 'run').length >= 3);
@@ -149,7 +132,7 @@ describe('SupervisedProcess: output that outlives the agent', () => {
 
 describe('SupervisedProcess: shutdown', () => {
   it('restarts a child that dies unexpectedly (the control for the next test)', async () => {
-    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), capture().log);
+    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), recordingLog().log);
     p.start();
     const first = startedPid(p);
     process.kill(first, 'SIGKILL');
@@ -160,7 +143,7 @@ describe('SupervisedProcess: shutdown', () => {
   });
 
   it('never restarts a child that dies once shutdown has begun, and starts none', async () => {
-    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), capture().log);
+    const p = new SupervisedProcess(spec({ restartBackoffMs: [20] }), recordingLog().log);
     const starts: number[] = [];
     p.on('started', (pid: number) => starts.push(pid));
     p.start();
@@ -189,12 +172,12 @@ describe('SupervisedProcess: crash loop and health', () => {
     let now = 1_000_000;
     const flag = join(dir, 'healthy');
     const script = `if [ -e ${flag} ]; then echo up; exec sleep 100; fi; exit 3`;
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ args: ['-c', script], restartBackoffMs: [10], stableAfterMs: 10_000, now: () => now }), log.log);
     p.start();
     await until('a crash loop', () => p.state().crashLoop);
     expect(p.state().healthySince).toBeNull();
-    expect(log.entries.some((e) => e.level === 50 && /crash-looping/.test(e.msg))).toBe(true);
+    expect(log.lines.some((e) => e.level === 50 && /crash-looping/.test(e.msg))).toBe(true);
 
     await writeFile(flag, '');
     const pid = await until('a child that stays up', () => log.output().includes('up') && p.pid);
@@ -224,7 +207,7 @@ describe('SupervisedProcess: stop', () => {
   };
 
   it('kills a child that ignores the stop signal after the grace period, with its whole group', async () => {
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ args: ['-c', stubborn], stopGraceMs: 300 }), log.log);
     p.start();
     const pid = startedPid(p);
@@ -236,7 +219,7 @@ describe('SupervisedProcess: stop', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(running(pid)).toBe(false);
     await until('the sleeper is gone too', () => !running(sleeper));
-    expect(log.entries.some((e) => e.level === 40 && /did not stop within 300 ms/.test(e.msg))).toBe(true);
+    expect(log.lines.some((e) => e.level === 40 && /did not stop within 300 ms/.test(e.msg))).toBe(true);
   });
 
   it('kills an adopted child the same way, with its whole group', async () => {
@@ -251,18 +234,18 @@ describe('SupervisedProcess: stop', () => {
       return m ? Number(m[1]) : null;
     });
 
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ args: ['-c', stubborn], stopGraceMs: 300 }), log.log);
     p.adopt(pid);
     const t0 = Date.now();
     await p.stop();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     await until('the adopted child and its sleeper are gone', () => !running(pid) && !running(sleeper));
-    expect(log.entries.some((e) => e.level === 40 && /did not stop within 300 ms/.test(e.msg))).toBe(true);
+    expect(log.lines.some((e) => e.level === 40 && /did not stop within 300 ms/.test(e.msg))).toBe(true);
   });
 
   it('a child that stops in time is not killed later: the grace timer is cleared', async () => {
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ stopGraceMs: 300 }), log.log);
     p.start();
     startedPid(p);
@@ -270,16 +253,16 @@ describe('SupervisedProcess: stop', () => {
     await p.stop();
     expect(Date.now() - t0).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 500));
-    expect(log.entries.filter((e) => e.level >= 40)).toEqual([]);
+    expect(log.lines.filter((e) => e.level >= 40)).toEqual([]);
   });
 });
 
 describe('SupervisedProcess: errors', () => {
   it('a missing binary is a ChildProcessError (E_CHILD) logged with its cause, and retried', async () => {
-    const log = capture();
+    const log = recordingLog();
     const p = new SupervisedProcess(spec({ command: join(dir, 'no-such-binary'), args: [], restartBackoffMs: [20] }), log.log);
     p.start();
-    const entry = await until('the error is logged', () => log.entries.find((e) => e.level === 50 && e.err !== undefined));
+    const entry = await until('the error is logged', () => log.lines.find((e) => e.level === 50 && e.err !== undefined));
     const err = entry.err as { type: string; code: string; message: string; stack: string };
     expect(err.type).toBe('ChildProcessError');
     expect(err.code).toBe('E_CHILD');

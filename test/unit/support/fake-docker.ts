@@ -51,6 +51,17 @@ export class FakeDocker {
         this.calls.lists += 1;
         return this.#labelled(key, value).map((c) => c.id);
       },
+      listAll: async (engineName) => {
+        this.calls.lists += 1;
+        return [...this.containers.values()].map((c) => ({
+          id: c.id,
+          name: c.name,
+          running: c.running,
+          state: c.running ? 'running' : 'exited',
+          labels: c.labels,
+          engine: engineName,
+        }));
+      },
       inspectContainer,
       listSwarm: async () => ({ services: [], tasks: [], nodes: [] }),
       engineLabels: async () => ({}),

@@ -1,5 +1,6 @@
 import type { ConfigFiles, ConfigName } from '../../../src/files/config-store.js';
 import { ConfigRejectedError } from '../../../src/errors.js';
+import { DeleteQueue } from '../../../src/haproxy/delete-queue.js';
 import type { RuntimeApi, ServerStateRow } from '../../../src/haproxy/runtime-api.js';
 import { pino } from 'pino';
 
@@ -12,7 +13,9 @@ export const silentLog = () => pino({ level: 'silent' });
 export function recordingLog() {
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s) as never) });
-  return { log, lines };
+  /** What a supervised child printed, as it reached this log. */
+  const output = () => lines.filter((l) => l.stream === 'output').map((l) => l.msg);
+  return { log, lines, output };
 }
 
 /** The config directory in memory; `reject` makes the validator refuse text containing it. */
@@ -60,13 +63,18 @@ export class FakeRuntimeApi implements RuntimeApi {
   rows: ServerStateRow[] = [];
   /** Answers for `del server` (default: deleted). */
   deleteAnswer = 'Server deleted.\n';
+  /** `del server be/x` answers for one server, over `deleteAnswer`. */
+  readonly delAnswers = new Map<string, string>();
   failOn: RegExp | null = null;
+  /** Runs while a command is being answered, to act "meanwhile". */
+  onCommand: (command: string) => void = () => undefined;
 
   async command(command: string): Promise<string> {
     this.commands.push(command);
+    this.onCommand(command);
     if (this.failOn?.test(command)) throw new Error(`socket failed on ${command}`);
     if (command.startsWith('add server')) return 'New server registered.\n';
-    if (command.startsWith('del server')) return this.deleteAnswer;
+    if (command.startsWith('del server')) return this.delAnswers.get(command.slice('del server '.length)) ?? this.deleteAnswer;
     if (/^set server \S+ addr/.test(command)) return 'IP changed from a to b\n';
     return '';
   }
@@ -83,6 +91,10 @@ export class FakeRuntimeApi implements RuntimeApi {
     const answers: string[] = [];
     for (const c of commands) answers.push((await this.command(c)).replace(/\n+$/, ''));
     return answers;
+  }
+  /** Commands that name this server (`be/name`). */
+  about(id: string): string[] {
+    return this.commands.filter((c) => c.endsWith(` ${id}`));
   }
 }
 
@@ -101,4 +113,18 @@ export class FakeClock {
   now(): number {
     return this.t;
   }
+}
+
+/**
+ * The edges of HAProxy's apply step, all fakes: files, admin socket, reload, and a
+ * delete queue on the fake clock that only retries when a test moves the clock.
+ */
+export function fakeHaproxyEdges() {
+  const log = silentLog();
+  const clock = new FakeClock();
+  const files = new FakeFiles();
+  const api = new FakeRuntimeApi();
+  const control = new FakeHaproxyControl();
+  const deletes = new DeleteQueue(api, log, { retryMs: 1_000_000, forceAfterMs: 30_000 }, clock);
+  return { log, clock, files, api, control, deletes };
 }

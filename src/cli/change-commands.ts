@@ -9,7 +9,7 @@ import { fetchStatus } from './status-client.js';
 // (or the agent's answer as JSON) and returns an outcome; main.ts turns it into
 // the exit code: ok 0, the answer is no 1, a bad request 2.
 
-export type Outcome = 'ok' | 'no' | 'usage';
+export type ChangeOutcome = 'ok' | 'no' | 'usage';
 
 interface Common {
   /** The agent's control socket: <run dir>/control.sock. */
@@ -19,19 +19,19 @@ interface Common {
 
 type Out = (s: string) => void;
 
-function report(answer: ControlAnswer, o: Common, print: Out, warn: Out, extra: Record<string, unknown> = {}): Outcome {
+function report(answer: ControlAnswer, o: Common, print: Out, warn: Out, extra: Record<string, unknown> = {}): ChangeOutcome {
   if (o.json) print(JSON.stringify({ ok: answer.ok, message: answer.message, ...(answer.data ?? {}), ...extra }, null, 2));
   else if (answer.ok) print(answer.message);
   if (!answer.ok) warn(answer.message);
   return answer.ok ? 'ok' : answer.bad ? 'usage' : 'no';
 }
 
-export async function disableCommand(o: Common & { target: string; drain: boolean; reason: string | null }, print: Out, warn: Out): Promise<Outcome> {
+export async function disableCommand(o: Common & { target: string; drain: boolean; reason: string | null }, print: Out, warn: Out): Promise<ChangeOutcome> {
   const answer = await postControl(o.control, '/operator/disable', { target: o.target, drain: o.drain, reason: o.reason });
   return report(answer, o, print, warn);
 }
 
-export async function enableCommand(o: Common & { target: string }, print: Out, warn: Out): Promise<Outcome> {
+export async function enableCommand(o: Common & { target: string }, print: Out, warn: Out): Promise<ChangeOutcome> {
   const answer = await postControl(o.control, '/operator/enable', { target: o.target });
   return report(answer, o, print, warn);
 }
@@ -64,7 +64,7 @@ export function waitFigures(
   return { answeredAgainMs: answered ? answered.end - startedAt : null, failed: during.filter((r) => !r.ok).length, probes: during.length };
 }
 
-export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out): Promise<Outcome> {
+export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out): Promise<ChangeOutcome> {
   if (!o.on || !o.wait) {
     const answer = await postControl(o.control, '/operator/maintenance', o.on ? { on: true, force: o.force, reason: o.reason } : { on: false }, 60_000);
     return report(answer, o, print, warn);

@@ -1,0 +1,74 @@
+import { PASS, type Reconciler } from '../agent/reconciler.js';
+import type { RetryPolicy } from '../agent/retry-policy.js';
+import type { Config } from '../config/env.js';
+import type { EngineLink } from '../docker/engine-link.js';
+import type { DrillController } from '../drill/drill-controller.js';
+import type { OperatorController } from '../operator/operator-controller.js';
+import type { RuntimeApi } from '../haproxy/runtime-api.js';
+import type { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import type { SupervisedProcess } from '../supervisor/supervised-process.js';
+import { buildSnapshot, judgeHealth, type Health } from './snapshot-builder.js';
+import type { StatusSnapshot } from './snapshot.js';
+import type { StatusSource } from './status-server.js';
+
+// What the status edge shows, gathered from the agent's parts at the moment it
+// is asked: each part is read then, never cached, so /status follows a config
+// the password file changed and a drill that just began. The judging and
+// shaping are pure (snapshot-builder); this only collects their inputs.
+
+type Child = { readonly process: Pick<SupervisedProcess, 'state'> };
+
+export interface StatusParts {
+  readonly config: () => Config;
+  readonly isClosed: () => boolean;
+  readonly nodeRoleOk: () => boolean;
+  readonly vrrp: Pick<VrrpMonitor, 'snapshot'>;
+  readonly reconciler: Pick<Reconciler, 'applied' | 'lastPass' | 'totals'>;
+  readonly api: Pick<RuntimeApi, 'serversState'>;
+  readonly haproxy: Child;
+  readonly keepalived: Child;
+  readonly links: readonly Pick<EngineLink, 'status'>[];
+  readonly drill: Pick<DrillController, 'active' | 'haproxyDownOnPurpose' | 'restoreProblem'>;
+  readonly retry: Pick<RetryPolicy, 'get' | 'failingForMs' | 'failing'>;
+  /** Operator overrides and maintenance (absent in tests that have none). */
+  readonly operator?: Pick<OperatorController, 'status'>;
+}
+
+/** Status readers share haproxy's server states up to this old: a flood of them costs one command. */
+export const SERVERS_STATE_MAX_AGE_MS = 500;
+
+export class AgentStatus implements StatusSource {
+  constructor(private readonly p: StatusParts) {}
+
+  health(): Health {
+    const { p } = this;
+    return judgeHealth({
+      closed: p.isClosed(),
+      started: p.reconciler.applied !== null,
+      haproxy: p.haproxy.process.state(),
+      haproxyDownOnPurpose: p.drill.haproxyDownOnPurpose(),
+      passFailingForMs: p.retry.failingForMs(PASS),
+      passError: p.retry.get(PASS)?.lastError ?? null,
+      restoreProblem: p.drill.restoreProblem(),
+    });
+  }
+
+  async snapshot(): Promise<StatusSnapshot> {
+    const { p } = this;
+    return buildSnapshot({
+      config: p.config(),
+      nodeRoleOk: p.nodeRoleOk(),
+      vrrp: p.vrrp.snapshot(),
+      services: p.reconciler.applied?.state.services ?? [],
+      rows: await p.api.serversState(SERVERS_STATE_MAX_AGE_MS).catch(() => []),
+      lastPass: p.reconciler.lastPass,
+      totals: p.reconciler.totals(),
+      children: [p.haproxy.process.state(), p.keepalived.process.state()],
+      engines: p.links.map((l) => l.status()),
+      drill: p.drill.active(),
+      ...(p.operator ? { operator: p.operator.status() } : {}),
+      failing: p.retry.failing(),
+      health: this.health(),
+    });
+  }
+}
