@@ -87,7 +87,24 @@ export async function stepBack(p: StepBackParts, force: boolean): Promise<StepBa
     // A BACKUP's master may have sent its advert a moment before we stepped back.
     const since = wasState === 'MASTER' ? steppedBack : watchedFrom;
     let peer: Advert | null = null;
-    while ((peer = peerAdvert(watch.adverts, { vrid: p.virtualRouterId, own, since })) === null && now() < deadline) await sleep(20);
+    let fault = false;
+    // Done once a peer advertised and keepalived said FAULT (a template of one's own may not track the file).
+    while (!((peer = peerAdvert(watch.adverts, { vrid: p.virtualRouterId, own, since })) !== null && (fault ||= p.vrrpState() === 'FAULT')) && now() < deadline) {
+      fault ||= p.vrrpState() === 'FAULT';
+      await sleep(20);
+    }
+    if (!fault) {
+      await p.writeTrack('0');
+      return {
+        ok: false,
+        peer: null,
+        handoverMs: null,
+        wasState,
+        message:
+          `keepalived did not go FAULT within ${deadline - steppedBack} ms of the maintenance track file turning 1 (it is ${p.vrrpState()}): ` +
+          'a keepalived template of your own must track that file as the shipped one does (track_file vipkeeper_maintenance); nothing changed',
+      };
+    }
     if (peer) {
       const handoverMs = wasState === 'MASTER' ? Math.max(0, peer.at - steppedBack) : 0;
       return {

@@ -24,6 +24,8 @@ interface Vrrp {
   /** Adverts a peer sends, by time since stepping back; null: none. */
   peerAfterMs: number | null;
   tcpdump: boolean;
+  /** keepalived does not track the maintenance file (a template of one's own). */
+  untracked?: boolean;
 }
 
 function world(containers: ContainerInfo[], opts: { file?: OperatorState | 'corrupt'; vrrp?: Partial<Vrrp>; takesPart?: boolean; sessions?: number } = {}) {
@@ -43,6 +45,7 @@ function world(containers: ContainerInfo[], opts: { file?: OperatorState | 'corr
   };
   const vrrp: Vrrp = { state: 'MASTER', peerAfterMs: 300, tcpdump: true, ...opts.vrrp };
   let now = 1_000_000;
+  let before = vrrp.state;
   let steppedBackAt: number | null = null;
   const watch = (): AdvertSource => ({
     get adverts(): Advert[] {
@@ -60,6 +63,9 @@ function world(containers: ContainerInfo[], opts: { file?: OperatorState | 'corr
     writeTrack: async (v) => {
       track.push(v);
       if (v === '1') steppedBackAt = now;
+      if (vrrp.untracked) return;
+      if (v === '1' && vrrp.state !== 'FAULT') [before, vrrp.state] = [vrrp.state, 'FAULT'];
+      if (v === '0' && vrrp.state === 'FAULT') vrrp.state = before;
     },
     vrrpState: () => vrrp.state,
     watchAdverts: watch,
@@ -249,6 +255,16 @@ describe('vipkeeper maintenance', () => {
     expect(a).toMatchObject({ ok: true, message: expect.stringContaining('the VIP has no holder') });
     expect(w.track).toEqual(['0', '1']);
     expect(w.saved()!.maintenance!.forced).toBe(true);
+  });
+
+  it('on, with a keepalived template that does not track the file: refused, nothing kept', async () => {
+    const w = world([web1], { vrrp: { untracked: true } });
+    await w.start();
+    const a = await w.ctl.maintenance({ on: true, force: true, reason: null }, ROOT);
+    expect(a.ok).toBe(false);
+    expect(a.message).toContain('keepalived did not go FAULT within 3000 ms of the maintenance track file turning 1 (it is MASTER)');
+    expect(w.track).toEqual(['0', '1', '0']);
+    expect(w.saves).toEqual([]);
   });
 
   it('on, as BACKUP: the master it hears is the peer; nothing moves', async () => {
