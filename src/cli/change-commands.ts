@@ -57,9 +57,10 @@ export function waitFigures(
 ): { answeredAgainMs: number | null; failed: number; probes: number } {
   const after = records.filter((r) => r.start >= startedAt);
   const answered = vipLeftAt === null ? undefined : after.find((r) => r.ok && r.start >= vipLeftAt);
-  // Every probe that started before the first answered one (those hanging in the gap too: the
-  // figures are taken once the prober has let the probes in flight end).
-  const until = answered?.start ?? Infinity;
+  // Every probe that started until the service answered again (records come in the order they
+  // ended, so `answered` is the first answer; a probe that waited through the gap, in ARP, and
+  // was answered by the peer counts as ok). The figures are taken once the probes in flight ended.
+  const until = answered?.end ?? Infinity;
   const during = after.filter((r) => r.start <= until);
   return { answeredAgainMs: answered ? answered.end - startedAt : null, failed: during.filter((r) => !r.ok).length, probes: during.length };
 }
