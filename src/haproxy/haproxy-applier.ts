@@ -66,12 +66,6 @@ export function unboundPorts(output: string): number[] {
 }
 
 export class HaproxyApplier {
-  /**
-   * Compare HAProxy's admin states with the plan after this pass: at start (a kept or
-   * restarted haproxy), while any server is meant to be drained or in maintenance, and
-   * once more after the last one came back. Else a pass costs no `show servers state`.
-   */
-  #checkAdmin = true;
 
   constructor(private readonly p: HaproxyApplierParts) {}
 
@@ -98,22 +92,19 @@ export class HaproxyApplier {
   }
 
   /**
-   * Level-based admin states: every server of the plan gets the admin state it should have,
-   * whatever HAProxy has now (a reload put a drained server in maintenance, a hand on the
-   * admin socket). A failure is logged and tried again on the next pass: the pass itself
-   * went through.
+   * Level-based admin states: every server the plan wants drained or in maintenance is set so,
+   * whatever HAProxy has now (a reload put a drained server in maintenance, a hand enabled it
+   * on the admin socket). Only while some server is meant so: else a pass costs no `show servers
+   * state`. A failure is logged and tried again on the next pass: the pass itself went through.
    */
   async #syncAdmin(services: readonly Service[]): Promise<string[]> {
-    const wanted = services.some((s) => s.servers.some((x) => adminOf(x) !== 'ready'));
-    if (!this.#checkAdmin && !wanted) return [];
+    if (!services.some((s) => s.servers.some((x) => adminOf(x) !== 'ready'))) return [];
     try {
       const fixes = adminDrift(services, await this.p.api.serversState(0));
       if (fixes.length > 0) await expectBatch(this.p.api, fixes.map((f) => ({ command: `set server ${f.id} state ${f.want}`, ok: 'empty' as const })));
-      this.#checkAdmin = wanted;
       if (fixes.length > 0) this.p.log.info({ servers: fixes.map((f) => `${f.id}: ${f.was} -> ${f.want}`) }, 'admin state set right');
       return fixes.map((f) => `${f.id}: ${f.was} -> ${f.want}`);
     } catch (err) {
-      this.#checkAdmin = true;
       this.p.log.warn({ err }, 'could not compare admin states with HAProxy; trying again on the next pass');
       return [];
     }

@@ -96,10 +96,14 @@ export interface AdminFix {
 }
 
 /**
- * Servers of the desired state whose admin state in HAProxy is not the wanted
- * one (a reload put a drained server in maintenance, someone used the admin
- * socket by hand, haproxy restarted). Servers HAProxy does not have are left
- * to the diff. Pure.
+ * Servers the desired state wants drained or in maintenance whose admin state in
+ * HAProxy is another (a reload put a drained server in maintenance, a hand enabled
+ * it over the admin socket). Only that way: a server wanted ready but drained in
+ * HAProxy may be one the stop tracker drained a moment ago, after this plan was
+ * made (its container is stopping), and bringing it back would send it requests;
+ * back to ready is the diff's work (enable), and a drain set by hand is left to
+ * its owner (`vipkeeper show` calls it other). Servers HAProxy lacks are left to
+ * the diff too. Pure.
  */
 export function adminDrift(desired: readonly Service[], rows: readonly ServerStateRow[]): AdminFix[] {
   const live = new Map(rows.map((r) => [`${r.backend}/${r.server}`, r]));
@@ -112,7 +116,7 @@ export function adminDrift(desired: readonly Service[], rows: readonly ServerSta
       if (!row) continue;
       const was = haproxyAdmin(row.adminState);
       const want = adminOf(server);
-      if (was !== want) fixes.push({ id, want, was });
+      if (want !== 'ready' && was !== want) fixes.push({ id, want, was });
     }
   }
   return fixes;
