@@ -66,7 +66,6 @@ export function unboundPorts(output: string): number[] {
 }
 
 export class HaproxyApplier {
-
   constructor(private readonly p: HaproxyApplierParts) {}
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
