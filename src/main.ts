@@ -6,6 +6,7 @@ import { drillCommand } from './cli/drill-command.js';
 import { runCommand } from './cli/run-command.js';
 import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.js';
 import { checkCommand, type Outcome, showCommand, verifyCommand } from './cli/operate-commands.js';
+import { type ChangeOutcome, disableCommand, enableCommand, maintenanceCommand } from './cli/change-commands.js';
 import { statusCommand } from './cli/status-command.js';
 import { controlSocketPath, DEFAULT_RUN_DIR } from './config/paths.js';
 import { ControlUnreachableError } from './control/control-client.js';
@@ -39,6 +40,8 @@ const EXIT_BY_CODE: Record<string, number> = {
 };
 
 const EXIT_BY_OUTCOME: Record<Outcome, number> = { ok: EXIT.ok, no: EXIT.failure };
+/** disable/enable/maintenance: done, the agent's answer is no (nothing changed), or the request was bad. */
+const EXIT_BY_CHANGE: Record<ChangeOutcome, number> = { ok: EXIT.ok, no: EXIT.failure, usage: EXIT.badUsage };
 
 class UsageError extends VipkeeperError {
   readonly code = 'E_USAGE';
@@ -163,6 +166,71 @@ async function main(argv: string[]): Promise<number> {
     .action(async (opts: ReadOpts) => {
       const outcome = await verifyCommand({ control: opts.control, format: format(opts) }, print, warnAs('verify'));
       exitCode = EXIT_BY_OUTCOME[outcome];
+    });
+
+  // The operator's changes, asked over the control socket (root only, like the drill).
+  const reasonOf = (r: string | undefined) => {
+    if (r === undefined) return null;
+    if (r.length > 200 || /[\u0000-\u001f\u007f]/.test(r)) throw new UsageError('--reason must be one line of at most 200 characters');
+    return r.trim() || null;
+  };
+  program
+    .command('disable')
+    .description('take a server out of balancing without a reload (maintenance, or --drain first); kept across restarts until enable')
+    .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
+    .option('--drain', 'drain first: no new requests, maintenance once its connections are done', false)
+    .option('--reason <text>', 'why, kept with it and shown by status and show')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
+    .action(async (target: string, opts: { drain: boolean; reason?: string; json: boolean; control: string }) => {
+      const outcome = await disableCommand({ target, drain: opts.drain, reason: reasonOf(opts.reason), json: opts.json, control: opts.control }, print, warnAs('disable'));
+      exitCode = EXIT_BY_CHANGE[outcome];
+    });
+
+  program
+    .command('enable')
+    .description('bring a server an operator disabled back into balancing')
+    .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
+    .action(async (target: string, opts: { json: boolean; control: string }) => {
+      exitCode = EXIT_BY_CHANGE[await enableCommand({ target, json: opts.json, control: opts.control }, print, warnAs('enable'))];
+    });
+
+  program
+    .command('maintenance')
+    .description('on: this node gives the VIP up to a peer and stays out of VRRP until off (kept across agent restarts)')
+    .argument('<on|off>', 'on or off')
+    .option('--force', 'give the VIP up even when no peer is seen taking it', false)
+    .option('--wait', 'wait until a peer answers through the VIP; report how long it took and the requests that failed', false)
+    .option('--reason <text>', 'why, shown by status')
+    .option('--probe <url>', 'URL --wait probes (default: http://<first VIP>:<frontend port>/)')
+    .option('--timeout <duration>', 'how long --wait waits', '30s')
+    .option('--json', 'print the answer as JSON', false)
+    .option('--addr <host:port>', 'status address of the agent (--wait reads the VIPs there)', statusAddr)
+    .option('--control <path>', "the agent's control socket (root only)", controlSocket)
+    .showHelpAfterError(false)
+    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; addr: string; control: string }) => {
+      if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not ${JSON.stringify(mode)}`);
+      if (mode === 'off' && (opts.force || opts.wait)) throw new UsageError('--force and --wait go with maintenance on');
+      const outcome = await maintenanceCommand(
+        {
+          on: mode === 'on',
+          force: opts.force,
+          wait: opts.wait,
+          reason: reasonOf(opts.reason),
+          ...(opts.probe ? { probe: opts.probe } : {}),
+          timeoutMs: durationMs(opts.timeout, '--timeout'),
+          json: opts.json,
+          addr: opts.addr,
+          control: opts.control,
+        },
+        print,
+        warnAs('maintenance'),
+      );
+      exitCode = EXIT_BY_CHANGE[outcome];
     });
 
   program

@@ -16,6 +16,7 @@ import { watchKeepalivedExits } from '../keepalived/keepalived-watch.js';
 import { NotifyFifo } from '../keepalived/notify-fifo.js';
 import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import { readHandlers } from '../operate/operate-reader.js';
+import { operatorController } from '../operator/operator-edges.js';
 import { planConfigs } from '../pipeline.js';
 import { startStatusServer } from '../status/status-server.js';
 import { AgentStatus } from '../status/status-source.js';
@@ -73,8 +74,8 @@ export class Agent {
     const stops = new StopTracker(drainStopping({ haproxy: haproxyApplier, services: () => reconciler.applied?.state.services ?? [], log }), clock);
     const warnings = new SkipWarnings(log);
     const reconciler: Reconciler = new Reconciler({
-      list: () => listEngines(links, log),
-      plan: (containers, context) => planConfigs(config.current, containers, templates.current(), context),
+      list: () => listEngines(links, log).then((all) => (operator.prune(all, links.every((l) => l.state === 'up')), all)),
+      plan: (containers, context) => planConfigs(config.current, containers, templates.current(), { ...context, operator: operator.overrides() }),
       templatesKey: () => templates.key(),
       haproxy: haproxyApplier,
       keepalived: keepalivedApplier,
@@ -98,6 +99,11 @@ export class Agent {
       retry,
       log,
     });
+    // disable/enable and maintenance: kept in the config dir, applied by passes like any change.
+    const operator = operatorController({
+      config: c, api, served: () => reconciler.applied?.state ?? null, applyNow: (why) => (trigger(why), scheduler.idle()),
+      vrrpState: () => vrrp.snapshot().state, takesPart: () => startUp.nodeRoleOk, log,
+    });
     const isClosed = () => this.#life.closed;
     const startUp: StartUp = new StartUp({
       config: c, paths, store, haproxy, keepalived, haproxyApplier, vrrp, links, findAdoptable, removeVips, log, isClosed,
@@ -105,7 +111,7 @@ export class Agent {
     });
     watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips, isClosed, log });
     this.status = new AgentStatus({
-      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry,
+      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator,
     });
     const resync = new ResyncTimer({ everyMs: resyncEveryMs(c.swarm, o.resyncEveryMs), links, trigger });
     let watch: FileWatch | null = null;
@@ -113,7 +119,7 @@ export class Agent {
     let statusServer: Closable | null = null;
     this.#life = new AgentLifecycle({
       acquireLock: () => acquireRunLock(c.runDir),
-      parts: () => [resync, watch, ...links, scheduler, deletes, drill, { close: () => vrrp.stop() }, control, statusServer],
+      parts: () => [resync, watch, ...links, scheduler, deletes, drill, operator, { close: () => vrrp.stop() }, control, statusServer],
       children: startUp,
       afterChildren: [api instanceof RuntimeClient ? api : null],
       log,
@@ -121,6 +127,7 @@ export class Agent {
     this.#start = async () => {
       const started = await this.#life.start(async () => {
         routeEngineEvents({ links, stops, scheduler, swarm: c.swarm });
+        await operator.load(); // before keepalived starts: a node in maintenance never takes the VIP
         return startUp.run(async () => {
           await templates.load().catch((err: unknown) => log.error({ err }, 'templates cannot be loaded'));
           watch = await followFiles(agentWatchedFiles({ config, links, templates, trigger, log }));
@@ -136,7 +143,7 @@ export class Agent {
         settings: () => config.current, applied: () => reconciler.applied?.state ?? null, serversState: () => api.serversState(0),
         stopping: () => stops.ids(), leaving: () => deletes.pending(), sources: links,
       });
-      control = await startControlServer(paths.controlSocket, { drill: (r) => drill.handle(r), ...reads }, log);
+      control = await startControlServer(paths.controlSocket, { drill: (r) => drill.handle(r), ...reads, ...operator.handlers() }, log);
       routeHaproxyRestarts(haproxy.process, scheduler);
       resync.start();
       log.info({ status: `${c.statusAddr.host}:${c.statusAddr.port}`, control: paths.controlSocket }, 'vipkeeper started');

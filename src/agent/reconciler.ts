@@ -190,7 +190,7 @@ export class Reconciler {
       names = {
         added: result.changes.add.map((a) => `${a.backend}/${a.server.name}`),
         removed: result.changes.remove.map((a) => `${a.backend}/${a.server.name}`),
-        updated: result.changes.update.map((a) => `${a.backend}/${a.after.name}`),
+        updated: [...result.changes.update.map((a) => `${a.backend}/${a.after.name}`), ...(result.adminFixed ?? [])],
       };
       this.#applied = {
         ...applied,

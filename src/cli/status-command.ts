@@ -20,6 +20,15 @@ export function formatStatus(s: StatusSnapshot): string {
     lines.push(`vrrp      ${v.state} since ${ago(v.since)}, holding ${v.vipsHeld.length ? v.vipsHeld.join(', ') : 'no VIP'}${v.consistent ? '' : '  (MISMATCH: see the log)'}`);
   }
   if (s.drill) lines.push(`drill     ${s.drill.mode} drill running since ${ago(s.drill.since)}`);
+  const op = s.operator;
+  if (op?.maintenance) {
+    const m = op.maintenance;
+    lines.push(`maint     IN MAINTENANCE since ${ago(m.since)}${m.by?.uid != null ? ` (uid ${m.by.uid})` : ''}${m.reason ? `: ${m.reason}` : ''}${m.forced ? ' (forced, no peer seen)' : ''}`);
+  }
+  if (op?.problem) lines.push(`operator  ${op.problem}`);
+  for (const o of op?.overrides ?? []) {
+    lines.push(`disabled  ${o.service}/${o.server} (${o.containerName}) ${o.admin} since ${ago(o.since)}${o.by?.uid != null ? ` by uid ${o.by.uid}` : ''}${o.reason ? `: ${o.reason}` : ''}`);
+  }
   for (const e of s.docker.engines) {
     const state = e.state === 'up' ? 'up' : e.state.toUpperCase();
     lines.push(
@@ -38,7 +47,8 @@ export function formatStatus(s: StatusSnapshot): string {
   for (const svc of s.services) {
     if (svc.servers.length === 0) lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} (no servers)`);
     for (const srv of svc.servers) {
-      lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} ${srv.name.padEnd(29)} ${srv.address.padEnd(23)} ${srv.health}`);
+      const who = srv.adminSource ? ` (${srv.adminSource}${srv.adminReason ? `: ${srv.adminReason}` : ''})` : '';
+      lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} ${srv.name.padEnd(29)} ${srv.address.padEnd(23)} ${srv.health}${who}`);
     }
   }
   return lines.join('\n');

@@ -23,6 +23,8 @@ export interface RuntimePaths {
   readonly notifyFifo: string;
   /** A drill writes a non-zero value here to force keepalived into FAULT. */
   readonly faultFile: string;
+  /** `vipkeeper maintenance on` writes 1 here (FAULT until off); the agent rewrites it from its state file at start. */
+  readonly maintenanceFile: string;
   readonly keepalivedPid: string;
   /** haproxy's master pid, so a restarted agent can find and keep it. */
   readonly haproxyPid: string;
@@ -43,6 +45,7 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     masterSocket: join(config.runDir, 'haproxy-master.sock'),
     notifyFifo: join(config.runDir, 'keepalived.fifo'),
     faultFile: join(config.runDir, 'drill-fault'),
+    maintenanceFile: join(config.runDir, 'maintenance'),
     keepalivedPid: join(config.runDir, 'keepalived.pid'),
     haproxyPid: join(config.runDir, 'haproxy.pid'),
     keepalivedVrrpPid: join(config.runDir, 'keepalived-vrrp.pid'),

@@ -1,7 +1,7 @@
 import { VipkeeperError } from '../errors.js';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { ControlRefusedError, type DrillAnswer, type DrillRequest } from './control-types.js';
+import { type ControlAnswer, ControlRefusedError, type DrillAnswer, type DrillRequest } from './control-types.js';
 
 // Talks to a running agent's control socket (same host; root or the socket's owner).
 
@@ -53,13 +53,22 @@ export function checkControlSocket(socketPath: string, timeoutMs = 3000): Promis
 }
 
 /** POST /drill on the control socket. The agent's refusal is an answer (ok: false), not an error. */
-export function postDrill(socketPath: string, drill: DrillRequest, timeoutMs = 30_000): Promise<DrillAnswer> {
-  const body = JSON.stringify(drill);
+export async function postDrill(socketPath: string, drill: DrillRequest, timeoutMs = 30_000): Promise<DrillAnswer> {
+  const answer = await postControl(socketPath, '/drill', drill, timeoutMs);
+  return { ok: answer.ok, message: answer.message };
+}
+
+/**
+ * POST a request to the control socket; the agent's "no" (409) and "bad request" (400) are
+ * answers (ok: false, bad tells them apart), not errors. Rejects only when the socket fails.
+ */
+export function postControl(socketPath: string, path: string, payload: unknown, timeoutMs = 30_000): Promise<ControlAnswer> {
+  const body = JSON.stringify(payload);
   return new Promise((resolve, reject) => {
     const req = request(
       {
         socketPath,
-        path: '/drill',
+        path,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: timeoutMs,
@@ -70,11 +79,17 @@ export function postDrill(socketPath: string, drill: DrillRequest, timeoutMs = 3
         res.on('error', (err) => reject(new ControlUnreachableError(socketPath, err)));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          const bad = res.statusCode === 400;
           try {
-            const answer = JSON.parse(text) as { ok?: unknown; message?: unknown };
-            resolve({ ok: answer.ok === true, message: typeof answer.message === 'string' ? answer.message : text.trim() });
+            const answer = JSON.parse(text) as { ok?: unknown; message?: unknown; data?: unknown };
+            resolve({
+              ok: answer.ok === true,
+              message: typeof answer.message === 'string' ? answer.message : text.trim(),
+              ...(bad ? { bad } : {}),
+              ...(typeof answer.data === 'object' && answer.data !== null ? { data: answer.data as Record<string, unknown> } : {}),
+            });
           } catch {
-            resolve({ ok: false, message: `HTTP ${res.statusCode}: ${text.trim()}` });
+            resolve({ ok: false, message: `HTTP ${res.statusCode}: ${text.trim()}`, ...(bad ? { bad } : {}) });
           }
         });
       },

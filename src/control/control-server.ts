@@ -7,13 +7,24 @@ import type { Logger } from '../log.js';
 import {
   CHECK_MAX_CONTAINERS,
   CHECK_MAX_QUERY,
+  type ControlAnswer,
   ControlRefusedError,
+  DISABLE_REQUEST_HELP,
+  type DisableRequest,
   DRILL_REQUEST_HELP,
   type DrillAnswer,
   type DrillRequest,
+  ENABLE_REQUEST_HELP,
+  type EnableRequest,
+  MAINTENANCE_REQUEST_HELP,
+  type MaintenanceRequest,
+  parseDisableRequest,
   parseDrillRequest,
+  parseEnableRequest,
+  parseMaintenanceRequest,
   type ReadHandlers,
 } from './control-types.js';
+import { type PeerCredentials, peerCredentials, type PeerLookup } from './peer-credentials.js';
 
 // The control channel: HTTP on a unix socket in the run directory, mode 0600, so
 // only root (or the socket's owner) on this host can start a drill. Nothing that
@@ -22,6 +33,11 @@ import {
 //   POST /drill   content-type: application/json, at most 4 KiB:
 //                 {"action":"start","mode":"graceful|haproxy|fault"} or {"action":"restore"}
 //                 200 {"ok":true,...}, 409 {"ok":false,...} when the agent refuses.
+//   POST /operator/disable      {"target":"web-1","drain":false,"reason":"..."}
+//   POST /operator/enable       {"target":"apps/web-1"}
+//   POST /operator/maintenance  {"on":true,"force":false,"reason":"..."} or {"on":false}
+//                 200 done, 409 the answer is no (unknown target, already on), 400 a bad request.
+// Every request is logged with who sent it: the peer's uid and pid (SO_PEERCRED).
 //   GET /show[?service=NAME]   GET /check?c=NAME_OR_ID[&c=...]   GET /verify
 //                 the operator's read-only questions: 200 with the answer as JSON
 //                 (a "no" is an answer too), or {"ok":false,"message"} with 400
@@ -35,7 +51,35 @@ import {
 
 export interface ControlHandlers extends Partial<ReadHandlers> {
   drill(request: DrillRequest): Promise<DrillAnswer>;
+  disable?(request: DisableRequest, who: PeerCredentials): Promise<ControlAnswer>;
+  enable?(request: EnableRequest, who: PeerCredentials): Promise<ControlAnswer>;
+  maintenance?(request: MaintenanceRequest, who: PeerCredentials): Promise<ControlAnswer>;
 }
+
+interface Route {
+  readonly help: string;
+  /** The body -> the handler's answer, or null when the body is no such request. */
+  readonly run: (body: string, handlers: ControlHandlers, who: PeerCredentials) => { request: unknown; answer: Promise<ControlAnswer> } | null;
+}
+
+function route<R>(parse: (body: string) => R | null, help: string, call: (h: ControlHandlers, r: R, who: PeerCredentials) => Promise<ControlAnswer> | undefined): Route {
+  return {
+    help,
+    run: (body, handlers, who) => {
+      const request = parse(body);
+      if (request === null) return null;
+      const answer = call(handlers, request, who) ?? Promise.resolve({ ok: false, message: 'this agent does not take that request' });
+      return { request, answer };
+    },
+  };
+}
+
+const ROUTES: ReadonlyMap<string, Route> = new Map([
+  ['/drill', route(parseDrillRequest, DRILL_REQUEST_HELP, (h, r) => h.drill(r))],
+  ['/operator/disable', route(parseDisableRequest, DISABLE_REQUEST_HELP, (h, r, who) => h.disable?.(r, who))],
+  ['/operator/enable', route(parseEnableRequest, ENABLE_REQUEST_HELP, (h, r, who) => h.enable?.(r, who))],
+  ['/operator/maintenance', route(parseMaintenanceRequest, MAINTENANCE_REQUEST_HELP, (h, r, who) => h.maintenance?.(r, who))],
+]);
 
 export interface ControlServer {
   readonly path: string;
@@ -97,7 +141,7 @@ async function checkFree(path: string, log: Logger): Promise<void> {
   if (probe === 'stale') log.info({ path }, 'replacing a stale control socket nothing answers on');
 }
 
-function send(res: ServerResponse, status: number, answer: DrillAnswer | object, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, answer: ControlAnswer | object, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(`${JSON.stringify(answer)}\n`);
 }
@@ -152,14 +196,15 @@ async function handleRead(path: ReadPath, query: URLSearchParams, req: IncomingM
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers, log: Logger): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers, log: Logger, peer: PeerLookup): Promise<void> {
   const { pathname, searchParams } = new URL(req.url ?? '/', 'http://control');
   if ((READS as readonly string[]).includes(pathname)) {
     await handleRead(pathname as ReadPath, searchParams, req, res, handlers);
     return;
   }
-  if (pathname !== '/drill') {
-    send(res, 404, { ok: false, message: 'not found: the control socket takes POST /drill, GET /show, /check and /verify' });
+  const target = ROUTES.get(pathname);
+  if (!target) {
+    send(res, 404, { ok: false, message: `not found: the control socket takes POST ${[...ROUTES.keys()].join(', ')}, GET ${READS.join(', ')}` });
     return;
   }
   if (req.method !== 'POST') {
@@ -186,14 +231,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Contr
     }
     throw err;
   }
-  const request = parseDrillRequest(body);
-  if (!request) {
-    send(res, 400, { ok: false, message: DRILL_REQUEST_HELP });
+  const who = await peer(req.socket);
+  const run = target.run(body, handlers, who);
+  if (!run) {
+    log.warn({ action: pathname, who }, 'a bad request on the control socket');
+    send(res, 400, { ok: false, bad: true, message: target.help });
     return;
   }
-  log.info({ request }, 'drill requested on the control socket');
-  const answer = await handlers.drill(request);
-  send(res, answer.ok ? 200 : 409, { ok: answer.ok, message: answer.message });
+  // Who and what, before anything changes; the handler logs what it did.
+  log.info({ action: pathname, request: run.request, who }, `operator action: ${pathname} by uid ${who.uid ?? 'unknown'}`);
+  const answer = await run.answer;
+  log.info({ action: pathname, who, ok: answer.ok, answer: answer.message }, `operator action ${pathname}: ${answer.ok ? 'done' : 'refused'}`);
+  send(res, answer.ok ? 200 : answer.bad ? 400 : 409, answer);
 }
 
 function listen(server: Server, path: string): Promise<void> {
@@ -207,11 +256,11 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-export async function startControlServer(socketPath: string, handlers: ControlHandlers, log: Logger): Promise<ControlServer> {
+export async function startControlServer(socketPath: string, handlers: ControlHandlers, log: Logger, peer: PeerLookup = peerCredentials): Promise<ControlServer> {
   await checkFree(socketPath, log);
 
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res, handlers, log).catch((err: unknown) => {
+    handle(req, res, handlers, log, peer).catch((err: unknown) => {
       log.error({ err, path: req.url }, 'control request failed');
       if (!res.headersSent) send(res, 500, { ok: false, message: `internal error: ${(err as Error).message}` });
       else res.destroy();
@@ -241,7 +290,7 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
   } finally {
     await rmdir(privateDir).catch(() => undefined);
   }
-  log.info({ path: socketPath }, 'control socket listening (drills, show, check, verify; root only)');
+  log.info({ path: socketPath }, 'control socket listening (drills, disable/enable, maintenance, show, check, verify; root only)');
 
   let closing: Promise<void> | null = null;
   return {

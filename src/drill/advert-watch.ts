@@ -22,13 +22,40 @@ export class AdvertWatch {
   readonly adverts: Advert[] = [];
   #child: ChildProcess | null = null;
   available = true;
+  #ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly iface: string) {}
 
-  start(): void {
-    const child = spawn('tcpdump', ['-n', '-l', '-i', this.iface, 'ip proto 112'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  /** Resolves once tcpdump listens (it says so on stderr), or it failed (available is then false), or after `timeoutMs`. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  start(timeoutMs = 2000): void {
+    const child = spawn('tcpdump', ['-n', '-l', '-i', this.iface, 'ip proto 112'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
-    child.on('error', () => (this.available = false));
+    let listening = false;
+    this.#ready = new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      child.stderr?.on('data', (d: Buffer) => {
+        if (/listening on/.test(d.toString())) {
+          listening = true;
+          done();
+        }
+      });
+      child.on('error', () => {
+        this.available = false;
+        done();
+      });
+      child.on('exit', () => {
+        if (!listening) this.available = false;
+        done();
+      });
+    });
     child.stdout?.on(
       'data',
       lineSplitter((line) => {

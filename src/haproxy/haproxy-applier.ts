@@ -2,10 +2,10 @@ import type { ApplyMethod } from '../agent/pass-record.js';
 import { ReloadFailedError } from '../errors.js';
 import type { ConfigFiles } from '../files/config-store.js';
 import type { Logger } from '../log.js';
-import type { Server, Service } from '../model/desired-state.js';
+import { adminOf, type Server, type Service } from '../model/desired-state.js';
 import type { DeleteQueue } from './delete-queue.js';
-import type { RuntimeApi } from './runtime-api.js';
-import { type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
+import { expectBatch, type RuntimeApi } from './runtime-api.js';
+import { adminDrift, type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
 
 // Brings HAProxy from what it runs to a new plan, the cheapest safe way:
 // - server-only changes through the Runtime API, no reload;
@@ -54,6 +54,8 @@ export interface HaproxyApplyResult {
   readonly changes: ChangeSet;
   /** Why a reload was needed, when one was. */
   readonly reloadReason: string | null;
+  /** Servers whose admin state HAProxy had wrong and that were set right (`be/server: was -> want`). */
+  readonly adminFixed?: readonly string[];
 }
 
 const RELOAD_PORT = /cannot bind socket[^[\n]*\[[^\]\n]*:(\d+)\]/g;
@@ -82,6 +84,32 @@ export class HaproxyApplier {
   }
 
   async apply(applied: HaproxyApplied, target: HaproxyTarget): Promise<HaproxyApplyResult> {
+    const result = await this.#apply(applied, target);
+    const adminFixed = await this.#syncAdmin(target.services);
+    if (adminFixed.length === 0) return result;
+    return { ...result, method: result.method === 'none' ? 'runtime-api' : result.method, adminFixed };
+  }
+
+  /**
+   * Level-based admin states: every server the plan wants drained or in maintenance is set so,
+   * whatever HAProxy has now (a reload put a drained server in maintenance, a hand enabled it
+   * on the admin socket). Only while some server is meant so: else a pass costs no `show servers
+   * state`. A failure is logged and tried again on the next pass: the pass itself went through.
+   */
+  async #syncAdmin(services: readonly Service[]): Promise<string[]> {
+    if (!services.some((s) => s.servers.some((x) => adminOf(x) !== 'ready'))) return [];
+    try {
+      const fixes = adminDrift(services, await this.p.api.serversState(0));
+      if (fixes.length > 0) await expectBatch(this.p.api, fixes.map((f) => ({ command: `set server ${f.id} state ${f.want}`, ok: 'empty' as const })));
+      if (fixes.length > 0) this.p.log.info({ servers: fixes.map((f) => `${f.id}: ${f.was} -> ${f.want}`) }, 'admin state set right');
+      return fixes.map((f) => `${f.id}: ${f.was} -> ${f.want}`);
+    } catch (err) {
+      this.p.log.warn({ err }, 'could not compare admin states with HAProxy; trying again on the next pass');
+      return [];
+    }
+  }
+
+  async #apply(applied: HaproxyApplied, target: HaproxyTarget): Promise<HaproxyApplyResult> {
     let changes = diffServices(applied.services, target.services);
     if (target.text === applied.text && !applied.stale) return { method: 'none', changes, reloadReason: null };
 
@@ -164,7 +192,7 @@ export class HaproxyApplier {
     await this.p.api.expect(`set server ${id} weight ${server.weight}`, 'empty');
     await this.p.api.expect(`set maxconn server ${id} ${server.maxconn ?? 0}`, 'empty');
     if (service.check.enabled) await this.p.api.expect(`enable health ${id}`, 'empty');
-    await this.p.api.expect(`set server ${id} state ready`, 'empty');
+    await this.p.api.expect(`set server ${id} state ${adminOf(server)}`, 'empty');
   }
 
   #queueDeletes(changes: ChangeSet, waiting: readonly { backend: string; server: string }[]): void {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { adminOf } from '../model/desired-state.js';
 import { serverOptions } from '../render/haproxy-view.js';
 import { type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
@@ -46,6 +47,7 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     if (before.weight !== after.weight) steps.push({ command: `set server ${id} weight ${after.weight}`, ok: 'empty' });
     // 0 means "no limit" to HAProxy.
     if (before.maxconn !== after.maxconn) steps.push({ command: `set maxconn server ${id} ${after.maxconn ?? 0}`, ok: 'empty' });
+    if (adminOf(before) !== adminOf(after)) steps.push({ command: `set server ${id} state ${adminOf(after)}`, ok: 'empty' });
   }
   for (const { backend, service, server } of changes.add) {
     const id = `${backend}/${server.name}`;
@@ -53,7 +55,8 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     // the same one the config file carries, so a later reload keeps it identical.
     steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
     if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
-    steps.push({ command: `set server ${id} state ready`, ok: 'empty' });
+    // A new server starts in maintenance: one an operator disabled stays there (or only drains).
+    if (adminOf(server) !== 'maint') steps.push({ command: `set server ${id} state ${adminOf(server)}`, ok: 'empty' });
   }
   if (steps.length === 0) return [];
 

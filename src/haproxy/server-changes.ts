@@ -1,4 +1,5 @@
-import type { Server, Service } from '../model/desired-state.js';
+import { type AdminState, adminOf, type Server, type Service } from '../model/desired-state.js';
+import type { ServerStateRow } from './runtime-api.js';
 import { backendName } from '../render/haproxy-view.js';
 
 // Applied services vs desired services -> the cheapest safe way to get there.
@@ -58,7 +59,13 @@ export function diffServices(applied: readonly Service[], desired: readonly Serv
     for (const [sname, server] of newServers) {
       const was = oldServers.get(sname);
       if (!was) add.push({ backend, service: now, server });
-      else if (was.address !== server.address || was.port !== server.port || was.weight !== server.weight || was.maxconn !== server.maxconn) {
+      else if (
+        was.address !== server.address ||
+        was.port !== server.port ||
+        was.weight !== server.weight ||
+        was.maxconn !== server.maxconn ||
+        adminOf(was) !== adminOf(server)
+      ) {
         update.push({ backend, service: now, before: was, after: server });
       }
     }
@@ -67,4 +74,50 @@ export function diffServices(applied: readonly Service[], desired: readonly Serv
     }
   }
   return { structural, add, remove, update };
+}
+
+/**
+ * HAProxy's srv_admin_state bits -> one word. 0x04 (disabled in the config file)
+ * alone is no maintenance: HAProxy keeps that bit after `set server ... state
+ * ready` until the next reload, and serves the server. Pure.
+ */
+export function haproxyAdmin(adminState: number): AdminState {
+  // 0x01 forced, 0x02 inherited, 0x20 resolution, 0x40 health-check maintenance.
+  if (adminState & 0x63) return 'maint';
+  // 0x08 forced drain, 0x10 inherited drain.
+  if (adminState & 0x18) return 'drain';
+  return 'ready';
+}
+
+export interface AdminFix {
+  readonly id: string;
+  readonly want: AdminState;
+  readonly was: AdminState;
+}
+
+/**
+ * Servers the desired state wants drained or in maintenance whose admin state in
+ * HAProxy is another (a reload put a drained server in maintenance, a hand enabled
+ * it over the admin socket). Only that way: a server wanted ready but drained in
+ * HAProxy may be one the stop tracker drained a moment ago, after this plan was
+ * made (its container is stopping), and bringing it back would send it requests;
+ * back to ready is the diff's work (enable), and a drain set by hand is left to
+ * its owner (`vipkeeper show` calls it other). Servers HAProxy lacks are left to
+ * the diff too. Pure.
+ */
+export function adminDrift(desired: readonly Service[], rows: readonly ServerStateRow[]): AdminFix[] {
+  const live = new Map(rows.map((r) => [`${r.backend}/${r.server}`, r]));
+  const fixes: AdminFix[] = [];
+  for (const service of desired) {
+    const backend = backendName(service.name);
+    for (const server of service.servers) {
+      const id = `${backend}/${server.name}`;
+      const row = live.get(id);
+      if (!row) continue;
+      const was = haproxyAdmin(row.adminState);
+      const want = adminOf(server);
+      if (want !== 'ready' && was !== want) fixes.push({ id, want, was });
+    }
+  }
+  return fixes;
 }

@@ -20,6 +20,17 @@ export interface SelectionSettings {
   readonly publishedHost: string | null;
 }
 
+/** A server's admin state in HAProxy: taking requests, draining (no new ones), or in maintenance. */
+export type AdminState = 'ready' | 'drain' | 'maint';
+/** Who wants a server in a state other than ready (the member class may add its own). */
+export type AdminSource = 'operator';
+
+/** An operator's wish for one container's server (`vipkeeper disable`), keyed by container id. */
+export interface AdminOverride {
+  readonly admin: Exclude<AdminState, 'ready'>;
+  readonly reason: string | null;
+}
+
 export interface Server {
   /** HAProxy server name: the container name when it is a safe word, else c-<id>; unique across the whole state. */
   readonly name: string;
@@ -29,9 +40,17 @@ export interface Server {
   readonly port: number;
   readonly weight: number;
   readonly maxconn: number | null;
+  /** Absent: ready. Every pass brings HAProxy's admin state to this (a reload keeps maint and drain out too). */
+  readonly admin?: AdminState;
+  /** Who set `admin` when it is not ready, and why. */
+  readonly adminSource?: AdminSource;
+  readonly adminReason?: string | null;
   /** The engine its container runs on, when several engines are read (as ContainerInfo.engine). */
   readonly engine?: string;
 }
+
+/** A server's wanted admin state (absent means ready). Pure. */
+export const adminOf = (s: Pick<Server, 'admin'>): AdminState => s.admin ?? 'ready';
 
 export interface Service {
   readonly name: string;
@@ -83,6 +102,8 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export interface SelectionContext {
   /** Containers Docker is stopping (kill/stop seen, not dead yet): drained, never served again. */
   readonly stopping?: ReadonlySet<string>;
+  /** Operator overrides by container id: the server stays in the state, drained or in maintenance. */
+  readonly operator?: ReadonlyMap<string, AdminOverride>;
 }
 
 export function buildDesiredState(
@@ -140,6 +161,7 @@ export function buildDesiredState(
       continue;
     }
     names.set(name, c);
+    const override = context.operator?.get(c.id);
     accepted.push({
       container: c,
       service,
@@ -151,6 +173,7 @@ export function buildDesiredState(
         port: endpoint.port,
         weight: serverLabels.weight,
         maxconn: serverLabels.maxconn,
+        ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
         ...(c.engine ? { engine: c.engine } : {}),
       },
     });

@@ -1,4 +1,5 @@
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import { haproxyAdmin } from '../haproxy/server-changes.js';
 import type { Server, Service } from '../model/desired-state.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { AdminNote, AdminSource, AdminState, ContainerRef, InventoryServer, InventoryService, LiveHealth, ServerRole } from './operate-types.js';
@@ -25,12 +26,12 @@ export interface InventoryInputs {
 
 export const serverKey = (backend: string, server: string) => `${backend}/${server}`;
 
-/** HAProxy's srv_admin_state bits -> one word. 0x01 forced, 0x02 inherited, 0x04 config, 0x20 resolution, 0x40 health maint; 0x08/0x10 drain. */
+/**
+ * HAProxy's srv_admin_state bits -> one word (see haproxyAdmin: 0x04 alone, a server
+ * disabled in the file and enabled since over the Runtime API, serves).
+ */
 export function adminState(row: ServerStateRow | undefined): AdminState {
-  if (!row) return 'ready';
-  if (row.adminState & 0x67) return 'maint';
-  if (row.adminState & 0x18) return 'drain';
-  return 'ready';
+  return row ? haproxyAdmin(row.adminState) : 'ready';
 }
 
 /** HAProxy's srv_op_state -> one word. */
@@ -56,6 +57,8 @@ function whoSetIt(
   if (admin === 'ready') return { source: null, reason: null };
   const note = i.notes?.get(key);
   if (note) return note;
+  // The plan says who wanted it so (an operator's disable).
+  if (server?.adminSource && (server.admin ?? 'ready') !== 'ready') return { source: server.adminSource, reason: server.adminReason ?? null };
   if (server && i.stopping.has(server.containerId)) return { source: 'docker', reason: 'Docker is stopping its container: requests in flight finish, no new ones' };
   if (leaving.has(key)) return { source: 'docker', reason: 'its container stopped or is gone: the server is removed once its connections end' };
   return { source: 'other', reason: 'not set by vipkeeper: by hand over the Runtime API or the stats page, or a server being added' };

@@ -1,5 +1,5 @@
 import { haproxyTimeMs } from '../config/patterns.js';
-import type { Server, Service } from '../model/desired-state.js';
+import { adminOf, type Server, type Service } from '../model/desired-state.js';
 
 // DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
 // ordering, ACLs, server options) is made here, so the template only prints.
@@ -12,7 +12,11 @@ export interface HaproxyPaths {
 export interface ServerView {
   readonly name: string;
   readonly address: string;
-  /** Everything after `server NAME ADDR:PORT`. Shared with the Runtime API's `add server`. */
+  /**
+   * Everything after `server NAME ADDR:PORT`: the Runtime API's `add server` options, and
+   * `disabled` for a server an operator took out (drained or in maintenance), so a reload
+   * or a restart of haproxy never serves it again, not even for a moment.
+   */
   readonly options: string;
 }
 
@@ -103,7 +107,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     servers: s.servers.map((srv) => ({
       name: srv.name,
       address: `${srv.address}:${srv.port}`,
-      options: serverOptions(srv, s),
+      options: adminOf(srv) === 'ready' ? serverOptions(srv, s) : `${serverOptions(srv, s)} disabled`,
     })),
   }));
 

@@ -24,6 +24,9 @@ export interface KeepalivedView {
   readonly notifyFifo: string;
   readonly faultTrackName: string;
   readonly faultFile: string;
+  readonly maintenanceTrackName: string;
+  /** Node maintenance: non-zero puts the instance in FAULT; not reset by keepalived at start (the agent sets it). */
+  readonly maintenanceFile: string;
   /** false outside the initial network namespace, where track_process cannot work. */
   readonly trackProcess: boolean;
   readonly listenerScriptName: string;
@@ -54,6 +57,8 @@ export function keepalivedView(config: Config): KeepalivedView {
     notifyFifo: paths.notifyFifo,
     faultTrackName: 'vipkeeper_fault',
     faultFile: paths.faultFile,
+    maintenanceTrackName: 'vipkeeper_maintenance',
+    maintenanceFile: paths.maintenanceFile,
     trackProcess: config.trackProcess,
     listenerScriptName: 'vipkeeper_listener',
     listenerCommand: listenerCheckCommand(config.frontendPort),

@@ -5,6 +5,7 @@ import type { EngineStatus } from '../docker/engine-link.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { Service } from '../model/desired-state.js';
+import type { OperatorStatus } from '../operator/operator-state.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
 import { serverHealth, type StatusSnapshot } from './snapshot.js';
@@ -25,6 +26,7 @@ export interface SnapshotInputs {
   readonly drill: { readonly mode: string; readonly since: string } | null;
   readonly failing: readonly FailingItem[];
   readonly health: Health;
+  readonly operator?: OperatorStatus;
 }
 
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
@@ -53,6 +55,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
           container: x.containerId.slice(0, 12),
           address: `${x.address}:${x.port}`,
           health: serverHealth(rows.get(`${backend}/${x.name}`)),
+          ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
         })),
       };
     }),
@@ -61,6 +64,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     children: i.children,
     docker: { endpoint: c.dockerHost, connected: i.engines.some((e) => e.state === 'up'), lastEventAt: lastEvent, engines: i.engines },
     drill: i.drill,
+    ...(i.operator ? { operator: i.operator } : {}),
     failing: i.failing,
     health: i.health,
   };

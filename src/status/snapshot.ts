@@ -1,8 +1,11 @@
 import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { FailingItem } from '../agent/retry-policy.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import { haproxyAdmin } from '../haproxy/server-changes.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
+import type { AdminSource, AdminState } from '../model/desired-state.js';
+import type { OperatorStatus } from '../operator/operator-state.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
 
 // What /status, /metrics and `vipkeeper status` show. Built from the agent's
@@ -15,6 +18,10 @@ export interface StatusServer {
   readonly container: string;
   readonly address: string;
   readonly health: ServerHealth;
+  /** Set when something other than Docker wants it drained or in maintenance (an operator). */
+  readonly adminSource?: AdminSource;
+  readonly admin?: AdminState;
+  readonly adminReason?: string | null;
 }
 
 export interface StatusService {
@@ -56,6 +63,8 @@ export interface StatusSnapshot {
     readonly engines: readonly EngineStatus[];
   };
   readonly drill: { readonly mode: string; readonly since: string } | null;
+  /** What operators asked of this node (vipkeeper disable, maintenance), and whether the state file could be read. */
+  readonly operator?: OperatorStatus;
   /** What is failing now and retried with backoff: passes, a drill restore, ... */
   readonly failing?: readonly FailingItem[];
   /** What /healthz answers. */
@@ -65,9 +74,8 @@ export interface StatusSnapshot {
 /** HAProxy's srv_op_state and srv_admin_state -> one word. Pure. */
 export function serverHealth(row: ServerStateRow | undefined): ServerHealth {
   if (!row) return 'unknown';
-  // Admin bits: 0x01 forced, 0x02 inherited, 0x04 config, 0x20 resolution, 0x40 health maintenance.
-  if (row.adminState & 0x67) return 'maint';
-  // 0x08 forced drain, 0x10 inherited drain.
-  if (row.adminState & 0x18) return 'drain';
+  // 0x04 alone (disabled in the file, enabled since over the admin socket) serves: see haproxyAdmin.
+  const admin = haproxyAdmin(row.adminState);
+  if (admin !== 'ready') return admin;
   return (['down', 'starting', 'up', 'stopping'] as const)[row.opState] ?? 'unknown';
 }

@@ -3,6 +3,7 @@ import type { RetryPolicy } from '../agent/retry-policy.js';
 import type { Config } from '../config/env.js';
 import type { EngineLink } from '../docker/engine-link.js';
 import type { DrillController } from '../drill/drill-controller.js';
+import type { OperatorController } from '../operator/operator-controller.js';
 import type { RuntimeApi } from '../haproxy/runtime-api.js';
 import type { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedProcess } from '../supervisor/supervised-process.js';
@@ -29,6 +30,8 @@ export interface StatusParts {
   readonly links: readonly Pick<EngineLink, 'status'>[];
   readonly drill: Pick<DrillController, 'active' | 'haproxyDownOnPurpose' | 'restoreProblem'>;
   readonly retry: Pick<RetryPolicy, 'get' | 'failingForMs' | 'failing'>;
+  /** Operator overrides and maintenance (absent in tests that have none). */
+  readonly operator?: Pick<OperatorController, 'status'>;
 }
 
 /** Status readers share haproxy's server states up to this old: a flood of them costs one command. */
@@ -63,6 +66,7 @@ export class AgentStatus implements StatusSource {
       children: [p.haproxy.process.state(), p.keepalived.process.state()],
       engines: p.links.map((l) => l.status()),
       drill: p.drill.active(),
+      ...(p.operator ? { operator: p.operator.status() } : {}),
       failing: p.retry.failing(),
       health: this.health(),
     });

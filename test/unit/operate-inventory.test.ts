@@ -17,7 +17,9 @@ describe('HAProxy state words', () => {
     [0, 'ready'],
     [0x01, 'maint'],
     [0x02, 'maint'],
-    [0x04, 'maint'],
+    // Disabled in the file, enabled since over the Runtime API: HAProxy keeps the bit until a reload and serves it.
+    [0x04, 'ready'],
+    [0x05, 'maint'],
     [0x20, 'maint'],
     [0x08, 'drain'],
     [0x10, 'drain'],
@@ -96,6 +98,12 @@ describe('buildInventory', () => {
       adminSource: 'operator',
       adminReason: 'disk swap',
     });
+  });
+
+  it("the plan's own admin source (vipkeeper disable) says who set it", () => {
+    const disabled = plan([web1, web2, api1], { operator: new Map([[web1.id, { admin: 'maint' as const, reason: 'disk full' }]]) });
+    const rows = rowsFor(disabled).map((r) => (r.server === 'web-1' ? { ...r, adminState: 0x05 } : r));
+    expect(server({ ...base, services: disabled.services, rows }, 'apps', 'web-1')).toMatchObject({ admin: 'maint', adminSource: 'operator', adminReason: 'disk full' });
   });
 
   it('a ready server names no source, whatever the notes say', () => {

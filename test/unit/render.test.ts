@@ -324,6 +324,7 @@ describe('renderConfigs: keepalived.conf', () => {
       '    }',
       '    track_file {',
       '        vipkeeper_fault',
+      '        vipkeeper_maintenance',
       '    }',
       '}',
     ]);

@@ -1,0 +1,113 @@
+import { postControl } from '../control/control-client.js';
+import type { ControlAnswer } from '../control/control-types.js';
+import { Prober } from '../drill/probe.js';
+import { vipsPresent } from '../host/vip-addresses.js';
+import { fetchStatus } from './status-client.js';
+
+// `vipkeeper disable|enable|maintenance`: an operator's changes, asked of the
+// agent on this host over its control socket (root only). Each prints one line
+// (or the agent's answer as JSON) and returns an outcome; main.ts turns it into
+// the exit code: ok 0, the answer is no 1, a bad request 2.
+
+export type ChangeOutcome = 'ok' | 'no' | 'usage';
+
+interface Common {
+  /** The agent's control socket: <run dir>/control.sock. */
+  readonly control: string;
+  readonly json: boolean;
+}
+
+type Out = (s: string) => void;
+
+function report(answer: ControlAnswer, o: Common, print: Out, warn: Out, extra: Record<string, unknown> = {}): ChangeOutcome {
+  if (o.json) print(JSON.stringify({ ok: answer.ok, message: answer.message, ...(answer.data ?? {}), ...extra }, null, 2));
+  else if (answer.ok) print(answer.message);
+  if (!answer.ok) warn(answer.message);
+  return answer.ok ? 'ok' : answer.bad ? 'usage' : 'no';
+}
+
+export async function disableCommand(o: Common & { target: string; drain: boolean; reason: string | null }, print: Out, warn: Out): Promise<ChangeOutcome> {
+  const answer = await postControl(o.control, '/operator/disable', { target: o.target, drain: o.drain, reason: o.reason });
+  return report(answer, o, print, warn);
+}
+
+export async function enableCommand(o: Common & { target: string }, print: Out, warn: Out): Promise<ChangeOutcome> {
+  const answer = await postControl(o.control, '/operator/enable', { target: o.target });
+  return report(answer, o, print, warn);
+}
+
+export interface MaintenanceOptions extends Common {
+  readonly on: boolean;
+  readonly force: boolean;
+  readonly reason: string | null;
+  /** Wait until a peer answers through the VIP, measuring it from here. */
+  readonly wait: boolean;
+  readonly addr: string;
+  readonly probe?: string;
+  readonly timeoutMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `--wait` saw: when the VIP left this node, when it answered again from elsewhere, and the probes that failed meanwhile. Pure. */
+export function waitFigures(
+  records: readonly { start: number; end: number; ok: boolean }[],
+  startedAt: number,
+  vipLeftAt: number | null,
+): { answeredAgainMs: number | null; failed: number; probes: number } {
+  const after = records.filter((r) => r.start >= startedAt);
+  const answered = vipLeftAt === null ? undefined : after.find((r) => r.ok && r.start >= vipLeftAt);
+  // Every probe that started until the service answered again (records come in the order they
+  // ended, so `answered` is the first answer; a probe that waited through the gap, in ARP, and
+  // was answered by the peer counts as ok). The figures are taken once the probes in flight ended.
+  const until = answered?.end ?? Infinity;
+  const during = after.filter((r) => r.start <= until);
+  return { answeredAgainMs: answered ? answered.end - startedAt : null, failed: during.filter((r) => !r.ok).length, probes: during.length };
+}
+
+export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out): Promise<ChangeOutcome> {
+  if (!o.on || !o.wait) {
+    const answer = await postControl(o.control, '/operator/maintenance', o.on ? { on: true, force: o.force, reason: o.reason } : { on: false }, 60_000);
+    return report(answer, o, print, warn);
+  }
+  // --wait: probe the service through the VIP from here while the node steps back, until a
+  // request that started after the VIP left this node is answered (by a peer).
+  const status = await fetchStatus(o.addr);
+  const vips = status.node.vips.map((v) => ({ address: v.split('/')[0]!, prefix: Number(v.split('/')[1]) }));
+  const prober = new Prober(new URL(o.probe ?? `http://${vips[0]!.address}:${status.node.frontendPort}/`), 50, 500);
+  const startedAt = Date.now();
+  let vipLeftAt: number | null = null;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching && vipLeftAt === null) {
+      if ((await vipsPresent(status.node.interface, vips)).length === 0) vipLeftAt = Date.now();
+      else await sleep(20);
+    }
+  })();
+  prober.start();
+  let answer: ControlAnswer;
+  let figures: ReturnType<typeof waitFigures> = { answeredAgainMs: null, failed: 0, probes: 0 };
+  try {
+    answer = await postControl(o.control, '/operator/maintenance', { on: true, force: o.force, reason: o.reason }, 60_000);
+    if (answer.ok) {
+      const deadline = startedAt + o.timeoutMs;
+      while (Date.now() < deadline) {
+        figures = waitFigures(prober.records, startedAt, vipLeftAt);
+        if (figures.answeredAgainMs !== null) break;
+        await sleep(20);
+      }
+    }
+  } finally {
+    watching = false;
+    await watcher;
+    await prober.stop();
+  }
+  figures = waitFigures(prober.records, startedAt, vipLeftAt);
+  if (!answer.ok) return report(answer, o, print, warn);
+  const extra = { wait: { vipLeftMs: vipLeftAt === null ? null : vipLeftAt - startedAt, ...figures } };
+  if (figures.answeredAgainMs === null) {
+    return report({ ...answer, ok: false, message: `${answer.message}; but nothing answered through the VIP within ${o.timeoutMs / 1000} s (${figures.failed} of ${figures.probes} requests failed)` }, o, print, warn, extra);
+  }
+  const waited = `a peer answers through the VIP ${(figures.answeredAgainMs / 1000).toFixed(2)} s after the command; ${figures.failed} of ${figures.probes} requests failed meanwhile`;
+  return report({ ...answer, message: `${answer.message}\n${waited}` }, o, print, warn, extra);
+}
