@@ -1,9 +1,12 @@
 import type { Server, Service } from '../model/desired-state.js';
+import { haproxyServers } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 
 // Applied services vs desired services -> the cheapest safe way to get there.
 // Server-only differences go through the Runtime API; anything that changes
-// a frontend or a backend's own settings needs a reload. Pure.
+// a frontend or a backend's own settings needs a reload. Servers are compared
+// as HAProxy's lines (haproxy-servers.ts): a single-class switch-over is only
+// weight updates. Pure.
 
 export interface ServerRef {
   readonly backend: string;
@@ -53,11 +56,13 @@ export function diffServices(applied: readonly Service[], desired: readonly Serv
       continue;
     }
     const backend = backendName(name);
-    const oldServers = new Map(old.servers.map((s) => [s.name, s]));
-    const newServers = new Map(now.servers.map((s) => [s.name, s]));
+    const oldServers = new Map(haproxyServers(old).map((s) => [s.name, s]));
+    const newServers = new Map(haproxyServers(now).map((s) => [s.name, s]));
     for (const [sname, server] of newServers) {
       const was = oldServers.get(sname);
       if (!was) add.push({ backend, service: now, server });
+      // HAProxy cannot change a server's backup flag at run time (never happens by naming).
+      else if (was.backup !== server.backup) structural ??= `server ${backend}/${sname} changed its backup flag`;
       else if (was.address !== server.address || was.port !== server.port || was.weight !== server.weight || was.maxconn !== server.maxconn) {
         update.push({ backend, service: now, before: was, after: server });
       }

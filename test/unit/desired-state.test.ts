@@ -143,6 +143,7 @@ describe('buildDesiredState: services', () => {
           hosts: [],
           path: null,
           balance: 'roundrobin',
+          memberClass: 'multiple',
           check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
           servers: [],
         },
@@ -177,7 +178,7 @@ describe('buildDesiredState: services', () => {
   it('a service server carries weight and maxconn from its labels', () => {
     const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.weight': '0', 'vipkeeper.maxconn': '50' } })]);
     expect(service(state, 'apps').servers).toEqual([
-      { name: 'web', containerId: idFor('web'), containerName: 'web', address: '127.0.0.1', port: expect.any(Number), weight: 0, maxconn: 50 },
+      { name: 'web', containerId: idFor('web'), containerName: 'web', address: '127.0.0.1', port: expect.any(Number), weight: 0, maxconn: 50, role: 'active', standby: false },
     ]);
   });
 

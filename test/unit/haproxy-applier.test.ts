@@ -7,7 +7,7 @@ import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog } f
 // The apply step for HAProxy over fake edges: which way a change goes, and
 // what happens to a server that comes back while its delete is pending.
 
-const server = (name: string, address = '10.0.0.1', port = 80): Server => ({ name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null });
+const server = (name: string, address = '10.0.0.1', port = 80): Server => ({ name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null, role: 'active', standby: false });
 const service = (servers: Server[]): Service => ({
   name: 'apps',
   mode: 'http',
@@ -15,6 +15,7 @@ const service = (servers: Server[]): Service => ({
   hosts: [],
   path: null,
   balance: 'roundrobin',
+  memberClass: 'multiple',
   check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 3 } as Service['check'],
   servers,
 });

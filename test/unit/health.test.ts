@@ -94,6 +94,8 @@ const server = (name: string, i: number): Server => ({
   port: 80,
   weight: 100,
   maxconn: null,
+  role: 'active',
+  standby: false,
 });
 
 const service = (name: string, servers: readonly Server[], frontendPort = 80): Service => ({
@@ -103,6 +105,7 @@ const service = (name: string, servers: readonly Server[], frontendPort = 80): S
   hosts: [],
   path: null,
   balance: 'roundrobin',
+  memberClass: 'multiple',
   check: { enabled: true, path: '/', interval: '2s', rise: 2, fall: 3 },
   servers,
 });
@@ -157,7 +160,7 @@ describe('buildSnapshot: server health', () => {
 
   it('shows each server with its short container id and address', () => {
     const snap = buildSnapshot(inputs([service('apps', [server('web-1', 1)])], [row('be_apps', 'web-1', 2)]));
-    expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up' });
+    expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up', role: 'active', standby: false });
   });
 
   it('gets all of 1000 servers right', () => {

@@ -92,13 +92,14 @@ export function service(name: string, frontendPort: number, servers: readonly Mo
     hosts: [],
     path: null,
     balance: 'roundrobin',
+    memberClass: 'multiple',
     check: { enabled: check, path: null, interval: '2s', rise: 2, fall: 5 },
     servers,
   };
 }
 
 export function modelServer(name: string, port: number, address = '127.0.0.1'): ModelServer {
-  return { name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null };
+  return { name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null, role: 'active', standby: false };
 }
 
 /** The shipped template, printed for these services (the agent's own file). */
