@@ -172,6 +172,26 @@ describe('buildSnapshot: server health', () => {
     expect(snap.services[0]!.servers.map((x) => [x.name, x.health])).toEqual(expected);
   });
 
+  it('a single-class service: /status says which server is active and which is the standby; a backup shows the health of its backup line', () => {
+    const svc: Service = {
+      ...service('apps', [
+        { ...server('v1', 1), role: 'backup', standby: false },
+        { ...server('v2', 2), role: 'backup', standby: true },
+        { ...server('v3', 3), role: 'active', standby: false },
+      ]),
+      memberClass: 'single',
+    };
+    // The normal lines of backups are up at weight 0; what matters for them is the backup line.
+    const rows = [row('be_apps', 'v1', 2), row('be_apps', 'v1:backup', 0), row('be_apps', 'v2', 2), row('be_apps', 'v2:backup', 2, 0x01), row('be_apps', 'v3', 2), row('be_apps', 'v3:backup', 0)];
+    const snap = buildSnapshot(inputs([svc], rows));
+    expect(snap.services[0]!.memberClass).toBe('single');
+    expect(snap.services[0]!.servers.map((x) => [x.name, x.role, x.standby, x.health])).toEqual([
+      ['v1', 'backup', false, 'down'],
+      ['v2', 'backup', true, 'maint'],
+      ['v3', 'active', false, 'up'],
+    ]);
+  });
+
   it('carries the health, failing items and node facts through', () => {
     const failing = [{ what: 'pass', kind: 'transient' as const, code: 'E_DOCKER', failures: 3, since: '2026-01-01T00:00:00.000Z', lastError: 'x', nextTryAt: '2026-01-01T00:00:01.000Z' }];
     const snap = buildSnapshot({ ...inputs([], []), failing, health: { ok: false, reason: 'haproxy is not running' } });
