@@ -7,8 +7,8 @@ import { join } from 'node:path';
 // enough for `vipkeeper run` to keep N backends, without starting N real containers (which takes
 // minutes and about 7 GB here). Every container is on network NETWORK at a loopback address
 // (127.77.x.y) and exposes port 80, where nothing listens: HAProxy's checks are refused at once
-// and no packet leaves the machine. Only the memory bench uses it; the scale bench has the
-// real thing.
+// and no packet leaves the machine. startContainer() adds one and sends its `start` event.
+// Only the memory bench uses it; the scale bench has the real thing.
 
 export const FAKE_NETWORK = 'vk-memory-bench';
 
@@ -16,6 +16,8 @@ export interface FakeEngine {
   readonly endpoint: string;
   /** Requests served, by path without the API version (a look at what the agent asked). */
   readonly requests: Map<string, number>;
+  /** One more running container, announced by a `start` event; returns its name. */
+  startContainer(): string;
   close(): Promise<void>;
 }
 
@@ -62,9 +64,17 @@ export async function startFakeEngine(count: number, labels: Readonly<Record<str
     }
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
+  let next = count;
   return {
     endpoint: `unix://${socket}`,
     requests,
+    startContainer: () => {
+      const n = next++;
+      byId.set(idOf(n), n);
+      const event = { Type: 'container', Action: 'start', Actor: { ID: idOf(n), Attributes: { ...labels, name: `vkm-${n}` } }, timeNano: Date.now() * 1e6 };
+      for (const res of streams) res.write(`${JSON.stringify(event)}\n`);
+      return `vkm-${n}`;
+    },
     close: async () => {
       for (const res of streams) res.destroy();
       server.closeAllConnections();
