@@ -7,6 +7,7 @@
 #                                                                  bench/memory-passes.ts
 #   4. issue 12's targets next to what 2 and 3 measured           bench/memory-summary.ts
 # Where others share the lab, hold its lock around the whole run (step 2 starts agents).
+# BENCH_IDLE_RUNS (3) agents per row in step 2, BENCH_MEMORY_PASSES (10000) in step 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build >&2
@@ -15,13 +16,13 @@ npx tsc -p bench/tsconfig.json
 node .bench-build/bench/memory-imports.js
 echo
 if [ "$(id -u)" = 0 ] && command -v haproxy >/dev/null && command -v keepalived >/dev/null; then
-  node .bench-build/bench/memory-idle.js
+  node .bench-build/bench/memory-idle.js "${BENCH_IDLE_RUNS:-3}"
 else
   echo "memory-idle: skipped (needs root, haproxy and keepalived: bash scripts/lab/install-deps.sh)"
 fi
 echo
-# shellcheck disable=SC2046 # the image's node flags, one word each
 passes=0
-node --expose-gc $(node .bench-build/bench/image-flags.js) .bench-build/bench/memory-passes.js || passes=$?
+# shellcheck disable=SC2046 # the image's node flags, one word each
+node --expose-gc $(node .bench-build/bench/image-flags.js) .bench-build/bench/memory-passes.js "${BENCH_MEMORY_PASSES:-10000}" || passes=$?
 node .bench-build/bench/memory-summary.js
 exit "$passes"
