@@ -23,7 +23,8 @@ export class PassScheduler {
 
   constructor(
     private readonly options: SchedulerOptions,
-    private readonly runPass: (triggers: readonly string[]) => Promise<void>,
+    /** `waitedMs`: how long the first of `triggers` waited (debounce, a pass running meanwhile). */
+    private readonly runPass: (triggers: readonly string[], waitedMs: number) => Promise<void>,
   ) {}
 
   trigger(reason: string): void {
@@ -45,11 +46,12 @@ export class PassScheduler {
     this.#timer = null;
     if (this.#closed || this.#pending.length === 0) return;
     const triggers = this.#pending;
+    const waitedMs = Date.now() - this.#firstPendingAt;
     this.#pending = [];
     // A rejected pass must never become an unhandled rejection, nor stop the loop.
     let run: Promise<void>;
     try {
-      run = this.runPass(triggers);
+      run = this.runPass(triggers, waitedMs);
     } catch (err) {
       run = Promise.reject(err);
     }
