@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { STAGES, type Stage } from '../src/agent/pass-timer.js';
 import type { ServerStateRow } from '../src/haproxy/runtime-api.js';
 import { AgentUnderTest } from '../test/lab/support/agent.js';
 import { CLI, REPO } from '../test/lab/support/cli.js';
-import { TEST_LABEL, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
+import { TEST_IFACE, TEST_LABEL, TEST_VIP, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
 import { median } from './churn-bench.js';
 
 // Scale: how the agent copes with N backends (issue 12). Two agents side by side in one run:
@@ -56,7 +58,15 @@ async function buildBefore(): Promise<string> {
 
 interface Mode {
   readonly name: 'before' | 'after';
-  readonly command: readonly string[];
+  /** Its built main.js. */
+  readonly main: string;
+}
+
+/** One pass's stages and its event -> Runtime API time, from the agent's debug 'pass breakdown' line (after only). */
+interface Breakdown {
+  readonly stages: Record<Stage, number>;
+  readonly durationMs: number;
+  readonly toApiMs: number;
 }
 
 /** What one agent showed at one N; NaN where a step failed or does not apply. */
@@ -68,6 +78,11 @@ interface Result {
   killDrainedMs: number[];
   passStartMs: number[];
   passKillMs: number[];
+  breakdownStart: Breakdown[];
+  breakdownKill: Breakdown[];
+  /** `vipkeeper render` wall time, median of RENDER_RUNS; and the host's interfaces meanwhile. */
+  renderMs: number;
+  interfaces: number;
   /** Passes that changed something after the agent settled: one per change, ideally. */
   passes: number;
   reloads: number;
@@ -76,7 +91,23 @@ interface Result {
   error?: string;
 }
 
-const emptyResult = (): Result => ({ readyAllMs: NaN, firstLogMs: NaN, startPresentMs: [], startReadyMs: [], killDrainedMs: [], passStartMs: [], passKillMs: [], passes: 0, reloads: 0, rssMb: NaN, statusMs: NaN });
+const emptyResult = (): Result => ({
+  readyAllMs: NaN,
+  firstLogMs: NaN,
+  startPresentMs: [],
+  startReadyMs: [],
+  killDrainedMs: [],
+  passStartMs: [],
+  passKillMs: [],
+  breakdownStart: [],
+  breakdownKill: [],
+  renderMs: NaN,
+  interfaces: NaN,
+  passes: 0,
+  reloads: 0,
+  rssMb: NaN,
+  statusMs: NaN,
+});
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -164,7 +195,8 @@ async function stopBounded(agent: AgentUnderTest, mode: Mode, n: number): Promis
 /** One agent at one N: start-up, idle RSS, /status, then CHANGES starts and CHANGES kills one by one. */
 async function measure(mode: Mode, n: number, base: readonly string[]): Promise<Result> {
   const r = emptyResult();
-  const agent = new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'info' }, mode.command);
+  // Debug for both agents alike: the pass breakdown is a debug line.
+  const agent = new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'debug' }, [process.execPath, mode.main, 'run']);
   const extra: string[] = [];
   const spawnedAt = Date.now();
   agent.start();
@@ -234,6 +266,16 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     const durations = (key: 'added' | 'removed') => changes.filter((p) => Array.isArray(p[key]) && (p[key] as unknown[]).length > 0).map((p) => Number(p.durationMs));
     r.passStartMs = durations('added');
     r.passKillMs = durations('removed');
+    const breakdowns = new Map(agent.logs.filter((l) => l.msg === 'pass breakdown').map((l) => [l.pass, l]));
+    const breakdown = (key: 'added' | 'removed'): Breakdown[] =>
+      changes.flatMap((p) => {
+        const b = breakdowns.get(p.pass);
+        if (!b || !Array.isArray(p[key]) || (p[key] as unknown[]).length === 0) return [];
+        const stages = b.stagesMs as Record<Stage, number>;
+        return [{ stages, durationMs: Number(b.durationMs), toApiMs: b.triggerToRuntimeApiMs === null ? NaN : Number(b.triggerToRuntimeApiMs) }];
+      });
+    r.breakdownStart = breakdown('added');
+    r.breakdownKill = breakdown('removed');
     r.passes = changes.length;
     r.reloads = changes.filter((p) => p.applied === 'reload').length;
   } catch (err) {
@@ -244,6 +286,34 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     if (extra.length > 0) await sh('docker', ['rm', '-f', ...extra], { allowFail: true });
   }
   return r;
+}
+
+const RENDER_RUNS = 3;
+
+/** `vipkeeper render` of `mode` over the N containers: wall time of the whole command (node start-up, host facts, Docker, both checks), median of RENDER_RUNS. */
+async function measureRender(mode: Mode, r: Result): Promise<void> {
+  r.interfaces = readdirSync('/sys/class/net').length;
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    VIPKEEPER_VIRTUAL_IPS: TEST_VIP,
+    VIPKEEPER_INTERFACE: TEST_IFACE,
+    VIPKEEPER_NODE_ROLE: '',
+    VIPKEEPER_LOG_LEVEL: 'warn',
+  };
+  const times: number[] = [];
+  for (let i = 0; i < RENDER_RUNS; i++) {
+    const out = mkdtempSync(join(tmpdir(), 'vipkeeper-bench-render-'));
+    const t = performance.now();
+    const run = await sh(process.execPath, [mode.main, 'render', '--out', out], { allowFail: true, env });
+    const ms = performance.now() - t;
+    rmSync(out, { recursive: true, force: true });
+    if (run.code !== 0) {
+      log(`${mode.name}: vipkeeper render failed (${run.code}): ${run.stderr.trim().split('\n').at(-1)}`);
+      return;
+    }
+    times.push(ms);
+  }
+  r.renderMs = median(times);
 }
 
 const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `/proc/sys/net/ipv4/neigh/default/${k}`);
@@ -303,11 +373,31 @@ const ROWS: Row[] = [
   { metric: 'pass adding one server max (ms)', digits: 0, value: (r) => max(r.passStartMs) },
   { metric: 'pass removing one server p50 (ms)', digits: 0, value: (r) => median(r.passKillMs) },
   { metric: 'pass removing one server max (ms)', digits: 0, value: (r) => max(r.passKillMs) },
+  { metric: 'event -> Runtime API answer, adding one server p50 (ms, from the pass record)', digits: 0, value: (r) => median(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite)) },
+  { metric: 'event -> Runtime API answer, adding one server p99 (ms)', digits: 0, value: (r) => pct(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite), 99) },
   { metric: `passes applied for the ${2 * CHANGES} changes`, digits: 0, value: (r) => (r.passes > 0 ? r.passes : NaN) },
   { metric: '... of which haproxy reloads', digits: 0, value: (r) => (r.passes > 0 ? r.reloads : NaN) },
   { metric: 'agent RSS idle (MB)', digits: 1, value: (r) => r.rssMb, zero: true },
   { metric: '/status latency, median of 20 (ms)', digits: 1, value: (r) => r.statusMs },
+  { metric: `\`vipkeeper render\` wall time, median of ${RENDER_RUNS} (ms)`, digits: 0, value: (r) => r.renderMs, zero: true },
+  { metric: '... with this many host network interfaces', digits: 0, value: (r) => r.interfaces, zero: true },
 ];
+
+/** The "after" agent's pass breakdown per N: p50 / p99 of each stage over the passes of each kind. */
+function breakdownTable(results: Map<number, Record<Mode['name'], Result>>): string {
+  const cell = (xs: number[]) => (xs.length === 0 ? '–' : `${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`);
+  const lines = [
+    `| N | pass | passes | ${STAGES.join(' | ')} | durationMs |`,
+    `| ---: | --- | ---: | ${STAGES.map(() => '---:').join(' | ')} | ---: |`,
+  ];
+  for (const [n, byMode] of results) {
+    if (n === 0) continue;
+    for (const [what, bs] of [['adding one server', byMode.after.breakdownStart], ['removing one server', byMode.after.breakdownKill]] as const) {
+      lines.push(`| ${n} | ${what} | ${bs.length} | ${STAGES.map((s) => cell(bs.map((b) => b.stages[s]))).join(' | ')} | ${cell(bs.map((b) => b.durationMs))} |`);
+    }
+  }
+  return lines.join('\n');
+}
 
 function table(results: Map<number, Record<Mode['name'], Result>>): string {
   const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
@@ -327,8 +417,8 @@ function table(results: Map<number, Record<Mode['name'], Result>>): string {
 /** The scale section: runs, then returns its Markdown table. Expects the lab to be set up. */
 export async function scaleSection(): Promise<string> {
   const modes: Mode[] = [
-    { name: 'before', command: [process.execPath, await buildBefore(), 'run'] },
-    { name: 'after', command: [process.execPath, CLI, 'run'] },
+    { name: 'before', main: await buildBefore() },
+    { name: 'after', main: CLI },
   ];
   const results = new Map<number, Record<Mode['name'], Result>>();
   const t0 = Date.now();
@@ -347,6 +437,7 @@ export async function scaleSection(): Promise<string> {
       const byMode = {} as Record<Mode['name'], Result>;
       for (const mode of order) {
         const r = await measure(mode, n, base);
+        await measureRender(mode, r);
         byMode[mode.name] = r;
         log(`N=${n} ${mode.name}: ${JSON.stringify(r)}`);
       }
@@ -366,6 +457,10 @@ export async function scaleSection(): Promise<string> {
     '',
     table(results),
     '',
-    'Per-run values are on stderr; – is a step that failed or does not apply.',
+    'Per-run values are on stderr; – is a step that failed or does not apply. The event -> Runtime API rows are the pass record\'s triggerToRuntimeApiMs: from the agent\'s receipt of the first event of the pass (its debounce included) to HAProxy\'s answer to the pass\'s Runtime API batch.',
+    '',
+    `Where the "after" agent's passes spent their time (ms, p50 / p99 over the ${CHANGES} passes of each kind; from its debug 'pass breakdown' lines):`,
+    '',
+    breakdownTable(results),
   ].join('\n');
 }
