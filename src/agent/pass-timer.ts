@@ -77,6 +77,11 @@ export class PassTimer implements StageTiming {
     this.#marks.set(name, this.now());
   }
 
+  /** Every mark, as milliseconds since the pass began. */
+  marks(): Record<string, number> {
+    return Object.fromEntries([...this.#marks].map(([name, at]) => [name, at - this.startedAt]));
+  }
+
   /** When `name` was marked last, or null. */
   markedAt(name: string): number | null {
     return this.#marks.get(name) ?? null;

@@ -129,6 +129,7 @@ export class HaproxyApplier {
     // is reloaded after all (the Runtime API failed) is checked first, below.
     const checked = reloadReason !== null;
     await this.p.files.install('haproxy.cfg', target.text, checked ? validate : async () => undefined);
+    timing.mark('file installed');
 
     if (reloadReason === null) {
       try {
@@ -151,6 +152,7 @@ export class HaproxyApplier {
       }
     }
     await this.#reload(before);
+    timing.mark('reloaded');
     await this.p.files.markGood('haproxy.cfg');
     return { method: 'reload', changes, reloadReason: reloadReason ?? 'the runtime API change failed' };
   }
