@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STAGES, type Stage } from '../src/agent/pass-timer.js';
-import type { ServerStateRow } from '../src/haproxy/runtime-api.js';
+import { runtimeCommand, type ServerStateRow } from '../src/haproxy/runtime-api.js';
 import { AgentUnderTest } from '../test/lab/support/agent.js';
 import { CLI, REPO } from '../test/lab/support/cli.js';
 import { TEST_IFACE, TEST_LABEL, TEST_VIP, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
@@ -67,6 +67,8 @@ interface Breakdown {
   readonly stages: Record<Stage, number>;
   readonly durationMs: number;
   readonly toApiMs: number;
+  /** Docker's StartedAt of the container the pass added -> the Runtime API's answer (log time less the rest of the pass). */
+  readonly startToApiMs: number;
 }
 
 /** What one agent showed at one N; NaN where a step failed or does not apply. */
@@ -158,6 +160,21 @@ async function pollRows(agent: AgentUnderTest, what: string, onRows: (rows: Serv
 
 const isReady = (r: ServerStateRow) => r.opState === 2 && r.adminState === 0;
 
+/**
+ * Polls `get weight be_apps/NAME` every `everyMs` until HAProxy knows the server; returns when
+ * the answer arrived. One line per poll: `show servers state` is ~110 KB at N=1000, and polling
+ * it every 10 ms while the container starts took CPU from the agent it measures.
+ */
+async function pollPresent(agent: AgentUnderTest, name: string, timeoutMs = 30_000, everyMs = 10): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await runtimeCommand(agent.adminSocket, `get weight be_apps/${name}`, 2000).catch(() => '');
+    if (/^\d+ \(initial \d+\)/.test(answer)) return Date.now();
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${name} in HAProxy`);
+    await sleep(everyMs);
+  }
+}
+
 async function statusLatency(): Promise<number> {
   await httpGet(STATUS_URL).catch(() => undefined);
   const times: number[] = [];
@@ -220,27 +237,29 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     r.statusMs = await statusLatency();
 
     const passesBefore = agent.passes().length;
+    const startedAt = new Map<string, number>();
     for (let i = 0; i < CHANGES; i++) {
       const name = `vks-${mode.name}-${n}-${i}`;
-      let present = NaN;
       let ready = NaN;
-      const seen = pollRows(agent, `${name} ready`, (rows, at) => {
-        const row = rows.find((x) => x.server === name);
-        if (row && Number.isNaN(present)) present = at;
-        if (!row || !isReady(row)) return false;
-        ready = at;
-        return true;
-      });
+      const seen = pollPresent(agent, name);
       seen.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+      let present: number;
       try {
         await runApp({ name, labels: APP_LABELS, network: NETWORK });
         extra.push(name);
       } finally {
-        await seen;
+        present = await seen;
       }
-      const startedAt = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
-      r.startPresentMs.push(present - startedAt);
-      r.startReadyMs.push(ready - startedAt);
+      await pollRows(agent, `${name} ready`, (rows, at) => {
+        const row = rows.find((x) => x.server === name);
+        if (!row || !isReady(row)) return false;
+        ready = at;
+        return true;
+      });
+      const started = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
+      startedAt.set(`be_apps/${name}`, started);
+      r.startPresentMs.push(present - started);
+      r.startReadyMs.push(ready - started);
       await sleep(300);
     }
     for (const name of extra) {
@@ -272,7 +291,15 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
         const b = breakdowns.get(p.pass);
         if (!b || !Array.isArray(p[key]) || (p[key] as unknown[]).length === 0) return [];
         const stages = b.stagesMs as Record<Stage, number>;
-        return [{ stages, durationMs: Number(b.durationMs), toApiMs: b.triggerToRuntimeApiMs === null ? NaN : Number(b.triggerToRuntimeApiMs) }];
+        const apiMark = (b.marksMs as Record<string, number> | undefined)?.['runtime-api'];
+        const apiAt = apiMark === undefined ? NaN : logTime(b.time) - (Number(b.durationMs) - apiMark);
+        const added = (p.added as string[]).length === 1 ? startedAt.get((p.added as string[])[0]!) : undefined;
+        return [{
+          stages,
+          durationMs: Number(b.durationMs),
+          toApiMs: b.triggerToRuntimeApiMs === null ? NaN : Number(b.triggerToRuntimeApiMs),
+          startToApiMs: added === undefined ? NaN : apiAt - added,
+        }];
       });
     r.breakdownStart = breakdown('added');
     r.breakdownKill = breakdown('removed');
@@ -375,6 +402,8 @@ const ROWS: Row[] = [
   { metric: 'pass removing one server max (ms)', digits: 0, value: (r) => max(r.passKillMs) },
   { metric: 'event -> Runtime API answer, adding one server p50 (ms, from the pass record)', digits: 0, value: (r) => median(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite)) },
   { metric: 'event -> Runtime API answer, adding one server p99 (ms)', digits: 0, value: (r) => pct(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite), 99) },
+  { metric: 'container start -> Runtime API answer p50 (ms, Docker\'s StartedAt to the pass\'s answer)', digits: 0, value: (r) => median(r.breakdownStart.map((b) => b.startToApiMs).filter(Number.isFinite)) },
+  { metric: 'container start -> Runtime API answer p99 (ms)', digits: 0, value: (r) => pct(r.breakdownStart.map((b) => b.startToApiMs).filter(Number.isFinite), 99) },
   { metric: `passes applied for the ${2 * CHANGES} changes`, digits: 0, value: (r) => (r.passes > 0 ? r.passes : NaN) },
   { metric: '... of which haproxy reloads', digits: 0, value: (r) => (r.passes > 0 ? r.reloads : NaN) },
   { metric: 'agent RSS idle (MB)', digits: 1, value: (r) => r.rssMb, zero: true },
@@ -453,7 +482,7 @@ export async function scaleSection(): Promise<string> {
   }
   return [
     `Scale: N backends (busybox httpd containers on a bridge network, reached on their addresses), "before" = the agent at ${BEFORE_REF}, "after" = this build, one run each.`,
-    `Changes: ${CHANGES} containers started one by one after the agent settled, then killed one by one; times from Docker's StartedAt / FinishedAt to the first 10 ms poll of \`show servers state\` that shows it. N=0 is an agent with no containers, for its RSS.`,
+    `Changes: ${CHANGES} containers started one by one after the agent settled, then killed one by one; times from Docker's StartedAt / FinishedAt to the first 10 ms poll that shows it (\`get weight\` for a new server, then \`show servers state\` for ready and drained). N=0 is an agent with no containers, for its RSS.`,
     '',
     table(results),
     '',
