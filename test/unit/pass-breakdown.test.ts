@@ -171,13 +171,25 @@ describe('PassTimer', () => {
 });
 
 describe('PassScheduler: a pass learns how long its first trigger waited', () => {
-  it('hands the pass the wait of the oldest trigger it coalesced (at least the quiet time)', async () => {
+  it('a trigger that arrived while a pass ran waited for that pass, and says so', async () => {
     const waits: number[] = [];
-    const s = new PassScheduler({ quietMs: 20, maxWaitMs: 1000 }, async (_t, waitedMs) => void waits.push(waitedMs));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let first!: () => void;
+    const firstRunning = new Promise<void>((r) => (first = r));
+    const s = new PassScheduler({ quietMs: 1, maxWaitMs: 1000 }, async (_t, waitedMs) => {
+      waits.push(waitedMs);
+      if (waits.length === 1) {
+        first();
+        await held;
+      }
+    });
     s.trigger('a');
+    await firstRunning;
     s.trigger('b');
+    setTimeout(release, 30);
     await s.idle();
-    expect(waits).toHaveLength(1);
-    expect(waits[0]).toBeGreaterThanOrEqual(19); // timers may fire a millisecond early
+    expect(waits).toHaveLength(2);
+    expect(waits[1]).toBeGreaterThanOrEqual(29); // timers may fire a millisecond early
   });
 });
