@@ -69,6 +69,9 @@ interface Breakdown {
   readonly toApiMs: number;
   /** Docker's StartedAt of the container the pass added -> the Runtime API's answer (log time less the rest of the pass). */
   readonly startToApiMs: number;
+  /** When the apply step's moments happened, since the pass began (file installed, runtime-api, reloaded). */
+  readonly marksMs: Record<string, number>;
+  readonly waitedMs: number;
 }
 
 /** What one agent showed at one N; NaN where a step failed or does not apply. */
@@ -299,6 +302,8 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
           durationMs: Number(b.durationMs),
           toApiMs: b.triggerToRuntimeApiMs === null ? NaN : Number(b.triggerToRuntimeApiMs),
           startToApiMs: added === undefined ? NaN : apiAt - added,
+          marksMs: (b.marksMs as Record<string, number> | undefined) ?? {},
+          waitedMs: Number(b.waitedMs),
         }];
       });
     r.breakdownStart = breakdown('added');
