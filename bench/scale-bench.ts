@@ -88,6 +88,9 @@ interface Result {
   /** `vipkeeper render` wall time, median of RENDER_RUNS; and the host's interfaces meanwhile. */
   renderMs: number;
   interfaces: number;
+  /** N=0 only: the same with EXTRA_INTERFACES more veths on the host and no container. */
+  renderManyIfacesMs: number;
+  manyInterfaces: number;
   /** Passes that changed something after the agent settled: one per change, ideally. */
   passes: number;
   reloads: number;
@@ -108,6 +111,8 @@ const emptyResult = (): Result => ({
   breakdownKill: [],
   renderMs: NaN,
   interfaces: NaN,
+  renderManyIfacesMs: NaN,
+  manyInterfaces: NaN,
   passes: 0,
   reloads: 0,
   rssMb: NaN,
@@ -322,9 +327,12 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
 
 const RENDER_RUNS = 3;
 
-/** `vipkeeper render` of `mode` over the N containers: wall time of the whole command (node start-up, host facts, Docker, both checks), median of RENDER_RUNS. */
-async function measureRender(mode: Mode, r: Result): Promise<void> {
-  r.interfaces = readdirSync('/sys/class/net').length;
+/**
+ * `vipkeeper render` of `mode` over the containers there are: wall time of the whole command (node
+ * start-up, host facts, Docker, both checks), median of RENDER_RUNS (one run when it takes over 10 s).
+ */
+async function measureRender(mode: Mode): Promise<{ ms: number; interfaces: number }> {
+  const interfaces = readdirSync('/sys/class/net').length;
   const env = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     VIPKEEPER_VIRTUAL_IPS: TEST_VIP,
@@ -333,7 +341,7 @@ async function measureRender(mode: Mode, r: Result): Promise<void> {
     VIPKEEPER_LOG_LEVEL: 'warn',
   };
   const times: number[] = [];
-  for (let i = 0; i < RENDER_RUNS; i++) {
+  for (let i = 0; i < RENDER_RUNS && !(times[0]! > 10_000); i++) {
     const out = mkdtempSync(join(tmpdir(), 'vipkeeper-bench-render-'));
     const t = performance.now();
     const run = await sh(process.execPath, [mode.main, 'render', '--out', out], { allowFail: true, env });
@@ -341,11 +349,29 @@ async function measureRender(mode: Mode, r: Result): Promise<void> {
     rmSync(out, { recursive: true, force: true });
     if (run.code !== 0) {
       log(`${mode.name}: vipkeeper render failed (${run.code}): ${run.stderr.trim().split('\n').at(-1)}`);
-      return;
+      return { ms: NaN, interfaces };
     }
     times.push(ms);
   }
-  r.renderMs = median(times);
+  return { ms: median(times), interfaces };
+}
+
+/** Host interfaces added for the render measure without containers (veth pairs: this kernel has no dummy driver). */
+const EXTRA_INTERFACES = 1000;
+
+/** Runs `fn` with EXTRA_INTERFACES more veths on the host (made with one `ip -batch`), removed afterwards. */
+async function withManyInterfaces<T>(fn: () => Promise<T>): Promise<T> {
+  const pairs = Array.from({ length: EXTRA_INTERFACES / 2 }, (_, i) => `vkr${i}`);
+  const batch = join(mkdtempSync(join(tmpdir(), 'vipkeeper-bench-ifaces-')), 'batch');
+  writeFileSync(batch, pairs.map((p) => `link add ${p} type veth peer name ${p}p`).join('\n') + '\n');
+  try {
+    await sh('ip', ['-force', '-batch', batch], { allowFail: true });
+    return await fn();
+  } finally {
+    writeFileSync(batch, pairs.map((p) => `link del ${p}`).join('\n') + '\n');
+    await sh('ip', ['-force', '-batch', batch], { allowFail: true });
+    rmSync(batch, { force: true });
+  }
 }
 
 const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `/proc/sys/net/ipv4/neigh/default/${k}`);
@@ -390,7 +416,7 @@ async function createNetwork(): Promise<void> {
   await docker('network', 'create', '--label', `${TEST_LABEL}=1`, NETWORK);
 }
 
-type Row = { metric: string; digits: number; value: (r: Result) => number; zero?: boolean };
+type Row = { metric: string; digits: number; value: (r: Result) => number; zero?: boolean; onlyZero?: boolean };
 
 const ROWS: Row[] = [
   { metric: 'agent start -> all N servers ready (ms)', digits: 0, value: (r) => r.readyAllMs },
@@ -415,6 +441,8 @@ const ROWS: Row[] = [
   { metric: '/status latency, median of 20 (ms)', digits: 1, value: (r) => r.statusMs },
   { metric: `\`vipkeeper render\` wall time, median of ${RENDER_RUNS} (ms)`, digits: 0, value: (r) => r.renderMs, zero: true },
   { metric: '... with this many host network interfaces', digits: 0, value: (r) => r.interfaces, zero: true },
+  { metric: `\`vipkeeper render\` with ${EXTRA_INTERFACES} more veths on the host, no container (ms)`, digits: 0, value: (r) => r.renderManyIfacesMs, zero: true, onlyZero: true },
+  { metric: '... with this many host network interfaces', digits: 0, value: (r) => r.manyInterfaces, zero: true, onlyZero: true },
 ];
 
 /** The "after" agent's pass breakdown per N: p50 / p99 of each stage over the passes of each kind. */
@@ -438,7 +466,7 @@ function table(results: Map<number, Record<Mode['name'], Result>>): string {
   const lines = ['| metric | N | before | after | after/before |', '| --- | ---: | ---: | ---: | ---: |'];
   for (const row of ROWS) {
     for (const [n, byMode] of results) {
-      if (n === 0 && !row.zero) continue;
+      if ((n === 0 && !row.zero) || (n !== 0 && row.onlyZero)) continue;
       const b = row.value(byMode.before);
       const a = row.value(byMode.after);
       const ratio = !Number.isFinite(a) || !Number.isFinite(b) ? '–' : b === 0 ? (a === 0 ? '1.00' : 'inf') : (a / b).toFixed(2);
@@ -471,7 +499,8 @@ export async function scaleSection(): Promise<string> {
       const byMode = {} as Record<Mode['name'], Result>;
       for (const mode of order) {
         const r = await measure(mode, n, base);
-        await measureRender(mode, r);
+        ({ ms: r.renderMs, interfaces: r.interfaces } = await measureRender(mode));
+        if (n === 0) ({ ms: r.renderManyIfacesMs, interfaces: r.manyInterfaces } = await withManyInterfaces(() => measureRender(mode)));
         byMode[mode.name] = r;
         log(`N=${n} ${mode.name}: ${JSON.stringify(r)}`);
       }
