@@ -121,9 +121,9 @@ const killGroup = (app: App, signal: NodeJS.Signals) => {
 };
 
 function svc(frontendPort: number, servers: Server[]): Service {
-  return { name: 'apps', mode: 'http', frontendPort, hosts: [], path: null, balance: 'roundrobin', check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 }, servers };
+  return { name: 'apps', mode: 'http', frontendPort, hosts: [], path: null, balance: 'roundrobin', memberClass: 'multiple', check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 }, servers };
 }
-const server = (a: App): Server => ({ name: a.name, containerId: a.name, containerName: a.name, address: '127.0.0.1', port: a.port, weight: 100, maxconn: null });
+const server = (a: App): Server => ({ name: a.name, containerId: a.name, containerName: a.name, address: '127.0.0.1', port: a.port, weight: 100, maxconn: null, role: 'active', standby: false });
 const BE = backendName('apps');
 const none: ChangeSet = { structural: null, add: [], remove: [], update: [] };
 

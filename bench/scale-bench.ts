@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerStateRow } from '../src/haproxy/runtime-api.js';
+import { STAGES, type Stage } from '../src/agent/pass-timer.js';
+import { runtimeCommand, type ServerStateRow } from '../src/haproxy/runtime-api.js';
 import { AgentUnderTest } from '../test/lab/support/agent.js';
 import { CLI, REPO } from '../test/lab/support/cli.js';
-import { TEST_LABEL, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
+import { TEST_IFACE, TEST_LABEL, TEST_VIP, docker, httpGet, removeTestContainers, runApp, sh } from '../test/lab/support/lab.js';
 import { median } from './churn-bench.js';
 
 // Scale: how the agent copes with N backends (issue 12). Two agents side by side in one run:
@@ -56,7 +58,20 @@ async function buildBefore(): Promise<string> {
 
 interface Mode {
   readonly name: 'before' | 'after';
-  readonly command: readonly string[];
+  /** Its built main.js. */
+  readonly main: string;
+}
+
+/** One pass's stages and its event -> Runtime API time, from the agent's debug 'pass breakdown' line (after only). */
+interface Breakdown {
+  readonly stages: Record<Stage, number>;
+  readonly durationMs: number;
+  readonly toApiMs: number;
+  /** Docker's StartedAt of the container the pass added -> the Runtime API's answer (log time less the rest of the pass). */
+  readonly startToApiMs: number;
+  /** When the apply step's moments happened, since the pass began (file installed, runtime-api, reloaded). */
+  readonly marksMs: Record<string, number>;
+  readonly waitedMs: number;
 }
 
 /** What one agent showed at one N; NaN where a step failed or does not apply. */
@@ -68,6 +83,14 @@ interface Result {
   killDrainedMs: number[];
   passStartMs: number[];
   passKillMs: number[];
+  breakdownStart: Breakdown[];
+  breakdownKill: Breakdown[];
+  /** `vipkeeper render` wall time, median of RENDER_RUNS; and the host's interfaces meanwhile. */
+  renderMs: number;
+  interfaces: number;
+  /** N=0 only: the same with EXTRA_INTERFACES more veths on the host and no container. */
+  renderManyIfacesMs: number;
+  manyInterfaces: number;
   /** Passes that changed something after the agent settled: one per change, ideally. */
   passes: number;
   reloads: number;
@@ -76,7 +99,25 @@ interface Result {
   error?: string;
 }
 
-const emptyResult = (): Result => ({ readyAllMs: NaN, firstLogMs: NaN, startPresentMs: [], startReadyMs: [], killDrainedMs: [], passStartMs: [], passKillMs: [], passes: 0, reloads: 0, rssMb: NaN, statusMs: NaN });
+const emptyResult = (): Result => ({
+  readyAllMs: NaN,
+  firstLogMs: NaN,
+  startPresentMs: [],
+  startReadyMs: [],
+  killDrainedMs: [],
+  passStartMs: [],
+  passKillMs: [],
+  breakdownStart: [],
+  breakdownKill: [],
+  renderMs: NaN,
+  interfaces: NaN,
+  renderManyIfacesMs: NaN,
+  manyInterfaces: NaN,
+  passes: 0,
+  reloads: 0,
+  rssMb: NaN,
+  statusMs: NaN,
+});
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -127,6 +168,21 @@ async function pollRows(agent: AgentUnderTest, what: string, onRows: (rows: Serv
 
 const isReady = (r: ServerStateRow) => r.opState === 2 && r.adminState === 0;
 
+/**
+ * Polls `get weight be_apps/NAME` every `everyMs` until HAProxy knows the server; returns when
+ * the answer arrived. One line per poll: `show servers state` is ~110 KB at N=1000, and polling
+ * it every 10 ms while the container starts took CPU from the agent it measures.
+ */
+async function pollPresent(agent: AgentUnderTest, name: string, timeoutMs = 30_000, everyMs = 10): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await runtimeCommand(agent.adminSocket, `get weight be_apps/${name}`, 2000).catch(() => '');
+    if (/^\d+ \(initial \d+\)/.test(answer)) return Date.now();
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${name} in HAProxy`);
+    await sleep(everyMs);
+  }
+}
+
 async function statusLatency(): Promise<number> {
   await httpGet(STATUS_URL).catch(() => undefined);
   const times: number[] = [];
@@ -164,7 +220,8 @@ async function stopBounded(agent: AgentUnderTest, mode: Mode, n: number): Promis
 /** One agent at one N: start-up, idle RSS, /status, then CHANGES starts and CHANGES kills one by one. */
 async function measure(mode: Mode, n: number, base: readonly string[]): Promise<Result> {
   const r = emptyResult();
-  const agent = new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'info' }, mode.command);
+  // Debug for both agents alike: the pass breakdown is a debug line.
+  const agent = new AgentUnderTest({ VIPKEEPER_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'debug' }, [process.execPath, mode.main, 'run']);
   const extra: string[] = [];
   const spawnedAt = Date.now();
   agent.start();
@@ -188,27 +245,29 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     r.statusMs = await statusLatency();
 
     const passesBefore = agent.passes().length;
+    const startedAt = new Map<string, number>();
     for (let i = 0; i < CHANGES; i++) {
       const name = `vks-${mode.name}-${n}-${i}`;
-      let present = NaN;
       let ready = NaN;
-      const seen = pollRows(agent, `${name} ready`, (rows, at) => {
-        const row = rows.find((x) => x.server === name);
-        if (row && Number.isNaN(present)) present = at;
-        if (!row || !isReady(row)) return false;
-        ready = at;
-        return true;
-      });
+      const seen = pollPresent(agent, name);
       seen.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+      let present: number;
       try {
         await runApp({ name, labels: APP_LABELS, network: NETWORK });
         extra.push(name);
       } finally {
-        await seen;
+        present = await seen;
       }
-      const startedAt = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
-      r.startPresentMs.push(present - startedAt);
-      r.startReadyMs.push(ready - startedAt);
+      await pollRows(agent, `${name} ready`, (rows, at) => {
+        const row = rows.find((x) => x.server === name);
+        if (!row || !isReady(row)) return false;
+        ready = at;
+        return true;
+      });
+      const started = Date.parse(await docker('inspect', '-f', '{{.State.StartedAt}}', name));
+      startedAt.set(`be_apps/${name}`, started);
+      r.startPresentMs.push(present - started);
+      r.startReadyMs.push(ready - started);
       await sleep(300);
     }
     for (const name of extra) {
@@ -234,6 +293,26 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     const durations = (key: 'added' | 'removed') => changes.filter((p) => Array.isArray(p[key]) && (p[key] as unknown[]).length > 0).map((p) => Number(p.durationMs));
     r.passStartMs = durations('added');
     r.passKillMs = durations('removed');
+    const breakdowns = new Map(agent.logs.filter((l) => l.msg === 'pass breakdown').map((l) => [l.pass, l]));
+    const breakdown = (key: 'added' | 'removed'): Breakdown[] =>
+      changes.flatMap((p) => {
+        const b = breakdowns.get(p.pass);
+        if (!b || !Array.isArray(p[key]) || (p[key] as unknown[]).length === 0) return [];
+        const stages = b.stagesMs as Record<Stage, number>;
+        const apiMark = (b.marksMs as Record<string, number> | undefined)?.['runtime-api'];
+        const apiAt = apiMark === undefined ? NaN : logTime(b.time) - (Number(b.durationMs) - apiMark);
+        const added = (p.added as string[]).length === 1 ? startedAt.get((p.added as string[])[0]!) : undefined;
+        return [{
+          stages,
+          durationMs: Number(b.durationMs),
+          toApiMs: b.triggerToRuntimeApiMs === null ? NaN : Number(b.triggerToRuntimeApiMs),
+          startToApiMs: added === undefined ? NaN : apiAt - added,
+          marksMs: (b.marksMs as Record<string, number> | undefined) ?? {},
+          waitedMs: Number(b.waitedMs),
+        }];
+      });
+    r.breakdownStart = breakdown('added');
+    r.breakdownKill = breakdown('removed');
     r.passes = changes.length;
     r.reloads = changes.filter((p) => p.applied === 'reload').length;
   } catch (err) {
@@ -244,6 +323,55 @@ async function measure(mode: Mode, n: number, base: readonly string[]): Promise<
     if (extra.length > 0) await sh('docker', ['rm', '-f', ...extra], { allowFail: true });
   }
   return r;
+}
+
+const RENDER_RUNS = 3;
+
+/**
+ * `vipkeeper render` of `mode` over the containers there are: wall time of the whole command (node
+ * start-up, host facts, Docker, both checks), median of RENDER_RUNS (one run when it takes over 10 s).
+ */
+async function measureRender(mode: Mode): Promise<{ ms: number; interfaces: number }> {
+  const interfaces = readdirSync('/sys/class/net').length;
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    VIPKEEPER_VIRTUAL_IPS: TEST_VIP,
+    VIPKEEPER_INTERFACE: TEST_IFACE,
+    VIPKEEPER_NODE_ROLE: '',
+    VIPKEEPER_LOG_LEVEL: 'warn',
+  };
+  const times: number[] = [];
+  for (let i = 0; i < RENDER_RUNS && !(times[0]! > 10_000); i++) {
+    const out = mkdtempSync(join(tmpdir(), 'vipkeeper-bench-render-'));
+    const t = performance.now();
+    const run = await sh(process.execPath, [mode.main, 'render', '--out', out], { allowFail: true, env });
+    const ms = performance.now() - t;
+    rmSync(out, { recursive: true, force: true });
+    if (run.code !== 0) {
+      log(`${mode.name}: vipkeeper render failed (${run.code}): ${run.stderr.trim().split('\n').at(-1)}`);
+      return { ms: NaN, interfaces };
+    }
+    times.push(ms);
+  }
+  return { ms: median(times), interfaces };
+}
+
+/** Host interfaces added for the render measure without containers (veth pairs: this kernel has no dummy driver). */
+const EXTRA_INTERFACES = 1000;
+
+/** Runs `fn` with EXTRA_INTERFACES more veths on the host (made with one `ip -batch`), removed afterwards. */
+async function withManyInterfaces<T>(fn: () => Promise<T>): Promise<T> {
+  const pairs = Array.from({ length: EXTRA_INTERFACES / 2 }, (_, i) => `vkr${i}`);
+  const batch = join(mkdtempSync(join(tmpdir(), 'vipkeeper-bench-ifaces-')), 'batch');
+  writeFileSync(batch, pairs.map((p) => `link add ${p} type veth peer name ${p}p`).join('\n') + '\n');
+  try {
+    await sh('ip', ['-force', '-batch', batch], { allowFail: true });
+    return await fn();
+  } finally {
+    writeFileSync(batch, pairs.map((p) => `link del ${p}`).join('\n') + '\n');
+    await sh('ip', ['-force', '-batch', batch], { allowFail: true });
+    rmSync(batch, { force: true });
+  }
 }
 
 const NEIGH = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((k) => `/proc/sys/net/ipv4/neigh/default/${k}`);
@@ -288,7 +416,7 @@ async function createNetwork(): Promise<void> {
   await docker('network', 'create', '--label', `${TEST_LABEL}=1`, NETWORK);
 }
 
-type Row = { metric: string; digits: number; value: (r: Result) => number; zero?: boolean };
+type Row = { metric: string; digits: number; value: (r: Result) => number; zero?: boolean; onlyZero?: boolean };
 
 const ROWS: Row[] = [
   { metric: 'agent start -> all N servers ready (ms)', digits: 0, value: (r) => r.readyAllMs },
@@ -303,18 +431,42 @@ const ROWS: Row[] = [
   { metric: 'pass adding one server max (ms)', digits: 0, value: (r) => max(r.passStartMs) },
   { metric: 'pass removing one server p50 (ms)', digits: 0, value: (r) => median(r.passKillMs) },
   { metric: 'pass removing one server max (ms)', digits: 0, value: (r) => max(r.passKillMs) },
+  { metric: 'event -> Runtime API answer, adding one server p50 (ms, from the pass record)', digits: 0, value: (r) => median(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite)) },
+  { metric: 'event -> Runtime API answer, adding one server p99 (ms)', digits: 0, value: (r) => pct(r.breakdownStart.map((b) => b.toApiMs).filter(Number.isFinite), 99) },
+  { metric: 'container start -> Runtime API answer p50 (ms, Docker\'s StartedAt to the pass\'s answer)', digits: 0, value: (r) => median(r.breakdownStart.map((b) => b.startToApiMs).filter(Number.isFinite)) },
+  { metric: 'container start -> Runtime API answer p99 (ms)', digits: 0, value: (r) => pct(r.breakdownStart.map((b) => b.startToApiMs).filter(Number.isFinite), 99) },
   { metric: `passes applied for the ${2 * CHANGES} changes`, digits: 0, value: (r) => (r.passes > 0 ? r.passes : NaN) },
   { metric: '... of which haproxy reloads', digits: 0, value: (r) => (r.passes > 0 ? r.reloads : NaN) },
   { metric: 'agent RSS idle (MB)', digits: 1, value: (r) => r.rssMb, zero: true },
   { metric: '/status latency, median of 20 (ms)', digits: 1, value: (r) => r.statusMs },
+  { metric: `\`vipkeeper render\` wall time, median of ${RENDER_RUNS} (ms)`, digits: 0, value: (r) => r.renderMs, zero: true },
+  { metric: '... with this many host network interfaces', digits: 0, value: (r) => r.interfaces, zero: true },
+  { metric: `\`vipkeeper render\` with ${EXTRA_INTERFACES} more veths on the host, no container (ms)`, digits: 0, value: (r) => r.renderManyIfacesMs, zero: true, onlyZero: true },
+  { metric: '... with this many host network interfaces', digits: 0, value: (r) => r.manyInterfaces, zero: true, onlyZero: true },
 ];
+
+/** The "after" agent's pass breakdown per N: p50 / p99 of each stage over the passes of each kind. */
+function breakdownTable(results: Map<number, Record<Mode['name'], Result>>): string {
+  const cell = (xs: number[]) => (xs.length === 0 ? '–' : `${pct(xs, 50).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`);
+  const lines = [
+    `| N | pass | passes | ${STAGES.join(' | ')} | durationMs |`,
+    `| ---: | --- | ---: | ${STAGES.map(() => '---:').join(' | ')} | ---: |`,
+  ];
+  for (const [n, byMode] of results) {
+    if (n === 0) continue;
+    for (const [what, bs] of [['adding one server', byMode.after.breakdownStart], ['removing one server', byMode.after.breakdownKill]] as const) {
+      lines.push(`| ${n} | ${what} | ${bs.length} | ${STAGES.map((s) => cell(bs.map((b) => b.stages[s]))).join(' | ')} | ${cell(bs.map((b) => b.durationMs))} |`);
+    }
+  }
+  return lines.join('\n');
+}
 
 function table(results: Map<number, Record<Mode['name'], Result>>): string {
   const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
   const lines = ['| metric | N | before | after | after/before |', '| --- | ---: | ---: | ---: | ---: |'];
   for (const row of ROWS) {
     for (const [n, byMode] of results) {
-      if (n === 0 && !row.zero) continue;
+      if ((n === 0 && !row.zero) || (n !== 0 && row.onlyZero)) continue;
       const b = row.value(byMode.before);
       const a = row.value(byMode.after);
       const ratio = !Number.isFinite(a) || !Number.isFinite(b) ? '–' : b === 0 ? (a === 0 ? '1.00' : 'inf') : (a / b).toFixed(2);
@@ -327,8 +479,8 @@ function table(results: Map<number, Record<Mode['name'], Result>>): string {
 /** The scale section: runs, then returns its Markdown table. Expects the lab to be set up. */
 export async function scaleSection(): Promise<string> {
   const modes: Mode[] = [
-    { name: 'before', command: [process.execPath, await buildBefore(), 'run'] },
-    { name: 'after', command: [process.execPath, CLI, 'run'] },
+    { name: 'before', main: await buildBefore() },
+    { name: 'after', main: CLI },
   ];
   const results = new Map<number, Record<Mode['name'], Result>>();
   const t0 = Date.now();
@@ -347,6 +499,8 @@ export async function scaleSection(): Promise<string> {
       const byMode = {} as Record<Mode['name'], Result>;
       for (const mode of order) {
         const r = await measure(mode, n, base);
+        ({ ms: r.renderMs, interfaces: r.interfaces } = await measureRender(mode));
+        if (n === 0) ({ ms: r.renderManyIfacesMs, interfaces: r.manyInterfaces } = await withManyInterfaces(() => measureRender(mode)));
         byMode[mode.name] = r;
         log(`N=${n} ${mode.name}: ${JSON.stringify(r)}`);
       }
@@ -362,10 +516,14 @@ export async function scaleSection(): Promise<string> {
   }
   return [
     `Scale: N backends (busybox httpd containers on a bridge network, reached on their addresses), "before" = the agent at ${BEFORE_REF}, "after" = this build, one run each.`,
-    `Changes: ${CHANGES} containers started one by one after the agent settled, then killed one by one; times from Docker's StartedAt / FinishedAt to the first 10 ms poll of \`show servers state\` that shows it. N=0 is an agent with no containers, for its RSS.`,
+    `Changes: ${CHANGES} containers started one by one after the agent settled, then killed one by one; times from Docker's StartedAt / FinishedAt to the first 10 ms poll that shows it (\`get weight\` for a new server, then \`show servers state\` for ready and drained). N=0 is an agent with no containers, for its RSS.`,
     '',
     table(results),
     '',
-    'Per-run values are on stderr; – is a step that failed or does not apply.',
+    'Per-run values are on stderr; – is a step that failed or does not apply. The event -> Runtime API rows are the pass record\'s triggerToRuntimeApiMs: from the agent\'s receipt of the first event of the pass (its debounce included) to HAProxy\'s answer to the pass\'s Runtime API batch.',
+    '',
+    `Where the "after" agent's passes spent their time (ms, p50 / p99 over the ${CHANGES} passes of each kind; from its debug 'pass breakdown' lines):`,
+    '',
+    breakdownTable(results),
   ].join('\n');
 }

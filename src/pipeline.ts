@@ -21,8 +21,13 @@ export function planConfigs(
   templates: Templates,
   context: PlanContext = {},
 ): Plan {
-  const state = withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
+  const state = desiredState(config, containers, context);
   return { state, rendered: renderConfigs(config, state, templates) };
+}
+
+/** The first half of planConfigs: what should run, without printing the files. Pure. */
+export function desiredState(config: Config, containers: readonly ContainerInfo[], context: PlanContext = {}): DesiredState {
+  return withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
 }
 
 /**

@@ -17,7 +17,8 @@ import { NotifyFifo } from '../keepalived/notify-fifo.js';
 import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import { readHandlers } from '../operate/operate-reader.js';
 import { operatorController } from '../operator/operator-edges.js';
-import { planConfigs } from '../pipeline.js';
+import { desiredState } from '../pipeline.js';
+import { renderConfigs } from '../render/render-configs.js';
 import { startStatusServer } from '../status/status-server.js';
 import { AgentStatus } from '../status/status-source.js';
 import { findAdoptable } from '../supervisor/adopt.js';
@@ -62,7 +63,7 @@ export class Agent {
       quietMs: o.quietMs ?? 50,
       maxWaitMs: o.maxWaitMs ?? 500,
       onError: (err) => log.error({ err }, 'a pass threw; the loop goes on'),
-    }, (triggers) => reconciler.pass(triggers).then(() => undefined));
+    }, (triggers, waitedMs) => reconciler.pass(triggers, waitedMs).then(() => undefined));
     const trigger = (why: string) => scheduler.trigger(why);
     const haproxyApplier = new HaproxyApplier({
       files: store, validate: (f) => validate('haproxy', f), control: haproxy, api, deletes,
@@ -75,7 +76,9 @@ export class Agent {
     const warnings = new SkipWarnings(log);
     const reconciler: Reconciler = new Reconciler({
       list: () => listEngines(links, log).then((all) => (operator.prune(all, links.every((l) => l.state === 'up')), all)),
-      plan: (containers, context) => planConfigs(config.current, containers, templates.current(), { ...context, operator: operator.overrides() }),
+      listStats: () => links.map((l) => ({ engine: l.name, ...l.lastListStats() })),
+      desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides() }),
+      render: (state) => renderConfigs(config.current, state, templates.current()),
       templatesKey: () => templates.key(),
       haproxy: haproxyApplier,
       keepalived: keepalivedApplier,

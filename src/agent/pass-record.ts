@@ -1,3 +1,5 @@
+import type { StageTimes } from './pass-timer.js';
+
 /** How a pass brought HAProxy and keepalived to the desired state. */
 export type ApplyMethod = 'none' | 'runtime-api' | 'reload' | 'start';
 
@@ -18,6 +20,12 @@ export interface PassRecord {
   readonly reloadReason?: string | null;
   /** When the pass failed: when it is tried again. */
   readonly retryInMs?: number | null;
+  /** Where `durationMs` went, per stage (ms, 0.1 ms steps); logged at debug level as 'pass breakdown'. */
+  readonly stages?: StageTimes;
+  /** How long its first trigger (a Docker event's arrival, say) waited for the pass to start: the debounce. Not in `durationMs`. */
+  readonly waitedMs?: number | null;
+  /** From its first trigger to HAProxy's answer to the pass's Runtime API batch; null when it made none. */
+  readonly triggerToRuntimeApiMs?: number | null;
 }
 
 /** Counters over the agent's life, for /status and /metrics. */

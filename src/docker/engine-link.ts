@@ -305,6 +305,7 @@ export class EngineLink extends EventEmitter {
   }
 
   async #list(): Promise<ContainerInfo[]> {
+    this.#stats = null; // what this list costs, not an earlier one (an engine that is down lists nothing)
     if (this.#state === 'up' && this.#engine) {
       try {
         this.#cache = this.o.mode === 'swarm' ? await this.#listSwarm(this.#engine) : await this.#listContainers(this.#engine);

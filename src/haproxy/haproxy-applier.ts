@@ -1,4 +1,5 @@
 import type { ApplyMethod } from '../agent/pass-record.js';
+import { NO_TIMING, RUNTIME_API_MARK, type StageTiming } from '../agent/pass-timer.js';
 import { ReloadFailedError } from '../errors.js';
 import type { ConfigFiles } from '../files/config-store.js';
 import type { Logger } from '../log.js';
@@ -70,8 +71,8 @@ export class HaproxyApplier {
   constructor(private readonly p: HaproxyApplierParts) {}
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
-  installInitial(text: string): Promise<boolean> {
-    return this.p.files.install('haproxy.cfg', text, this.p.validate);
+  installInitial(text: string, timing: StageTiming = NO_TIMING): Promise<boolean> {
+    return this.p.files.install('haproxy.cfg', text, (f) => timing.time('validate', () => this.p.validate(f)));
   }
 
   /** Puts back a file that ran before (the new one did not load). */
@@ -84,8 +85,9 @@ export class HaproxyApplier {
     return this.p.files.markGood('haproxy.cfg');
   }
 
-  async apply(applied: HaproxyApplied, target: HaproxyTarget): Promise<HaproxyApplyResult> {
-    const result = await this.#apply(applied, target);
+  /** `timing`: the pass's stage timer (the `haproxy -c` check is its validate stage). */
+  async apply(applied: HaproxyApplied, target: HaproxyTarget, timing: StageTiming = NO_TIMING): Promise<HaproxyApplyResult> {
+    const result = await this.#apply(applied, target, timing);
     const adminFixed = await this.#syncAdmin(target.services);
     if (adminFixed.length === 0) return result;
     return { ...result, method: result.method === 'none' ? 'runtime-api' : result.method, adminFixed };
@@ -110,7 +112,8 @@ export class HaproxyApplier {
     }
   }
 
-  async #apply(applied: HaproxyApplied, target: HaproxyTarget): Promise<HaproxyApplyResult> {
+  async #apply(applied: HaproxyApplied, target: HaproxyTarget, timing: StageTiming): Promise<HaproxyApplyResult> {
+    const validate = (file: string) => timing.time('validate', () => this.p.validate(file));
     let changes = diffServices(applied.services, target.services);
     if (target.text === applied.text && !applied.stale) return { method: 'none', changes, reloadReason: null };
 
@@ -125,12 +128,14 @@ export class HaproxyApplier {
     // structure the last check proved, and HAProxy itself accepts each `add server`. A file that
     // is reloaded after all (the Runtime API failed) is checked first, below.
     const checked = reloadReason !== null;
-    await this.p.files.install('haproxy.cfg', target.text, checked ? this.p.validate : async () => undefined);
+    await this.p.files.install('haproxy.cfg', target.text, checked ? validate : async () => undefined);
+    timing.mark('file installed');
 
     if (reloadReason === null) {
       try {
         changes = await this.#reviveReadded(changes);
         const waiting = await this.p.applyServers(changes);
+        timing.mark(RUNTIME_API_MARK);
         this.#queueDeletes(changes, waiting);
         await this.p.files.markGood('haproxy.cfg');
         return { method: 'runtime-api', changes, reloadReason: null };
@@ -140,13 +145,14 @@ export class HaproxyApplier {
     }
     if (!checked) {
       try {
-        await this.p.validate(this.p.files.path('haproxy.cfg'));
+        await validate(this.p.files.path('haproxy.cfg'));
       } catch (err) {
         if (before !== null) await this.p.files.restore('haproxy.cfg', before);
         throw err;
       }
     }
     await this.#reload(before);
+    timing.mark('reloaded');
     await this.p.files.markGood('haproxy.cfg');
     return { method: 'reload', changes, reloadReason: reloadReason ?? 'the runtime API change failed' };
   }

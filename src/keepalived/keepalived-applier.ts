@@ -1,3 +1,4 @@
+import { NO_TIMING, type StageTiming } from '../agent/pass-timer.js';
 import type { ConfigFiles } from '../files/config-store.js';
 
 // keepalived.conf: checked by `keepalived -t`, swapped in, and keepalived
@@ -16,14 +17,14 @@ export interface KeepalivedApplierParts {
 export class KeepalivedApplier {
   constructor(private readonly p: KeepalivedApplierParts) {}
 
-  installInitial(text: string): Promise<boolean> {
-    return this.p.files.install('keepalived.conf', text, this.p.validate);
+  installInitial(text: string, timing: StageTiming = NO_TIMING): Promise<boolean> {
+    return this.p.files.install('keepalived.conf', text, (f) => timing.time('validate', () => this.p.validate(f)));
   }
 
-  /** True when the file changed (and keepalived was told). */
-  async apply(appliedText: string, targetText: string): Promise<boolean> {
+  /** True when the file changed (and keepalived was told). `timing`: the pass's stage timer. */
+  async apply(appliedText: string, targetText: string, timing: StageTiming = NO_TIMING): Promise<boolean> {
     if (appliedText === targetText) return false;
-    await this.p.files.install('keepalived.conf', targetText, this.p.validate);
+    await this.p.files.install('keepalived.conf', targetText, (f) => timing.time('validate', () => this.p.validate(f)));
     if (this.p.takesPart()) this.p.reload();
     await this.p.files.markGood('keepalived.conf');
     return true;

@@ -33,6 +33,7 @@ interface Compiled {
 }
 
 const compiled = new Map<string, Compiled>();
+const builtins = new Map<string, { readonly text: string; readonly print: (view: object) => string }>();
 
 /**
  * Prints one template. The compiled template runs in a fresh context of its
@@ -43,6 +44,7 @@ const compiled = new Map<string, Compiled>();
  * file and, where ejs knows it, the line.
  */
 export function printTemplate(template: TemplateSource, view: object, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
+  if (!template.overridden) return printBuiltin(template, view);
   try {
     let c = compiled.get(template.path);
     if (!c || c.text !== template.text) {
@@ -62,5 +64,25 @@ export function printTemplate(template: TemplateSource, view: object, timeoutMs 
       template.path,
       timedOut ? new Error(`did not finish printing within ${timeoutMs} ms (an endless loop?)`, { cause: err }) : err,
     );
+  }
+}
+
+/**
+ * The agent's own templates are part of its code, not a user's: they print in the agent's
+ * realm. The sandbox costs a fresh V8 context whose code starts cold, and a watchdog thread
+ * for the time limit, at every print: a 1000-server haproxy.cfg took ~7 ms there and ~1.7 ms
+ * here. A test proves both ways print the same text.
+ */
+function printBuiltin(template: TemplateSource, view: object): string {
+  try {
+    let b = builtins.get(template.path);
+    if (!b || b.text !== template.text) {
+      const fn = ejs.compile(template.text, { filename: template.path, compileDebug: true, async: false });
+      b = { text: template.text, print: (v) => fn(v) };
+      builtins.set(template.path, b);
+    }
+    return b.print(view);
+  } catch (err) {
+    throw new TemplateError(template.path, err);
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,10 @@ const refuse = async () => {
   throw new ConfigRejectedError('haproxy.cfg', 'haproxy', 1, '[ALERT] parsing [haproxy.cfg:3]: unknown keyword');
 };
 const tempFiles = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith('.tmp'));
+/** A filesystem without hard links. */
+const noLinks = async () => {
+  throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+};
 
 /** Rejects with whatever `p` rejects with, or fails the test when it resolves. */
 async function rejection(p: Promise<unknown>): Promise<VipkeeperError> {
@@ -121,6 +125,34 @@ describe('on an ordinary directory', () => {
       expect(await readFile(join(dir, 'haproxy.cfg.last-good'), 'utf8')).toBe('ran fine\n');
     });
 
+    it('NAME.bak and NAME.last-good are the very file that was live (a link: its bytes are not written and synced again)', async () => {
+      const store = new ConfigStore(dir);
+      await store.install('haproxy.cfg', 'one\n', accept);
+      const first = (await stat(join(dir, 'haproxy.cfg'))).ino;
+      await store.markGood('haproxy.cfg');
+      expect((await stat(join(dir, 'haproxy.cfg.last-good'))).ino).toBe(first);
+      await store.install('haproxy.cfg', 'two\n', accept);
+      expect((await stat(join(dir, 'haproxy.cfg.bak'))).ino).toBe(first);
+      expect(await readFile(join(dir, 'haproxy.cfg.bak'), 'utf8')).toBe('one\n');
+      expect(await readFile(join(dir, 'haproxy.cfg.last-good'), 'utf8')).toBe('one\n');
+      expect(await store.read('haproxy.cfg')).toBe('two\n');
+      // A restore replaces the live file too, never the linked one in place.
+      await store.restore('haproxy.cfg', 'one again\n');
+      expect(await readFile(join(dir, 'haproxy.cfg.bak'), 'utf8')).toBe('one\n');
+      expect(await tempFiles(dir)).toEqual([]);
+    });
+
+    it('where links are refused, NAME.bak and NAME.last-good are copies', async () => {
+      const store = new ConfigStore(dir, noLinks);
+      await store.install('haproxy.cfg', 'one\n', accept);
+      await store.markGood('haproxy.cfg');
+      await store.install('haproxy.cfg', 'two\n', accept);
+      expect(await readFile(join(dir, 'haproxy.cfg.bak'), 'utf8')).toBe('one\n');
+      expect(await readFile(join(dir, 'haproxy.cfg.last-good'), 'utf8')).toBe('one\n');
+      expect((await stat(join(dir, 'haproxy.cfg.bak'))).ino).not.toBe((await stat(join(dir, 'haproxy.cfg.last-good'))).ino);
+      expect(await tempFiles(dir)).toEqual([]);
+    });
+
     it('markGood() without a live file writes nothing', async () => {
       const store = new ConfigStore(dir);
       await store.markGood('haproxy.cfg');
@@ -181,8 +213,17 @@ describe.skipIf(!canMount())('on a 64 KiB tmpfs', () => {
     expect(await tempFiles(dir)).toEqual([]);
   });
 
-  it('a disk that fills while keeping NAME.bak: E_CONFIG_WRITE, live untouched, no temporary file', async () => {
+  it('keeping NAME.bak takes no room: a new file that fits goes live even where a copy of the old one would not', async () => {
     const store = new ConfigStore(dir);
+    const live = text(16 * KiB);
+    await store.install('haproxy.cfg', live, accept);
+    expect(await store.install('haproxy.cfg', text(40 * KiB), accept)).toBe(true);
+    expect(await readFile(join(dir, 'haproxy.cfg.bak'), 'utf8')).toBe(live);
+    expect(await tempFiles(dir)).toEqual([]);
+  });
+
+  it('links refused, and a disk that fills while copying NAME.bak: E_CONFIG_WRITE, live untouched, no temporary file', async () => {
+    const store = new ConfigStore(dir, noLinks);
     const live = text(16 * KiB);
     await store.install('haproxy.cfg', live, accept);
     // The new file fits (16 + 40 KiB), keeping the old one as .bak (16 KiB more) does not.

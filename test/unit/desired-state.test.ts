@@ -160,6 +160,15 @@ describe('buildDesiredState: services', () => {
     expect(state.services.map((s) => s.name)).toEqual(['api', 'apps', 'web']);
   });
 
+  it('the same container objects planned again with other defaults follow the new defaults (labels parsed once are not reused blindly)', () => {
+    const fleet = [container({ name: 'a' }), container({ name: 'b', extraLabels: { 'vipkeeper.service': 'b', 'vipkeeper.frontend.port': '9000' } })];
+    const first = build(fleet);
+    const again = build(fleet, { frontendPort: 8080 });
+    expect(first.services.map((s) => [s.name, s.frontendPort, s.servers.length])).toEqual([['apps', 80, 1], ['b', 9000, 1]]);
+    expect(again.services.map((s) => [s.name, s.frontendPort, s.servers.length])).toEqual([['apps', 8080, 1], ['b', 9000, 1]]);
+    expect(build(fleet)).toEqual(first);
+  });
+
   it('a service server carries weight and maxconn from its labels', () => {
     const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.weight': '0', 'vipkeeper.maxconn': '50' } })]);
     expect(service(state, 'apps').servers).toEqual([

@@ -40,6 +40,31 @@ describe('PassScheduler', () => {
     expect(passes).toEqual([['a'], ['b', 'c']]);
   });
 
+  it('an isolated trigger starts its pass at once, without waiting for the quiet time', async () => {
+    let ran!: (t: readonly string[]) => void;
+    const pass = new Promise<readonly string[]>((r) => (ran = r));
+    // A quiet time far beyond the test's own timeout: only the leading edge lets this pass run.
+    const s = new PassScheduler({ quietMs: 60_000, maxWaitMs: 120_000 }, async (t) => ran([...t]));
+    s.trigger('start web-1');
+    s.trigger('start web-2'); // the same turn of the event loop: it rides along
+    expect(await pass).toEqual(['start web-1', 'start web-2']);
+    await s.close();
+  });
+
+  it('a trigger soon after a pass waits for quiet, so a burst that goes on is still coalesced', async () => {
+    const passes: string[][] = [];
+    const s = new PassScheduler({ quietMs: 1000, maxWaitMs: 5000 }, async (t) => {
+      passes.push([...t]);
+    });
+    s.trigger('a');
+    while (passes.length === 0) await new Promise((r) => setTimeout(r, 1));
+    s.trigger('b');
+    setTimeout(() => s.trigger('c'), 10);
+    while (passes.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await s.idle();
+    expect(passes).toEqual([['a'], ['b', 'c']]);
+  });
+
   it('runs no pass after close', async () => {
     let count = 0;
     const s = new PassScheduler({ quietMs: 1, maxWaitMs: 5 }, async () => {

@@ -8,7 +8,8 @@ import { HaproxyApplier } from '../../src/haproxy/haproxy-applier.js';
 import { PortGuard } from '../../src/haproxy/port-guard.js';
 import { KeepalivedApplier } from '../../src/keepalived/keepalived-applier.js';
 import type { ContainerInfo } from '../../src/model/container.js';
-import { planConfigs } from '../../src/pipeline.js';
+import { desiredState } from '../../src/pipeline.js';
+import { renderConfigs } from '../../src/render/render-configs.js';
 import { loadTemplates, type Templates } from '../../src/render/load-templates.js';
 import { container, FACTS, MINIMAL_ENV } from './fixtures.js';
 import { fakeHaproxyEdges, validatorRefusing } from './support/fakes.js';
@@ -47,9 +48,10 @@ function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: 
   });
   const parts: ReconcilerParts = {
     list: async () => containers,
-    plan: (cs, ctx) => {
+    desire: (cs, ctx) => desiredState(config, cs, ctx),
+    render: (state) => {
       if (templates instanceof Error) throw templates;
-      return planConfigs(config, cs, templates, ctx);
+      return renderConfigs(config, state, templates);
     },
     templatesKey: () => templatesKey,
     haproxy,

@@ -342,6 +342,21 @@ describe('loadTemplates', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
+  it('the built-in templates, printed in the agent\'s realm, print exactly what the sandbox prints', () => {
+    // Every feature the templates print: host/path routes, TCP, checks off and on, weights, maxconn; and keepalived's options.
+    const config = configFor({ VIPKEEPER_AUTH_PASS: 'secret12', VIPKEEPER_UNICAST_PEERS: '198.18.0.6,198.18.0.7' });
+    const inSandbox = {
+      'haproxy.cfg.ejs': { ...builtin['haproxy.cfg.ejs'], overridden: true },
+      'keepalived.conf.ejs': { ...builtin['keepalived.conf.ejs'], overridden: true },
+    };
+    const ours = render(FLEET, config);
+    const sandboxed = render(FLEET, config, inSandbox);
+    expect(ours.haproxyCfg).toBe(sandboxed.haproxyCfg);
+    expect(ours.keepalivedConf).toBe(sandboxed.keepalivedConf);
+    expect(ours.haproxyCfg).toContain('server checked-2 ');
+    expect(ours.keepalivedConf).toContain('198.18.0.7');
+  });
+
   it('built-in templates are not marked overridden', () => {
     expect(builtin['haproxy.cfg.ejs']).toMatchObject({ name: 'haproxy.cfg.ejs', overridden: false, path: join(BUILTIN_TEMPLATES_DIR, 'haproxy.cfg.ejs') });
     expect(builtin['keepalived.conf.ejs']).toMatchObject({ name: 'keepalived.conf.ejs', overridden: false });
