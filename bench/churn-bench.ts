@@ -16,6 +16,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const GRACE_MS = 1000;
 /** Every Nth removal is a SIGKILL (0: none), the rest graceful stops. */
 const KILL_EVERY = Number(process.env.BENCH_KILL_EVERY ?? 3);
+/** Containers serving at once; 1 is a single-replica service replaced start-first (the hardest case for "no ready server"). */
+const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 3);
 const apps = { role: 'apps' };
 
 interface Mode {
@@ -112,7 +114,7 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
     live.push(name);
     all.push(name);
   };
-  for (let i = 0; i < 3; i++) await start();
+  for (let i = 0; i < REPLICAS; i++) await start();
 
   // Nothing else may answer on the frontend port (HAProxy's SO_REUSEPORT would share it silently).
   const before = await listenersOn(TEST_FRONTEND_PORT);
@@ -121,7 +123,7 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
   const agent = mode.make(templatesWithErrorLog(mode.templates, logs.port));
   agent.start();
   await waitFor('the initial backends to answer', async () => (await get().catch(() => ({ status: 0 }))).status === 200, 30_000);
-  await waitFor('all three initial backends ready', async () => (await agent.readyServers()).length === 3, 30_000);
+  await waitFor(`all ${REPLICAS} initial backends ready`, async () => (await agent.readyServers()).length === REPLICAS, 30_000);
   const pid = agent.pid!;
   let rssMax = 0;
   const sampler = setInterval(() => {
@@ -196,7 +198,7 @@ async function runOnce(mode: Mode, run: number): Promise<RunResult> {
     writeFileSync(`${base}.kills.json`, JSON.stringify(kills));
   }
 
-  const firstServedMs = (await Promise.all(all.slice(3).map(firstServed))).filter((x): x is number => x !== null);
+  const firstServedMs = (await Promise.all(all.slice(REPLICAS).map(firstServed))).filter((x): x is number => x !== null);
   await removeTestContainers();
   return {
     requests,
@@ -260,7 +262,7 @@ export async function churnSection(): Promise<string> {
   };
   const [ours, base] = [rows(MODES[0]!.name), rows(MODES[1]!.name)];
   const lines = [
-    `Backend churn under load: ${EVENTS} Docker events per run (starts, graceful stops, SIGKILLs, rolling replacement), ${RUNS} runs, medians.`,
+    `Backend churn under load: ${EVENTS} Docker events per run (starts, graceful stops, ${KILL_EVERY > 0 ? `every ${KILL_EVERY}th removal a SIGKILL` : 'no SIGKILLs'}, rolling replacement of ${REPLICAS} replica(s)), ${RUNS} runs, medians.`,
     '',
     `| metric | ${MODES[0]!.name} | ${MODES[1]!.name} | ratio |`,
     '| --- | ---: | ---: | ---: |',

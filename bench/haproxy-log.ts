@@ -5,13 +5,16 @@ import { join } from 'node:path';
 
 // HAProxy's own account of the requests that went wrong during a bench run
 // (defect 13): which server, which termination state, when. The production
-// template logs only `notice` and above (no traffic); the bench runs a copy of
-// it with two lines added, and nothing else changed:
-// - `option log-separate-errors`: a request that failed, was retried or
-//   redispatched is logged at `err` instead of `info`, so it passes the
-//   `notice` filter while the ~thousands of normal requests per second do not;
-// - a second log target, UDP on loopback, read by the bench itself, so it sees
-//   each line the moment HAProxy emits it (its own clock stamps it).
+// template logs only `notice` and above to stdout (no traffic); the bench runs a
+// copy of it with two lines added, and nothing else changed:
+// - a second log target, UDP on loopback at `info`, read by the bench itself,
+//   so it sees each line the moment HAProxy emits it (its own clock stamps it);
+// - `option dontlog-normal`: only requests with an error, a timeout, a retry,
+//   a redispatch or a 5xx are logged. They stay at `info`, so the stdout target
+//   (`notice`) and the agent that follows it see exactly what they see in
+//   production. (`log-separate-errors` was tried first: it raises them to
+//   `err`, which stdout passes, and a 503 storm of 500,000 lines then buried
+//   the agent in its own haproxy's output.)
 
 /** One `option httplog` line (the fields this bench needs). */
 export interface HttpLogLine {
@@ -109,8 +112,8 @@ export function withErrorLog(template: string, udpPort: number): string {
   const defaults = /^defaults[ \t]*$/m;
   if (!global.test(template) || !defaults.test(template)) throw new Error('haproxy.cfg.ejs has no `global` or `defaults` line: cannot add the bench error log');
   return template
-    .replace(global, `global\n    log 127.0.0.1:${udpPort} format raw daemon notice`)
-    .replace(defaults, `defaults\n    option log-separate-errors${/option httplog/.test(template) ? '' : '\n    option httplog'}`);
+    .replace(global, `global\n    log 127.0.0.1:${udpPort} format raw daemon info`)
+    .replace(defaults, `defaults\n    option dontlog-normal${/option httplog/.test(template) ? '' : '\n    option httplog'}`);
 }
 
 /** A copy of `templatesDir` whose haproxy.cfg.ejs also logs errors to 127.0.0.1:udpPort. Returns the copy's path. */

@@ -51,10 +51,10 @@ describe('classify', () => {
 });
 
 describe('withErrorLog', () => {
-  it('adds the UDP log target and log-separate-errors, nothing else', () => {
+  it('adds an info-level UDP target and dontlog-normal, and leaves the stdout target as it is', () => {
     const t = 'global\n    log stdout format raw daemon notice\n\ndefaults\n    option httplog\n';
     expect(withErrorLog(t, 5514)).toBe(
-      'global\n    log 127.0.0.1:5514 format raw daemon notice\n    log stdout format raw daemon notice\n\ndefaults\n    option log-separate-errors\n    option httplog\n',
+      'global\n    log 127.0.0.1:5514 format raw daemon info\n    log stdout format raw daemon notice\n\ndefaults\n    option dontlog-normal\n    option httplog\n',
     );
   });
 
