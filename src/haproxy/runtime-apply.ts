@@ -37,14 +37,17 @@ interface Step {
 export async function applyServerChanges(target: ApiOrSocket, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
   const api = apiOf(target);
   const steps: Step[] = [];
-  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
-  // request and cuts none in flight; `del server` refuses while any is attached,
-  // and that server is then retried later (its answer is checked below, not here).
-  for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
-  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
-  for (const d of deletes) {
-    d.at = steps.length;
-    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
+  // Make before break: new servers are ready before any old one leaves. HAProxy runs a
+  // batch's commands one by one while traffic flows, so with removals first a backend
+  // whose only server is being replaced had none for the length of the batch, and every
+  // request in that gap got a 503 (measured with a single replica under the churn bench).
+  for (const { backend, service, server } of changes.add) {
+    const id = `${backend}/${server.name}`;
+    // A dynamic server inherits no default-server line: the full option set is given here,
+    // the same one the config file carries, so a later reload keeps it identical.
+    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
+    if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
+    steps.push({ command: `set server ${id} state ready`, ok: 'empty' });
   }
   for (const { backend, before, after } of changes.update) {
     const id = `${backend}/${after.name}`;
@@ -55,13 +58,14 @@ export async function applyServerChanges(target: ApiOrSocket, changes: ChangeSet
     // 0 means "no limit" to HAProxy.
     if (before.maxconn !== after.maxconn) steps.push({ command: `set maxconn server ${id} ${after.maxconn ?? 0}`, ok: 'empty' });
   }
-  for (const { backend, service, server } of changes.add) {
-    const id = `${backend}/${server.name}`;
-    // A dynamic server inherits no default-server line: the full option set is given here,
-    // the same one the config file carries, so a later reload keeps it identical.
-    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
-    if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
-    steps.push({ command: `set server ${id} state ready`, ok: 'empty' });
+  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
+  // request and cuts none in flight; `del server` refuses while any is attached,
+  // and that server is then retried later (its answer is checked below, not here).
+  for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
+  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
+  for (const d of deletes) {
+    d.at = steps.length;
+    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
   }
   if (steps.length === 0) return [];
 
