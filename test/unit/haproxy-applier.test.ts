@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeleteQueue } from '../../src/haproxy/delete-queue.js';
-import { HaproxyApplier, unboundPorts } from '../../src/haproxy/haproxy-applier.js';
+import { drainNow, HaproxyApplier, unboundPorts } from '../../src/haproxy/haproxy-applier.js';
+import type { ServerStateRow } from '../../src/haproxy/runtime-api.js';
 import type { Server, Service } from '../../src/model/desired-state.js';
 import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog } from './support/fakes.js';
 
@@ -8,6 +9,7 @@ import { FakeClock, FakeFiles, FakeHaproxyControl, FakeRuntimeApi, silentLog } f
 // what happens to a server that comes back while its delete is pending.
 
 const server = (name: string, address = '10.0.0.1', port = 80): Server => ({ name, containerId: `id-${name}`, containerName: name, address, port, weight: 100, maxconn: null });
+const row = (server: string, o: Partial<ServerStateRow> = {}): ServerStateRow => ({ backend: 'be_apps', server, address: '10.0.0.1', port: 80, opState: 2, adminState: 0, weight: 100, ...o });
 const service = (servers: Server[]): Service => ({
   name: 'apps',
   mode: 'http',
@@ -102,9 +104,41 @@ describe('HaproxyApplier', () => {
 
   it('drains every server of a stopping container at once', async () => {
     const r = rig();
+    r.api.rows = [row('a'), row('b')];
     const drained = await r.applier.drainContainer([service([server('a'), server('b')])], (s) => `be_${s}`, 'id-b');
     expect(drained).toEqual(['be_apps/b']);
     expect(r.api.commands).toEqual(['set server be_apps/b state drain']);
+  });
+
+  it('leaves a stopping container serving while it is the last ready server of its backend (no 503 gap before its replacement is added)', async () => {
+    const r = rig();
+    r.api.rows = [row('a', { adminState: 0x08 }), row('b')];
+    const drained = await r.applier.drainContainer([service([server('a'), server('b')])], (s) => `be_${s}`, 'id-b');
+    expect(drained).toEqual([]);
+    expect(r.api.commands).toEqual([]);
+  });
+});
+
+describe('drainNow', () => {
+  const b = { backend: 'be_apps', server: 'b' };
+
+  it('drains when another server of the backend is up and ready', () => {
+    expect(drainNow([b], [row('a'), row('b')])).toEqual({ drain: [b], keep: [] });
+  });
+
+  it('keeps the last ready server: others drained, in maintenance, down or at weight 0 do not count', () => {
+    const others = [row('a', { adminState: 0x08 }), row('c', { adminState: 0x01 }), row('d', { opState: 0 }), row('e', { weight: 0 })];
+    expect(drainNow([b], [...others, row('b')])).toEqual({ drain: [], keep: [b] });
+  });
+
+  it('drains when nothing in the backend is ready anyway (draining changes nothing for clients)', () => {
+    expect(drainNow([b], [row('b', { opState: 0 })])).toEqual({ drain: [b], keep: [] });
+    expect(drainNow([b], [])).toEqual({ drain: [b], keep: [] });
+  });
+
+  it('decides per backend: a container in two services is drained where others serve, kept where it is the last', () => {
+    const other = { backend: 'be_web', server: 'b' };
+    expect(drainNow([b, other], [row('a'), row('b'), row('b', { backend: 'be_web' })])).toEqual({ drain: [b], keep: [other] });
   });
 
   it('a server-only change skips the haproxy -c fork; a structural one is checked', async () => {
