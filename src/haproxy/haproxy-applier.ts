@@ -64,6 +64,9 @@ export function unboundPorts(output: string): number[] {
 }
 
 export class HaproxyApplier {
+  /** Stop-event drains, one after another: each decision sees the drains before it. */
+  #drains: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly p: HaproxyApplierParts) {}
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
@@ -181,7 +184,15 @@ export class HaproxyApplier {
    * the servers drained. A server that is its backend's last ready one is left serving
    * (see `drainNow`): the pass that removes it adds its replacement first.
    */
-  async drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
+  drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
+    // Serialized: with three stop events at once, each must see the others' drains, or
+    // all three would find the other two still ready and the backend would end up empty.
+    const run = this.#drains.then(() => this.#drainContainer(services, backendOf, containerId));
+    this.#drains = run.catch(() => undefined);
+    return run;
+  }
+
+  async #drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
     const targets = services.flatMap((service) => service.servers.filter((s) => s.containerId === containerId).map((server) => ({ backend: backendOf(service.name), server: server.name })));
     if (targets.length === 0) return [];
     const { drain, keep } = drainNow(targets, await this.p.api.serversState(0));

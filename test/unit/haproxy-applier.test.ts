@@ -117,6 +117,20 @@ describe('HaproxyApplier', () => {
     expect(drained).toEqual([]);
     expect(r.api.commands).toEqual([]);
   });
+
+  it('stop events at once are decided one after another: the last ready server is kept even when all stop together', async () => {
+    const r = rig();
+    r.api.rows = [row('a'), row('b'), row('c')];
+    const command = r.api.command.bind(r.api);
+    r.api.command = async (c: string) => {
+      const drained = /^set server be_apps\/(\S+) state drain$/.exec(c)?.[1];
+      if (drained) r.api.rows = r.api.rows.map((x) => (x.server === drained ? { ...x, adminState: 0x08 } : x));
+      return command(c);
+    };
+    const all = [service([server('a'), server('b'), server('c')])];
+    const results = await Promise.all(['id-a', 'id-b', 'id-c'].map((id) => r.applier.drainContainer(all, (s) => `be_${s}`, id)));
+    expect(results).toEqual([['be_apps/a'], ['be_apps/b'], []]);
+  });
 });
 
 describe('drainNow', () => {
