@@ -43,7 +43,7 @@ export interface HaproxyApplierParts {
   readonly control: HaproxyControl;
   readonly api: RuntimeApi;
   readonly deletes: DeleteQueue;
-  /** Server changes through the Runtime API; returns removed servers that still had connections. */
+  /** Server changes through the Runtime API; returns removed servers (in maintenance) still to be deleted. */
   readonly applyServers: (changes: ChangeSet) => Promise<readonly { backend: string; server: string }[]>;
   readonly log: Logger;
   readonly now?: () => number;
@@ -144,13 +144,15 @@ export class HaproxyApplier {
   async #reviveReadded(changes: ChangeSet): Promise<ChangeSet> {
     const add: ServerRef[] = [];
     for (const ref of changes.add) {
-      if (!this.p.deletes.cancel(ref.backend, ref.server.name)) {
+      const pending = this.p.deletes.pending().find((p) => p.backend === ref.backend && p.server === ref.server.name);
+      if (!pending || !this.p.deletes.cancel(ref.backend, ref.server.name)) {
         add.push(ref);
         continue;
       }
       await this.p.deletes.idle();
       const id = `${ref.backend}/${ref.server.name}`;
-      const answer = await this.p.api.command(`del server ${id}`);
+      // Not settled in maintenance yet: a delete could free it under a retrying stream (delete-queue.ts).
+      const answer = this.p.deletes.settled(pending) ? await this.p.api.command(`del server ${id}`) : 'not settled';
       if (/Server deleted|No such server/i.test(answer)) {
         add.push(ref);
         continue;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeleteQueue } from '../../src/haproxy/delete-queue.js';
+import { DELETE_SETTLE_MS, DeleteQueue } from '../../src/haproxy/delete-queue.js';
 import { drainNow, HaproxyApplier, unboundPorts } from '../../src/haproxy/haproxy-applier.js';
 import type { ServerStateRow } from '../../src/haproxy/runtime-api.js';
 import type { Server, Service } from '../../src/model/desired-state.js';
@@ -76,9 +76,22 @@ describe('HaproxyApplier', () => {
     r.waiting.push({ backend: 'be_apps', server: 'a' });
     await r.applier.apply({ services: [service([server('a')])], text: 'with a', templatesKey: 'k', stale: false }, { services: [service([])], text: 'without a', templatesKey: 'k' });
     expect(r.deletes.has('be_apps', 'a')).toBe(true);
+    r.clock.t += DELETE_SETTLE_MS;
     await r.applier.apply({ services: [service([])], text: 'without a', templatesKey: 'k', stale: false }, { services: [service([server('a', '10.0.0.9')])], text: 'a again', templatesKey: 'k' });
     expect(r.deletes.has('be_apps', 'a')).toBe(false);
     expect(r.api.commands.slice(-2)).toEqual(['del server be_apps/a', 'add server be_apps/a 10.0.0.9:80']);
+  });
+
+  it('a comeback before the old server settled in maintenance revives it: no delete a retrying stream could crash on', async () => {
+    const r = rig();
+    r.waiting.push({ backend: 'be_apps', server: 'a' });
+    await r.applier.apply({ services: [service([server('a')])], text: 'with a', templatesKey: 'k', stale: false }, { services: [service([])], text: 'without a', templatesKey: 'k' });
+    r.clock.t += DELETE_SETTLE_MS - 1;
+    r.api.commands.length = 0;
+    await r.applier.apply({ services: [service([])], text: 'without a', templatesKey: 'k', stale: false }, { services: [service([server('a', '10.0.0.9')])], text: 'a again', templatesKey: 'k' });
+    expect(r.api.commands.filter((c) => c.startsWith('del server'))).toEqual([]);
+    expect(r.api.commands).toContain('set server be_apps/a addr 10.0.0.9 port 80');
+    expect(r.deletes.has('be_apps', 'a')).toBe(false);
   });
 
   it('when connections still hold the old server, the comeback revives it at its new address instead', async () => {
@@ -86,6 +99,7 @@ describe('HaproxyApplier', () => {
     r.waiting.push({ backend: 'be_apps', server: 'a' });
     await r.applier.apply({ services: [service([server('a')])], text: 'with a', templatesKey: 'k', stale: false }, { services: [service([])], text: 'without a', templatesKey: 'k' });
     r.api.deleteAnswer = 'Server still has connections attached to it, cannot remove it.\n';
+    r.clock.t += DELETE_SETTLE_MS;
     r.api.commands.length = 0;
     const result = await r.applier.apply({ services: [service([])], text: 'without a', templatesKey: 'k', stale: false }, { services: [service([server('a', '10.0.0.9', 8080)])], text: 'a again', templatesKey: 'k' });
     expect(result.method).toBe('runtime-api');
