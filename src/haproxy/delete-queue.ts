@@ -12,6 +12,18 @@ import type { RuntimeApi, ServerStateRow } from './runtime-api.js';
 //   the one we drained (another address, or out of maintenance) is dropped.
 // After `forceAfterMs` connections still attached to the dead container can
 // never finish: they are shut down, for that server only.
+//
+// No delete is tried before the server has been in maintenance for `settleMs`.
+// HAProxy 2.6 before its fix "server/cli: don't delete a dynamic server that has
+// streams" (2.9-dev6, 95c4d2482, "should be backported up to 2.6"; Debian 12
+// ships 2.6.12 without it) checks only cur_sess, which drops while a stream is
+// between a failed attempt and its retry (retry-on, redispatch): `del server`
+// then frees a server that stream still points to, and the worker dies of heap
+// corruption. Measured on Debian 12's 2.6.12: 16 worker crashes (exit 134/139)
+// in 5 single-replica churn bench runs while `maint` and `del server` went in
+// one batch, each right after such a delete.
+// Once in maintenance, a retrying stream moves to another server at its next
+// attempt, within min(timeout connect, 1 s).
 
 export interface PendingDelete {
   readonly backend: string;
@@ -24,7 +36,12 @@ export interface PendingDelete {
 export interface DeleteQueueOptions {
   readonly retryMs: number;
   readonly forceAfterMs: number;
+  /** How long a server stays in maintenance before its first delete (default DELETE_SETTLE_MS). */
+  readonly settleMs?: number;
 }
+
+/** Longer than HAProxy's retry turn-around (min(timeout connect, 1 s)), with room to spare. */
+export const DELETE_SETTLE_MS = 2000;
 
 const MAINT = 0x01;
 const key = (backend: string, server: string) => `${backend}/${server}`;
@@ -80,14 +97,24 @@ export class DeleteQueue {
     this.#timer.unref();
   }
 
+  /** Has this server been in maintenance long enough that no stream can still point to it? */
+  settled(p: PendingDelete): boolean {
+    return this.clock.now() - p.since >= this.settleMs;
+  }
+
+  get settleMs(): number {
+    return this.options.settleMs ?? DELETE_SETTLE_MS;
+  }
+
   /** One round over every pending delete. Exposed for tests; the timer calls it. */
   async runOnce(): Promise<void> {
-    if (this.#pending.size === 0) return;
+    if (![...this.#pending.values()].some((p) => this.settled(p))) return;
     const rows = await this.api.serversState(0);
     const byName = new Map<string, ServerStateRow>(rows.map((r) => [key(r.backend, r.server), r]));
     for (const p of [...this.#pending.values()]) {
       const k = key(p.backend, p.server);
       if (this.#pending.get(k) !== p) continue; // cancelled or replaced meanwhile
+      if (!this.settled(p)) continue;
       const row = byName.get(k);
       if (!row) {
         this.#pending.delete(k); // already gone

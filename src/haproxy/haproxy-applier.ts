@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { adminOf, type Server, type Service } from '../model/desired-state.js';
 import { linesOfContainer } from '../render/haproxy-servers.js';
 import type { DeleteQueue } from './delete-queue.js';
-import { expectBatch, type RuntimeApi } from './runtime-api.js';
+import { expectBatch, type RuntimeApi, type ServerStateRow } from './runtime-api.js';
 import { adminDrift, type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
 
 // Brings HAProxy from what it runs to a new plan, the cheapest safe way:
@@ -45,7 +45,7 @@ export interface HaproxyApplierParts {
   readonly control: HaproxyControl;
   readonly api: RuntimeApi;
   readonly deletes: DeleteQueue;
-  /** Server changes through the Runtime API; returns removed servers that still had connections. */
+  /** Server changes through the Runtime API; returns removed servers (in maintenance) still to be deleted. */
   readonly applyServers: (changes: ChangeSet) => Promise<readonly { backend: string; server: string }[]>;
   readonly log: Logger;
   readonly now?: () => number;
@@ -68,6 +68,9 @@ export function unboundPorts(output: string): number[] {
 }
 
 export class HaproxyApplier {
+  /** Stop-event drains, one after another: each decision sees the drains before it. */
+  #drains: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly p: HaproxyApplierParts) {}
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
@@ -176,13 +179,15 @@ export class HaproxyApplier {
   async #reviveReadded(changes: ChangeSet): Promise<ChangeSet> {
     const add: ServerRef[] = [];
     for (const ref of changes.add) {
-      if (!this.p.deletes.cancel(ref.backend, ref.server.name)) {
+      const pending = this.p.deletes.pending().find((p) => p.backend === ref.backend && p.server === ref.server.name);
+      if (!pending || !this.p.deletes.cancel(ref.backend, ref.server.name)) {
         add.push(ref);
         continue;
       }
       await this.p.deletes.idle();
       const id = `${ref.backend}/${ref.server.name}`;
-      const answer = await this.p.api.command(`del server ${id}`);
+      // Not settled in maintenance yet: a delete could free it under a retrying stream (delete-queue.ts).
+      const answer = this.p.deletes.settled(pending) ? await this.p.api.command(`del server ${id}`) : 'not settled';
       if (/Server deleted|No such server/i.test(answer)) {
         add.push(ref);
         continue;
@@ -211,15 +216,64 @@ export class HaproxyApplier {
     }
   }
 
-  /** Drains a stopping container's servers at once, without waiting for a pass. */
-  async drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
+  /**
+   * Drains a stopping container's servers at once, without waiting for a pass; returns
+   * the servers drained. A server that is its backend's last ready one is left serving
+   * (see `drainNow`): the pass that removes it adds its replacement first.
+   */
+  drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
+    // Serialized: with three stop events at once, each must see the others' drains, or
+    // all three would find the other two still ready and the backend would end up empty.
+    const run = this.#drains.then(() => this.#drainContainer(services, backendOf, containerId));
+    this.#drains = run.catch(() => undefined);
+    return run;
+  }
+
+  async #drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
     // Every line of it: a single-class container's backup line too, so its standby role ends here.
-    const ids = services.flatMap((service) => linesOfContainer(service, containerId).map((server) => `${backendOf(service.name)}/${server.name}`));
-    if (ids.length === 0) return [];
+    const targets = services.flatMap((service) => linesOfContainer(service, containerId).map((server) => ({ backend: backendOf(service.name), server: server.name })));
+    if (targets.length === 0) return [];
+    const { drain, keep } = drainNow(targets, await this.p.api.serversState(0));
+    if (keep.length > 0) {
+      this.p.log.info({ servers: keep.map((k) => `${k.backend}/${k.server}`) }, 'container stopping: not drained yet, it is the last ready server of its backend');
+    }
+    if (drain.length === 0) return [];
+    const ids = drain.map((d) => `${d.backend}/${d.server}`);
     // One connection for all of them: a burst of stops must not flood the admin socket.
     const answers = await this.p.api.batch(ids.map((id) => `set server ${id} state drain`));
     const bad = answers.findIndex((a) => a.trim() !== '');
     if (bad >= 0) throw new Error(`set server ${ids[bad]} state drain: ${answers[bad]!.trim()}`);
     return ids;
   }
+}
+
+export interface ServerId {
+  readonly backend: string;
+  readonly server: string;
+}
+
+/** Up (srv_op_state 2), and not in maintenance or drain (srv_admin_state 0): HAProxy sends it new requests. */
+const isReady = (r: ServerStateRow) => r.opState === 2 && r.adminState === 0 && r.weight > 0;
+
+/**
+ * Which of a stopping container's servers to drain now. Pure. A drain that would
+ * leave a backend with no ready server is deferred for that backend: a container
+ * in its stop grace period still answers, a backend with no ready server answers
+ * 503 to every request at once. The case is a start-first replacement (the new
+ * container started, the old one stopped) where Docker's stop event arrives
+ * before the pass that adds the new server (measured: a single replica under
+ * the churn bench had no ready server ~100-200 ms per replacement). The pass that
+ * follows the stop removes the old server anyway, after adding the new one.
+ */
+export function drainNow(targets: readonly ServerId[], live: readonly ServerStateRow[]): { drain: ServerId[]; keep: ServerId[] } {
+  const drain: ServerId[] = [];
+  const keep: ServerId[] = [];
+  for (const backend of new Set(targets.map((t) => t.backend))) {
+    const mine = targets.filter((t) => t.backend === backend);
+    const names = new Set(mine.map((t) => t.server));
+    const ready = live.filter((r) => r.backend === backend && isReady(r));
+    const last = ready.length > 0 && ready.every((r) => names.has(r.server));
+    (last ? keep : drain).push(...mine);
+  }
+  return { drain, keep };
 }

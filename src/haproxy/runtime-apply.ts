@@ -5,9 +5,10 @@ import { type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
 
 // Server-level changes through the Runtime API, with no reload. A removed
-// server is drained first and deleted once its connections are gone; deletes
-// that must wait are retried by the caller (pendingDeletes). A whole change
-// set is one batch: one connection to the admin socket per pass.
+// server goes to maintenance here; the caller's DeleteQueue deletes it once it
+// has settled there and its connections are gone (delete-queue.ts says why a
+// delete never follows in the same batch). A whole change set is one batch:
+// one connection to the admin socket per pass.
 
 export interface PendingDelete {
   readonly backend: string;
@@ -30,11 +31,12 @@ interface Step {
 
 export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
   const steps: Step[] = [];
-  // What gives traffic a place comes before what takes one away: new servers, then
-  // weights that grow, then the rest, then removals. HAProxy runs a batch's commands
-  // one after the other while it serves; in a single-class switch-over (new server
-  // added, old one's weight to 0, its backup line's to W) no request then meets a
-  // moment with no normal server, which would send it to an older backup.
+  // Make before break: what gives traffic a place comes before what takes one away: new
+  // servers, then weights that grow, then the rest, then removals. HAProxy runs a batch's
+  // commands one by one while traffic flows: with removals first, a backend whose only
+  // server is being replaced had none for the length of the batch (503s, measured with one
+  // replica under the churn bench); in a single-class switch-over (new server added, old
+  // one's weight to 0, its backup line's to W) no request meets a moment with no normal server.
   for (const { backend, service, server } of changes.add) {
     const id = `${backend}/${server.name}`;
     // A dynamic server inherits no default-server line: the full option set is given here,
@@ -55,25 +57,16 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     if (before.maxconn !== after.maxconn) steps.push({ command: `set maxconn server ${id} ${after.maxconn ?? 0}`, ok: 'empty' });
     if (adminOf(before) !== adminOf(after)) steps.push({ command: `set server ${id} state ${adminOf(after)}`, ok: 'empty' });
   }
-  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
-  // request and cuts none in flight; `del server` refuses while any is attached,
-  // and that server is then retried later (its answer is checked below, not here).
+  // Removals: maintenance only. Maintenance sends no new request and cuts none in flight.
+  // Every removed server is returned as a pending delete, for the DeleteQueue.
   for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
-  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
-  for (const d of deletes) {
-    d.at = steps.length;
-    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
-  }
   if (steps.length === 0) return [];
 
   // HAProxy runs every command of a batch even after one failed; the first bad answer throws.
-  const answers = await expectBatch(api, steps);
-  const pending: PendingDelete[] = [];
-  for (const d of deletes) {
-    if (!DELETED.test(answers[d.at]!)) pending.push({ backend: d.backend, server: d.server, since: Date.now() });
-  }
+  await expectBatch(api, steps);
+  const now = Date.now();
   for (const { backend, server } of changes.add) log.debug({ server: `${backend}/${server.name}` }, 'server added through the runtime API');
-  return pending;
+  return changes.remove.map(({ backend, server }) => ({ backend, server: server.name, since: now }));
 }
 
 /** `del server` refuses while connections are attached; false means "try again later". */

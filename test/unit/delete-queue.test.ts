@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeleteQueue, type PendingDelete } from '../../src/haproxy/delete-queue.js';
+import { DELETE_SETTLE_MS, DeleteQueue, type PendingDelete } from '../../src/haproxy/delete-queue.js';
 import type { ServerStateRow } from '../../src/haproxy/runtime-api.js';
 import { FakeClock, FakeRuntimeApi, silentLog } from './support/fakes.js';
 
@@ -28,11 +28,12 @@ const row = (backend: string, server: string, address: string, port: number, adm
 const pendingDelete = (backend: string, server: string, address: string, since = T0): PendingDelete => ({ backend, server, address, since });
 
 const queues: DeleteQueue[] = [];
-function setup() {
+/** `settleMs` 0 unless said: most tests are about which server a delete may touch, not when. */
+function setup({ settleMs }: { settleMs?: number } = { settleMs: 0 }) {
   const api = new FakeRuntimeApi();
   api.deleteAnswer = BUSY;
   const clock = new FakeClock(T0);
-  const queue = new DeleteQueue(api, silentLog(), { retryMs: 3_600_000, forceAfterMs: FORCE_AFTER_MS }, clock);
+  const queue = new DeleteQueue(api, silentLog(), { retryMs: 3_600_000, forceAfterMs: FORCE_AFTER_MS, ...(settleMs === undefined ? {} : { settleMs }) }, clock);
   queues.push(queue);
   return { api, clock, queue };
 }
@@ -193,5 +194,34 @@ describe('DeleteQueue: deleting the server it drained', () => {
     await queue.runOnce();
     expect(asked).toBe(0);
     expect(api.commands).toEqual([]);
+  });
+});
+
+describe('DeleteQueue: a server settles in maintenance before its delete (HAProxy 2.6 frees it under a retrying stream)', () => {
+  it('tries no delete, and asks HAProxy nothing, before the server has been in maintenance for DELETE_SETTLE_MS', async () => {
+    const { api, clock, queue } = setup({});
+    queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));
+    api.rows = [row('be_apps', 'web-1', '172.17.0.2', 80)];
+    api.delAnswers.set('be_apps/web-1', 'Server deleted.\n');
+    clock.set(T0 + DELETE_SETTLE_MS - 1);
+    await queue.runOnce();
+    expect(api.commands).toEqual([]);
+    expect(queue.has('be_apps', 'web-1')).toBe(true);
+    clock.set(T0 + DELETE_SETTLE_MS);
+    await queue.runOnce();
+    expect(api.commands).toEqual(['del server be_apps/web-1']);
+    expect(queue.pending()).toEqual([]);
+  });
+
+  it('a settled server is deleted while a younger one waits its turn', async () => {
+    const { api, clock, queue } = setup({});
+    queue.add(pendingDelete('be_apps', 'old', '172.17.0.2:80', T0));
+    queue.add(pendingDelete('be_apps', 'young', '172.17.0.3:80', T0 + DELETE_SETTLE_MS));
+    api.rows = [row('be_apps', 'old', '172.17.0.2', 80), row('be_apps', 'young', '172.17.0.3', 80)];
+    api.delAnswers.set('be_apps/old', 'Server deleted.\n');
+    clock.set(T0 + DELETE_SETTLE_MS);
+    await queue.runOnce();
+    expect(api.commands).toEqual(['del server be_apps/old']);
+    expect(queue.pending().map((p) => p.server)).toEqual(['young']);
   });
 });

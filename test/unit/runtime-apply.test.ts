@@ -52,7 +52,7 @@ describe('applyServerChanges', () => {
     ],
   };
 
-  it('sends the whole change set as one batch: adds + health + ready, updates, then maint all and delete all', async () => {
+  it('sends the whole change set as one batch: add + health + ready, updates, then maintenance for the removed (deleted later, by the DeleteQueue)', async () => {
     const { api, batches, singles } = fakeApi((c) => (c.includes(' addr ') ? 'IP changed from 127.0.0.1 to 127.0.0.1, port changed from 3 to 4 by stats socket command' : haproxyLike(c)));
     const pending = await applyServerChanges(api, changes, log);
     expect(singles).toEqual([]);
@@ -68,11 +68,19 @@ describe('applyServerChanges', () => {
         `set maxconn server ${BE}/moved 9`,
         `set server ${BE}/old state maint`,
         `set server ${BE}/busy state maint`,
-        `del server ${BE}/old`,
-        `del server ${BE}/busy`,
       ],
     ]);
-    expect(pending).toEqual([{ backend: BE, server: 'busy', since: expect.any(Number) }]);
+    expect(pending).toEqual([
+      { backend: BE, server: 'old', since: expect.any(Number) },
+      { backend: BE, server: 'busy', since: expect.any(Number) },
+    ]);
+  });
+
+  it('a replaced server leaves only after its replacement is ready (make before break: no gap with no server)', async () => {
+    const { api, batches } = fakeApi(haproxyLike);
+    await applyServerChanges(api, { structural: null, update: [], remove: [changes.remove[0]!], add: [changes.add[0]!] }, log);
+    const batch = batches[0]!;
+    expect(batch.indexOf(`set server ${BE}/new state ready`)).toBeLessThan(batch.indexOf(`set server ${BE}/old state maint`));
   });
 
   it('weights that grow go before weights that shrink, so a switch-over never leaves no server with a weight', async () => {

@@ -113,6 +113,9 @@ export class FakeClock {
   now(): number {
     return this.t;
   }
+  set(t: number): void {
+    this.t = t;
+  }
 }
 
 /**
