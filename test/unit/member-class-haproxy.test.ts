@@ -93,29 +93,29 @@ describe.skipIf(!haproxyInstalled)('vipkeeper.class=single on the real haproxy 2
   it('only the newest container serves; the previous one is the standby backup line', async () => {
     expect(await weights()).toEqual({ v1: 0, 'v1:backup': 100, v2: 100, 'v2:backup': 0 });
     const l = load(frontend);
-    await pollUntil('50 answers', () => l.seen.length >= 50);
+    await pollUntil('50 answers', () => l.seen.length >= 50, 10_000);
     expect(new Set((await l.stop()).map((s) => `${s.status} ${s.body}`))).toEqual(new Set(['200 v2']));
   });
 
   it('switch-over to a newer container under load: no request fails or reaches an older one, all go to the new one after the batch, no reload', async () => {
     const before = await pid();
     const l = load(frontend);
-    await pollUntil('load running', () => l.seen.length >= 50);
+    await pollUntil('load running', () => l.seen.length >= 50, 10_000);
     await apply(plan(['v1', 'v2', 'v3']));
     const switched = Date.now();
-    await pollUntil('more answers after the switch', () => l.seen.filter((s) => s.at > switched + 50).length >= 100);
+    await pollUntil('more answers after the switch', () => l.seen.filter((s) => s.start > switched).length >= 100, 10_000);
     const seen = await l.stop();
     expect(seen.filter((s) => s.status !== 200)).toEqual([]);
     expect(new Set(seen.map((s) => s.body))).toEqual(new Set(['v2', 'v3']));
-    // A request answered 50 ms after the batch was sent after it: only v3 may answer it.
-    expect(new Set(seen.filter((s) => s.at > switched + 50).map((s) => s.body))).toEqual(new Set(['v3']));
+    // A request sent once HAProxy had answered the batch: only v3 may answer it.
+    expect(new Set(seen.filter((s) => s.start > switched).map((s) => s.body))).toEqual(new Set(['v3']));
     expect(await weights()).toEqual({ v1: 0, 'v1:backup': 0, v2: 0, 'v2:backup': 100, v3: 100, 'v3:backup': 0 });
     expect(await pid()).toBe(before);
   });
 
   it('the newest app stops answering: HAProxy itself sends the traffic to the previous one (its backup line), then the pass makes it active', async () => {
     const l = load(frontend);
-    await pollUntil('load on v3', () => l.seen.some((s) => s.body === 'v3'));
+    await pollUntil('load on v3', () => l.seen.some((s) => s.body === 'v3'), 10_000);
     const killed = Date.now();
     await apps.get('v3')!.close();
     await pollUntil('v2 to answer', () => l.seen.some((s) => s.at > killed && s.body === 'v2'), 10_000);
@@ -123,7 +123,7 @@ describe.skipIf(!haproxyInstalled)('vipkeeper.class=single on the real haproxy 2
     // As the agent's pass after Docker's `die`: v3 removed, v2 active, v1 the standby.
     await apply(plan(['v1', 'v2']));
     const passed = Date.now();
-    await pollUntil('answers after the pass', () => l.seen.filter((s) => s.at > passed).length >= 50);
+    await pollUntil('answers after the pass', () => l.seen.filter((s) => s.start > passed).length >= 50, 10_000);
     const seen = await l.stop();
     const failed = seen.filter((s) => s.at > killed && s.status !== 200);
     // Timing is reported, not judged (a noisy 2-core machine); the order is judged.
@@ -133,7 +133,7 @@ describe.skipIf(!haproxyInstalled)('vipkeeper.class=single on the real haproxy 2
       `rollback by HAProxy's checks alone: first answer from v2 ${firstAnswer.at - killed} ms after v3 stopped (that request started ${firstAnswer.start - killed} ms after); ` +
         `${failed.length} of ${after.length} requests failed; slowest ${slowest} ms (retries wait for the check)`,
     );
-    expect(new Set(seen.filter((s) => s.at > passed).map((s) => s.body))).toEqual(new Set(['v2']));
+    expect(new Set(seen.filter((s) => s.start > passed).map((s) => `${s.status} ${s.body}`))).toEqual(new Set(['200 v2']));
     expect(seen.some((s) => s.body === 'v1')).toBe(false);
     expect(await weights()).toMatchObject({ v1: 0, 'v1:backup': 100, v2: 100, 'v2:backup': 0 });
   });
