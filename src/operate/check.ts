@@ -1,6 +1,7 @@
 import { showUntrusted } from '../labels/parse-labels.js';
 import type { ContainerSummary } from '../model/container.js';
 import { COMPOSE_ONEOFF_LABEL, type DesiredState, type SelectionSettings } from '../model/desired-state.js';
+import { servingLine } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import { serverKey, shortId } from './inventory.js';
 import type { AdminSource, CheckAnswer, CheckResult, ContainerRef, EngineAnswer, InventoryServer, InventoryService } from './operate-types.js';
@@ -72,7 +73,8 @@ export function checkContainers(i: CheckInputs): CheckAnswer {
   // Where the applied state serves each container: service, backend, server.
   const served = new Map<string, { service: string; backend: string; server: string }>();
   for (const s of i.state.services) {
-    for (const x of s.servers) served.set(x.containerId, { service: s.name, backend: backendName(s.name), server: x.name });
+    // A single-class backup is served by its NAME:backup line: that line's health is the answer.
+    for (const x of s.servers) served.set(x.containerId, { service: s.name, backend: backendName(s.name), server: servingLine(s, x) });
   }
   const inventory = new Map<string, InventoryServer>();
   for (const s of i.inventory) for (const x of s.servers) inventory.set(serverKey(s.backend, x.name), x);

@@ -1,6 +1,7 @@
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import { haproxyAdmin } from '../haproxy/server-changes.js';
 import type { Server, Service } from '../model/desired-state.js';
+import { haproxyServers } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { AdminNote, AdminSource, AdminState, ContainerRef, InventoryServer, InventoryService, LiveHealth, ServerRole } from './operate-types.js';
 
@@ -69,7 +70,8 @@ export function buildInventory(i: InventoryInputs): InventoryService[] {
   const leaving = new Set(i.leaving.map((l) => serverKey(l.backend, l.server)));
   return i.services.map((s) => {
     const backend = backendName(s.name);
-    const servers: InventoryServer[] = s.servers.map((x) => {
+    // Every HAProxy line: a single-class container has two (NAME, NAME:backup), weights say which serves.
+    const servers: InventoryServer[] = haproxyServers(s).map((x) => {
       const key = serverKey(backend, x.name);
       const row = rows.get(key);
       const admin = adminState(row);
@@ -84,11 +86,11 @@ export function buildInventory(i: InventoryInputs): InventoryService[] {
         admin,
         adminSource: who.source,
         adminReason: who.reason,
-        role: i.roles?.get(key) ?? 'active',
+        role: i.roles?.get(key) ?? x.role,
       };
     });
     // Servers HAProxy has in this backend that the applied state does not: leaving, or put there by hand.
-    const planned = new Set(s.servers.map((x) => x.name));
+    const planned = new Set(haproxyServers(s).map((x) => x.name));
     for (const row of i.rows) {
       if (row.backend !== backend || planned.has(row.server)) continue;
       const key = serverKey(backend, row.server);

@@ -1,6 +1,7 @@
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { ContainerInfo } from '../model/container.js';
 import { type DesiredState, isCandidate, type SelectionSettings, type Server, type Service, type SkippedContainer } from '../model/desired-state.js';
+import { haproxyServers } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import { adminState, containerRef, serverKey, shortId } from './inventory.js';
 import type { ContainerRef, EngineAnswer, UnbackedServer, UnservedContainer, VerifyAnswer } from './operate-types.js';
@@ -32,10 +33,11 @@ const at = (x: { address: string; port: number }) => `${x.address}:${x.port}`;
 export function verifyLive(i: VerifyInputs): VerifyAnswer {
   const expected = new Map<string, { service: Service; server: Server }>();
   for (const service of i.expected.services) {
-    for (const server of service.servers) expected.set(serverKey(backendName(service.name), server.name), { service, server });
+    // Every HAProxy line: a single-class container has two (NAME, NAME:backup).
+    for (const server of haproxyServers(service)) expected.set(serverKey(backendName(service.name), server.name), { service, server });
   }
   const applied = new Map<string, Server>();
-  for (const s of i.applied.services) for (const x of s.servers) applied.set(serverKey(backendName(s.name), x.name), x);
+  for (const s of i.applied.services) for (const x of haproxyServers(s)) applied.set(serverKey(backendName(s.name), x.name), x);
   // vipkeeper's backends: those it planned before and plans now. Others (a template's own) are not its to judge.
   const backends = new Set([...i.applied.services, ...i.expected.services].map((s) => backendName(s.name)));
   const rows = i.rows.filter((r) => backends.has(r.backend));

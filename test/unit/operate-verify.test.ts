@@ -28,6 +28,18 @@ function inputs(fresh: readonly ContainerInfo[], more: Partial<VerifyInputs> = {
 }
 
 describe('verifyLive', () => {
+  it('a single-class service: both HAProxy lines of each container (NAME, NAME:backup) are backed by it', () => {
+    const single = { 'vipkeeper.class': 'single' };
+    const v1 = container({ name: 'v1', labels: { ...web1.labels, ...single } });
+    const v2 = container({ name: 'v2', labels: { ...web1.labels, ...single } });
+    const state = plan([v1, v2]);
+    expect(state.services[0]!.memberClass).toBe('single');
+    const a = verifyLive(inputs([v1, v2], { applied: state, expected: state, rows: rowsFor(state) }));
+    expect(a.unbacked).toEqual([]);
+    expect(a.unserved).toEqual([]);
+    expect(a.ok).toBe(true);
+  });
+
   it('agrees when every server has its running container and every container its server', () => {
     expect(verifyLive(inputs([web1, web2]))).toEqual({ ok: true, engines: ENGINES, servers: 2, containers: 2, unbacked: [], unserved: [] });
   });

@@ -1,3 +1,4 @@
+import { haproxyServers } from '../../../src/render/haproxy-servers.js';
 import type { ServerStateRow } from '../../../src/haproxy/runtime-api.js';
 import type { ContainerInfo, ContainerSummary } from '../../../src/model/container.js';
 import { buildDesiredState, type DesiredState, type SelectionContext } from '../../../src/model/desired-state.js';
@@ -12,7 +13,8 @@ export function row(backend: string, server: string, address: string, port: numb
 
 /** The rows HAProxy has when it serves exactly `state`, all up and ready. */
 export function rowsFor(state: DesiredState): ServerStateRow[] {
-  return state.services.flatMap((s) => s.servers.map((x) => row(`be_${s.name}`, x.name, x.address, x.port, { weight: x.weight })));
+  // What HAProxy holds: every line (a single-class container has NAME and NAME:backup).
+  return state.services.flatMap((s) => haproxyServers(s).map((x) => row(`be_${s.name}`, x.name, x.address, x.port, { weight: x.weight })));
 }
 
 export const plan = (containers: readonly ContainerInfo[], context: SelectionContext = {}): DesiredState => buildDesiredState(containers, SETTINGS, context);
