@@ -105,6 +105,10 @@ export class ConfigStore implements ConfigFiles {
       await unlink(temp).catch(() => undefined);
       throw err;
     }
+    // rename(2) of a link onto another name of the same file does nothing and succeeds
+    // (markGood twice on an unchanged live file, as after an agent restart): the temporary
+    // name would stay. After a real rename it is gone already.
+    await unlink(temp).catch(() => undefined);
   }
 
   async #write(name: string, content: string, check?: (temp: string) => Promise<void>): Promise<void> {

@@ -116,6 +116,15 @@ describe('on an ordinary directory', () => {
       expect(await tempFiles(dir)).toEqual([]);
     });
 
+    it('markGood() twice on an unchanged live file leaves no temporary name (rename onto the same file does nothing)', async () => {
+      const store = new ConfigStore(dir);
+      await store.install('haproxy.cfg', 'ran fine\n', accept);
+      await store.markGood('haproxy.cfg');
+      await store.markGood('haproxy.cfg'); // an agent restarted on the same file
+      expect(await readFile(join(dir, 'haproxy.cfg.last-good'), 'utf8')).toBe('ran fine\n');
+      expect(await tempFiles(dir)).toEqual([]);
+    });
+
     it('markGood() copies the live file to NAME.last-good', async () => {
       const store = new ConfigStore(dir);
       await store.install('haproxy.cfg', 'ran fine\n', accept);
