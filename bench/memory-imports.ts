@@ -32,6 +32,7 @@ const ROWS: readonly (readonly [label: string, specifier: string | null])[] = [
   ['chokidar', 'chokidar'],
   ['ejs', 'ejs'],
   ['systeminformation', 'systeminformation'],
+  ['  its network module alone (what the agent loads)', 'systeminformation/lib/network.js'],
   ['dist/docker/docker-engine.js', dist('docker/docker-engine.js')],
   ['dist/config/env.js', dist('config/env.js')],
   ['dist/pipeline.js', dist('pipeline.js')],

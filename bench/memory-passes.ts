@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
@@ -100,12 +100,12 @@ function pass(i: number): void {
 }
 
 const mb = (b: number): number => b / 2 ** 20;
-const samples: { passes: number; rss: number; heap: number; contexts: number; ms: number }[] = [];
+const samples: { passes: number; rss: number; heap: number; contexts: number; ms: number; cpuMs: number }[] = [];
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 250));
 // V8 sweeps and gives freed pages back from background threads, and releases what
 // one collection swept at the next: without a few rounds and a wait, RSS shows
 // pages about to be released (tens of MB, different at every sample).
-const sample = async (passes: number, ms: number): Promise<void> => {
+const sample = async (passes: number, ms: number, cpuMs: number): Promise<void> => {
   for (let k = 0; k < 3; k++) {
     gc!();
     await settle();
@@ -113,7 +113,7 @@ const sample = async (passes: number, ms: number): Promise<void> => {
   const m = process.memoryUsage();
   // Every template print makes a vm context (src/render/render-configs.ts): they must not pile up.
   const { number_of_native_contexts: contexts, number_of_detached_contexts: detached } = getHeapStatistics();
-  samples.push({ passes, rss: mb(m.rss), heap: mb(m.heapUsed), contexts: contexts + detached, ms });
+  samples.push({ passes, rss: mb(m.rss), heap: mb(m.heapUsed), contexts: contexts + detached, ms, cpuMs });
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, mb(x.physical_space_size).toFixed(1)]));
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (field: string) => (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024).toFixed(1);
@@ -121,19 +121,29 @@ const sample = async (passes: number, ms: number): Promise<void> => {
 };
 
 process.stdout.write(`node ${process.version}, ${BACKENDS} backends in ${SERVICES} services, ${PASSES} passes, gc before each sample\n\n`);
+// Wall time per pass, and CPU time per pass (the whole process's, so V8's GC threads count
+// too): on a shared machine the CPU time is the steadier of the two.
+const cpuMsNow = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 let started = performance.now();
+let startedCpu = cpuMsNow();
 for (let i = 0; i < PASSES; i++) {
   pass(i);
   // The first sample after one pass: templates compiled and every module warm.
   if (i === 0 || (i + 1) % EVERY === 0) {
-    const ms = (performance.now() - started) / (i === 0 ? 1 : EVERY);
-    await sample(i + 1, ms);
+    const n = i === 0 ? 1 : EVERY;
+    const ms = (performance.now() - started) / n;
+    const cpuMs = (cpuMsNow() - startedCpu) / n;
+    await sample(i + 1, ms, cpuMs);
     started = performance.now();
+    startedCpu = cpuMsNow();
   }
 }
 
-process.stdout.write('| passes | RSS MB | heapUsed MB | V8 contexts | ms per pass |\n|---:|---:|---:|---:|---:|\n');
-for (const s of samples) process.stdout.write(`| ${s.passes} | ${s.rss.toFixed(1)} | ${s.heap.toFixed(1)} | ${s.contexts} | ${s.ms.toFixed(1)} |\n`);
+process.stdout.write('| passes | RSS MB | heapUsed MB | V8 contexts | ms per pass | CPU ms per pass |\n|---:|---:|---:|---:|---:|---:|\n');
+for (const s of samples) process.stdout.write(`| ${s.passes} | ${s.rss.toFixed(1)} | ${s.heap.toFixed(1)} | ${s.contexts} | ${s.ms.toFixed(1)} | ${s.cpuMs.toFixed(1)} |\n`);
 // Flat is judged from the first sample after EVERY passes: by then V8 has grown its young
 // generation to what this allocation rate wants (the one-pass sample is before that).
 const steady = samples.filter((s) => s.passes >= EVERY);
@@ -145,5 +155,11 @@ const contextGrowth = Math.max(...steady.map((s) => s.contexts)) - first.context
 const flat = rssGrowth <= FLAT_MB && heapGrowth <= FLAT_MB && contextGrowth <= 0;
 process.stdout.write(
   `\nlargest growth over the sample at ${first.passes} passes: RSS ${rssGrowth.toFixed(1)} MB, heapUsed ${heapGrowth.toFixed(1)} MB, V8 contexts ${contextGrowth}: ${flat ? 'flat' : 'NOT flat'} (within ${FLAT_MB} MB)\n`,
+);
+const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ? [`NODE_OPTIONS=${process.env.NODE_OPTIONS}`] : [])].filter((f) => f !== '--expose-gc').join(' ');
+const steadyCpu = steady.map((s) => s.cpuMs).sort((a, b) => a - b);
+writeFileSync(
+  join(REPO, '.bench-build', 'memory-passes.json'),
+  JSON.stringify({ node: process.version, flags, passes: PASSES, backends: BACKENDS, flatMb: FLAT_MB, rssGrowth, heapGrowth, contextGrowth, flat, rssMax: Math.max(...steady.map((s) => s.rss)), cpuMsPerPass: steadyCpu[Math.floor(steadyCpu.length / 2)] ?? NaN, samples }, null, 2),
 );
 process.exitCode = flat ? 0 : 1;

@@ -7,6 +7,7 @@ import type { ContainerInfo } from '../model/container.js';
 import type { DesiredState } from '../model/desired-state.js';
 import type { Plan, PlanContext } from '../pipeline.js';
 import { backendName } from '../render/haproxy-view.js';
+import { haproxyServers } from '../render/haproxy-servers.js';
 import type { ApplyMethod, PassRecord, PassTotals } from './pass-record.js';
 import { type Clock, errorCode, type RetryPolicy, systemClock } from './retry-policy.js';
 
@@ -150,7 +151,7 @@ export class Reconciler {
       this.#record({
         triggers: ['initial state'],
         applied: 'start',
-        added: plan.state.services.flatMap((s) => s.servers.map((x) => `${backendName(s.name)}/${x.name}`)),
+        added: plan.state.services.flatMap((s) => haproxyServers(s).map((x) => `${backendName(s.name)}/${x.name}`)),
         t0,
       });
       return;

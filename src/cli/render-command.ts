@@ -27,7 +27,7 @@ export interface FileResult {
 
 export interface RenderReport {
   readonly nodeRole: { readonly required: string | null; readonly present: boolean };
-  readonly selected: { container: string; id: string; service: string; server: string; address: string }[];
+  readonly selected: { container: string; id: string; service: string; server: string; address: string; role: 'active' | 'backup' }[];
   readonly skipped: { container: string; id: string; reason: string }[];
   readonly notices: { container: string; message: string }[];
   readonly files: readonly FileResult[];
@@ -83,6 +83,7 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
         service: s.name,
         server: srv.name,
         address: `${srv.address}:${srv.port}`,
+        role: srv.role,
       })),
     ),
     skipped: state.skipped.map((s) => ({ container: s.containerName, id: s.containerId.slice(0, 12), reason: s.reason })),
@@ -135,7 +136,7 @@ function logState(state: DesiredState, log: Logger): void {
 export function formatReport(r: RenderReport): string {
   const lines: string[] = [];
   lines.push(`selected ${r.selected.length} container${r.selected.length === 1 ? '' : 's'}:`);
-  for (const s of r.selected) lines.push(`  ${s.container} (${s.id})  service ${s.service}  -> ${s.address}`);
+  for (const s of r.selected) lines.push(`  ${s.container} (${s.id})  service ${s.service}  -> ${s.address}${s.role === 'backup' ? '  (backup)' : ''}`);
   lines.push(`skipped ${r.skipped.length} container${r.skipped.length === 1 ? '' : 's'}:`);
   for (const s of r.skipped) lines.push(`  ${s.container} (${s.id}): ${s.reason}`);
   for (const n of r.notices) lines.push(`note: ${n.container}: ${n.message}`);

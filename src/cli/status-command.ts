@@ -43,12 +43,13 @@ export function formatStatus(s: StatusSnapshot): string {
     lines.push(`last pass #${p.id} ${ago(p.at)}: ${p.applied}, +${p.added.length} -${p.removed.length} ~${p.updated.length} in ${p.durationMs} ms${p.error ? `, FAILED: ${p.error}` : ''}`);
   }
   lines.push('');
-  lines.push('service          port  server                        address                 health');
+  lines.push('service          port  server                        address                 health    role');
   for (const svc of s.services) {
     if (svc.servers.length === 0) lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} (no servers)`);
     for (const srv of svc.servers) {
       const who = srv.adminSource ? ` (${srv.adminSource}${srv.adminReason ? `: ${srv.adminReason}` : ''})` : '';
-      lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} ${srv.name.padEnd(29)} ${srv.address.padEnd(23)} ${srv.health}${who}`);
+      const role = srv.role === 'backup' && srv.standby ? 'backup (standby)' : (srv.role ?? '');
+      lines.push(`${svc.name.padEnd(16)} ${String(svc.frontendPort).padEnd(5)} ${srv.name.padEnd(29)} ${srv.address.padEnd(23)} ${srv.health.padEnd(9)} ${role}${who}`.trimEnd());
     }
   }
   return lines.join('\n');

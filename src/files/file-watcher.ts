@@ -1,10 +1,13 @@
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 
 // The files the agent follows while it runs (user templates, the VRRP password
 // file, the engines' TLS certificates), through chokidar. A watcher error
 // (ENOSPC: too many inotify watches, EACCES) is logged and costs only the
 // following of files; the periodic resync still picks changes up.
+// chokidar is loaded only when there is something to follow: by default nothing
+// is (no template dir, password file or engine certificates), and an agent that
+// watches nothing keeps none of chokidar's code in memory.
 
 export interface FileWatch {
   close(): Promise<void>;
@@ -20,6 +23,7 @@ export interface WatchOptions {
 
 export async function watchFiles(o: WatchOptions): Promise<FileWatch> {
   if (o.paths.length === 0) return { close: async () => undefined };
+  const { watch } = await import('chokidar');
   const watcher: FSWatcher = watch([...o.paths], {
     ignoreInitial: true,
     awaitWriteFinish: { stabilityThreshold: o.stabilityMs ?? 100, pollInterval: 50 },

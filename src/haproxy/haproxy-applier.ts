@@ -3,6 +3,7 @@ import { ReloadFailedError } from '../errors.js';
 import type { ConfigFiles } from '../files/config-store.js';
 import type { Logger } from '../log.js';
 import { adminOf, type Server, type Service } from '../model/desired-state.js';
+import { linesOfContainer } from '../render/haproxy-servers.js';
 import type { DeleteQueue } from './delete-queue.js';
 import { expectBatch, type RuntimeApi } from './runtime-api.js';
 import { adminDrift, type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
@@ -206,7 +207,8 @@ export class HaproxyApplier {
 
   /** Drains a stopping container's servers at once, without waiting for a pass. */
   async drainContainer(services: readonly Service[], backendOf: (service: string) => string, containerId: string): Promise<string[]> {
-    const ids = services.flatMap((service) => service.servers.filter((s) => s.containerId === containerId).map((server) => `${backendOf(service.name)}/${server.name}`));
+    // Every line of it: a single-class container's backup line too, so its standby role ends here.
+    const ids = services.flatMap((service) => linesOfContainer(service, containerId).map((server) => `${backendOf(service.name)}/${server.name}`));
     if (ids.length === 0) return [];
     // One connection for all of them: a burst of stops must not flood the admin socket.
     const answers = await this.p.api.batch(ids.map((id) => `set server ${id} state drain`));

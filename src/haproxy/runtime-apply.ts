@@ -30,16 +30,22 @@ interface Step {
 
 export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, log: Logger): Promise<PendingDelete[]> {
   const steps: Step[] = [];
-  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
-  // request and cuts none in flight; `del server` refuses while any is attached,
-  // and that server is then retried later (its answer is checked below, not here).
-  for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
-  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
-  for (const d of deletes) {
-    d.at = steps.length;
-    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
+  // What gives traffic a place comes before what takes one away: new servers, then
+  // weights that grow, then the rest, then removals. HAProxy runs a batch's commands
+  // one after the other while it serves; in a single-class switch-over (new server
+  // added, old one's weight to 0, its backup line's to W) no request then meets a
+  // moment with no normal server, which would send it to an older backup.
+  for (const { backend, service, server } of changes.add) {
+    const id = `${backend}/${server.name}`;
+    // A dynamic server inherits no default-server line: the full option set is given here,
+    // the same one the config file carries, so a later reload keeps it identical.
+    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
+    if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
+    // A new server starts in maintenance: one an operator disabled stays there (or only drains).
+    if (adminOf(server) !== 'maint') steps.push({ command: `set server ${id} state ${adminOf(server)}`, ok: 'empty' });
   }
-  for (const { backend, before, after } of changes.update) {
+  const grows = (u: ChangeSet['update'][number]) => u.after.weight > u.before.weight;
+  for (const { backend, before, after } of [...changes.update.filter(grows), ...changes.update.filter((u) => !grows(u))]) {
     const id = `${backend}/${after.name}`;
     if (before.address !== after.address || before.port !== after.port) {
       steps.push({ command: `set server ${id} addr ${after.address} port ${after.port}`, ok: /changed|no need to change/i });
@@ -49,14 +55,14 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     if (before.maxconn !== after.maxconn) steps.push({ command: `set maxconn server ${id} ${after.maxconn ?? 0}`, ok: 'empty' });
     if (adminOf(before) !== adminOf(after)) steps.push({ command: `set server ${id} state ${adminOf(after)}`, ok: 'empty' });
   }
-  for (const { backend, service, server } of changes.add) {
-    const id = `${backend}/${server.name}`;
-    // A dynamic server inherits no default-server line: the full option set is given here,
-    // the same one the config file carries, so a later reload keeps it identical.
-    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
-    if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
-    // A new server starts in maintenance: one an operator disabled stays there (or only drains).
-    if (adminOf(server) !== 'maint') steps.push({ command: `set server ${id} state ${adminOf(server)}`, ok: 'empty' });
+  // Removals: maintenance for all, then a delete for each. Maintenance sends no new
+  // request and cuts none in flight; `del server` refuses while any is attached,
+  // and that server is then retried later (its answer is checked below, not here).
+  for (const { backend, server } of changes.remove) steps.push({ command: `set server ${backend}/${server.name} state maint`, ok: 'empty' });
+  const deletes = changes.remove.map(({ backend, server }) => ({ backend, server: server.name, at: 0 }));
+  for (const d of deletes) {
+    d.at = steps.length;
+    steps.push({ command: `del server ${d.backend}/${d.server}`, ok: /.?/s });
   }
   if (steps.length === 0) return [];
 

@@ -1,10 +1,13 @@
 import { type AdminState, adminOf, type Server, type Service } from '../model/desired-state.js';
+import { haproxyServers } from '../render/haproxy-servers.js';
 import type { ServerStateRow } from './runtime-api.js';
 import { backendName } from '../render/haproxy-view.js';
 
 // Applied services vs desired services -> the cheapest safe way to get there.
 // Server-only differences go through the Runtime API; anything that changes
-// a frontend or a backend's own settings needs a reload. Pure.
+// a frontend or a backend's own settings needs a reload. Servers are compared
+// as HAProxy's lines (haproxy-servers.ts): a single-class switch-over is only
+// weight updates. Pure.
 
 export interface ServerRef {
   readonly backend: string;
@@ -54,11 +57,13 @@ export function diffServices(applied: readonly Service[], desired: readonly Serv
       continue;
     }
     const backend = backendName(name);
-    const oldServers = new Map(old.servers.map((s) => [s.name, s]));
-    const newServers = new Map(now.servers.map((s) => [s.name, s]));
+    const oldServers = new Map(haproxyServers(old).map((s) => [s.name, s]));
+    const newServers = new Map(haproxyServers(now).map((s) => [s.name, s]));
     for (const [sname, server] of newServers) {
       const was = oldServers.get(sname);
       if (!was) add.push({ backend, service: now, server });
+      // HAProxy cannot change a server's backup flag at run time (never happens by naming).
+      else if (was.backup !== server.backup) structural ??= `server ${backend}/${sname} changed its backup flag`;
       else if (
         was.address !== server.address ||
         was.port !== server.port ||

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import si from 'systeminformation';
+import type si from 'systeminformation';
 import type { HostFacts, HostInterface, InterfaceAddress } from '../config/host-facts.js';
 import { IPV4 } from '../config/patterns.js';
 
@@ -33,6 +34,18 @@ const NET_DEV = '/proc/self/net/dev';
 
 const execFileP = promisify(execFile);
 
+/** The part of systeminformation the agent uses: the default route's interface. */
+type SiNetwork = Pick<typeof si, 'networkInterfaceDefault'>;
+
+// systeminformation's main file loads every one of its modules at once (cpu, disks,
+// wifi, docker, printers...: about 0.9 MB of source text kept in the heap, and their
+// code); the one fact taken from it is in its network module, loaded alone and only
+// when asked. The package has no "exports" map, so its files are its public layout;
+// test/unit/host-facts.test.ts checks this file still gives that fact.
+export const SI_NETWORK_MODULE = 'systeminformation/lib/network.js';
+let siNetwork: SiNetwork | null = null;
+const loadSiNetwork = (): SiNetwork => (siNetwork ??= createRequire(import.meta.url)(SI_NETWORK_MODULE) as SiNetwork);
+
 async function inInitialNetns(): Promise<boolean> {
   try {
     const [self, init] = await Promise.all([stat('/proc/self/ns/net'), stat('/proc/1/ns/net')]);
@@ -53,7 +66,7 @@ const DEFAULT_READERS: HostReaders = {
   networkInterfaces: () => os.networkInterfaces(),
   readFile: (path) => readFile(path, 'utf8'),
   // One `ip route` whatever the interface count (it never asks per interface).
-  defaultInterface: () => si.networkInterfaceDefault().catch(() => ''),
+  defaultInterface: () => loadSiNetwork().networkInterfaceDefault().catch(() => ''),
   initialNetns: inInitialNetns,
 };
 

@@ -132,6 +132,15 @@ export const LABELS = {
     rule: 'roundrobin, leastconn or random',
     schema: z.enum(['roundrobin', 'leastconn', 'random']),
   }),
+  memberClass: spec({
+    key: 'vipkeeper.class',
+    meaning:
+      "`multiple`: every container of the service serves. `single`: only the newest running, healthy container serves (newest by Docker's start time); the others stay in the backend as HAProxy `backup` servers, and the one before it takes the traffic at once when the newest fails, stops or is disabled (a rollback with no redeploy). The service's oldest container decides; one that disagrees is still served, with a warning.",
+    defaultText: 'multiple',
+    scope: 'service',
+    rule: 'single or multiple',
+    schema: z.enum(['single', 'multiple']),
+  }),
   check: spec({
     key: 'vipkeeper.check',
     meaning: 'HAProxy health checks for the servers of this service.',

@@ -25,8 +25,12 @@ export interface ServiceLabels {
   readonly hosts: readonly string[];
   readonly path: string | null;
   readonly balance: 'roundrobin' | 'leastconn' | 'random';
+  /** `single`: one container serves, the others are backups (member-roles.ts). */
+  readonly memberClass: MemberClass;
   readonly check: CheckSettings;
 }
+
+export type MemberClass = 'single' | 'multiple';
 
 export interface ServerLabels {
   readonly port: number | null;
@@ -95,6 +99,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
     hosts,
     path,
     balance: get(LABELS.balance) ?? 'roundrobin',
+    memberClass: get(LABELS.memberClass) ?? 'multiple',
     check: {
       enabled: get(LABELS.check) ?? true,
       path: checkPath,

@@ -2,12 +2,14 @@ import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
 import {
   type CheckSettings,
   type LabelProblem,
+  type MemberClass,
   parseLabels,
   type ServerLabels,
   type ServiceLabels,
   showUntrusted,
 } from '../labels/parse-labels.js';
 import type { ContainerInfo } from './container.js';
+import { chooseMembers, healthyEnough, type MemberRole } from './member-roles.js';
 
 // Containers -> the whole desired state: which services exist, which servers
 // they hold, and which containers were skipped and why. Pure and
@@ -47,6 +49,13 @@ export interface Server {
   readonly adminReason?: string | null;
   /** The engine its container runs on, when several engines are read (as ContainerInfo.engine). */
   readonly engine?: string;
+  /**
+   * `active`: it serves. `backup`: a single-class service's older container, kept as an
+   * HAProxy backup. Every server of a `multiple` service is active.
+   */
+  readonly role: MemberRole;
+  /** The backup HAProxy sends the traffic to at once when the active server fails (single class only). */
+  readonly standby: boolean;
 }
 
 /** A server's wanted admin state (absent means ready). Pure. */
@@ -59,6 +68,8 @@ export interface Service {
   readonly hosts: readonly string[];
   readonly path: string | null;
   readonly balance: ServiceLabels['balance'];
+  /** vipkeeper.class: `single` serves one container at a time, the others are backups. */
+  readonly memberClass: MemberClass;
   readonly check: CheckSettings;
   readonly servers: readonly Server[];
 }
@@ -104,6 +115,8 @@ export interface SelectionContext {
   readonly stopping?: ReadonlySet<string>;
   /** Operator overrides by container id: the server stays in the state, drained or in maintenance. */
   readonly operator?: ReadonlyMap<string, AdminOverride>;
+  /** Containers an operator disabled: never the active or standby server of a single-class service. */
+  readonly disabled?: ReadonlySet<string>;
 }
 
 export function buildDesiredState(
@@ -173,6 +186,8 @@ export function buildDesiredState(
         port: endpoint.port,
         weight: serverLabels.weight,
         maxconn: serverLabels.maxconn,
+        role: 'active',
+        standby: false,
         ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
         ...(c.engine ? { engine: c.engine } : {}),
       },
@@ -194,6 +209,15 @@ export function buildDesiredState(
         `its ${differs.label} (${differs.mine}) disagrees with ${differs.theirs} set by ${group.owner.name}, the oldest container of service ${a.service.service}`,
       );
       continue;
+    }
+    // The member class changes no HAProxy structure, so a container that disagrees is
+    // still served (under the owner's class) rather than skipped: a blue/green switch to
+    // a new class then never leaves the service without servers.
+    if (a.service.memberClass !== group.settings.memberClass) {
+      notices.push({
+        containerName: a.container.name,
+        message: `its vipkeeper.class (${a.service.memberClass}) disagrees with ${group.settings.memberClass} set by ${group.owner.name}, the oldest container of service ${a.service.service}: it is served as ${group.settings.memberClass}`,
+      });
     }
     group.members.push(a);
   }
@@ -218,7 +242,9 @@ export function buildDesiredState(
     }
     onPort.push({ service: s, owner: group.owner });
     claims.set(s.frontendPort, onPort);
-    services.push(toService(s, group.members.map((m) => m.server)));
+    const members = withRoles(s, group.members, new Set([...(context.disabled ?? []), ...(context.operator?.keys() ?? [])]));
+    notices.push(...members.notices);
+    services.push(toService(s, members.servers));
   }
 
   // The default pool always exists, even empty, so its frontend answers (503) and
@@ -244,6 +270,38 @@ export function serverName(c: ContainerInfo): string {
   return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}` : `c-${c.id.slice(0, 12)}`;
 }
 
+/**
+ * Roles of a service's servers: all active for `multiple`; for `single` the chosen
+ * container is active, the others backups, the next in line the standby.
+ */
+function withRoles(s: ServiceLabels, members: readonly Accepted[], disabled: ReadonlySet<string> = new Set()): { servers: Server[]; notices: LabelNotice[] } {
+  if (s.memberClass === 'multiple') return { servers: members.map((m) => m.server), notices: [] };
+  const choice = chooseMembers(
+    members.map((m) => m.container),
+    disabled,
+  );
+  const notices: LabelNotice[] = [];
+  const active = members.find((m) => m.container.id === choice.active);
+  if (active && !healthyEnough(active.container)) {
+    notices.push({
+      containerName: active.container.name,
+      message: `service ${s.service} (vipkeeper.class=single) has no healthy container: ${who(active.container)} serves although its Docker healthcheck is ${active.container.health} (vipkeeper.docker-health=ignore)`,
+    });
+  }
+  if (!active && members.length > 0) {
+    notices.push({
+      containerName: members[0]!.container.name,
+      message: `service ${s.service} (vipkeeper.class=single): every container is disabled by an operator, so none serves`,
+    });
+  }
+  const servers = members.map((m): Server => ({
+    ...m.server,
+    role: m.container.id === choice.active ? 'active' : 'backup',
+    standby: m.container.id === choice.standby,
+  }));
+  return { servers, notices };
+}
+
 function toService(s: ServiceLabels, servers: readonly Server[]): Service {
   return {
     name: s.service,
@@ -252,6 +310,7 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
     hosts: s.hosts,
     path: s.path,
     balance: s.balance,
+    memberClass: s.memberClass,
     check: s.check,
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };

@@ -1,5 +1,6 @@
 import { haproxyTimeMs } from '../config/patterns.js';
 import { adminOf, type Server, type Service } from '../model/desired-state.js';
+import { haproxyServers } from './haproxy-servers.js';
 
 // DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
 // ordering, ACLs, server options) is made here, so the template only prints.
@@ -83,8 +84,9 @@ export const QUICK_CHECK_MS = 250;
  */
 
 /** Server options; dynamic servers inherit no default-server line, so each line says it all. */
-export function serverOptions(server: Server, service: Service): string {
+export function serverOptions(server: Server & { readonly backup?: boolean }, service: Service): string {
   const parts: string[] = [];
+  if (server.backup === true) parts.push('backup');
   if (service.check.enabled) {
     parts.push('check', `inter ${service.check.interval}`);
     if (haproxyTimeMs(service.check.interval) > QUICK_CHECK_MS) parts.push(`fastinter ${QUICK_CHECK_MS}ms`, `downinter ${QUICK_CHECK_MS}ms`);
@@ -104,7 +106,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
-    servers: s.servers.map((srv) => ({
+    servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
       address: `${srv.address}:${srv.port}`,
       options: adminOf(srv) === 'ready' ? serverOptions(srv, s) : `${serverOptions(srv, s)} disabled`,

@@ -6,6 +6,7 @@ import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { Service } from '../model/desired-state.js';
 import type { OperatorStatus } from '../operator/operator-state.js';
+import { servingLine } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
 import { serverHealth, type StatusSnapshot } from './snapshot.js';
@@ -50,11 +51,15 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         backend,
         mode: s.mode,
         frontendPort: s.frontendPort,
+        memberClass: s.memberClass,
         servers: s.servers.map((x) => ({
           name: x.name,
           container: x.containerId.slice(0, 12),
           address: `${x.address}:${x.port}`,
-          health: serverHealth(rows.get(`${backend}/${x.name}`)),
+          // A single-class backup's health is that of the line that carries its role (NAME:backup).
+          health: serverHealth(rows.get(`${backend}/${servingLine(s, x)}`)),
+          role: x.role,
+          standby: x.standby,
           ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
         })),
       };

@@ -22,6 +22,10 @@ export interface StatusServer {
   readonly adminSource?: AdminSource;
   readonly admin?: AdminState;
   readonly adminReason?: string | null;
+  /** `active` serves; `backup` is a single-class service's older container (vipkeeper.class). */
+  readonly role: 'active' | 'backup';
+  /** The backup HAProxy switches to at once when the active server fails. */
+  readonly standby: boolean;
 }
 
 export interface StatusService {
@@ -29,6 +33,8 @@ export interface StatusService {
   readonly backend: string;
   readonly mode: string;
   readonly frontendPort: number;
+  /** vipkeeper.class. Optional: an agent from before it knew classes does not send it. */
+  readonly memberClass?: 'single' | 'multiple';
   readonly servers: readonly StatusServer[];
 }
 

@@ -136,12 +136,13 @@ describe('applyServerChanges with admin states', () => {
     );
     expect(sent).toEqual([
       [
-        `set server ${BE}/u state maint`,
+        // New servers first (make before break), then updates.
         `add server ${BE}/m 127.0.0.1:2 weight 100`,
         `add server ${BE}/d 127.0.0.1:3 weight 100`,
         `set server ${BE}/d state drain`,
         `add server ${BE}/r 127.0.0.1:4 weight 100`,
         `set server ${BE}/r state ready`,
+        `set server ${BE}/u state maint`,
       ],
     ]);
   });

@@ -163,7 +163,7 @@ describe('buildDesiredState: services', () => {
   it('a service server carries weight and maxconn from its labels', () => {
     const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.weight': '0', 'vipkeeper.maxconn': '50' } })]);
     expect(service(state, 'apps').servers).toEqual([
-      { name: 'web', containerId: idFor('web'), containerName: 'web', address: '127.0.0.1', port: expect.any(Number), weight: 0, maxconn: 50 },
+      { name: 'web', containerId: idFor('web'), containerName: 'web', address: '127.0.0.1', port: expect.any(Number), weight: 0, maxconn: 50, role: 'active', standby: false },
     ]);
   });
 

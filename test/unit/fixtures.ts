@@ -85,6 +85,8 @@ export const server = (name: string, address = '10.0.0.1', port = 80, over: Part
   port,
   weight: 100,
   maxconn: null,
+  role: 'active',
+  standby: false,
   ...over,
 });
 
@@ -96,6 +98,7 @@ export const service = (servers: readonly Server[], over: Partial<Omit<Service, 
   hosts: [],
   path: null,
   balance: 'roundrobin',
+  memberClass: 'multiple',
   check: DEFAULT_CHECK,
   servers,
   ...over,

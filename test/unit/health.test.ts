@@ -139,7 +139,7 @@ describe('buildSnapshot: server health', () => {
 
   it('shows each server with its short container id and address', () => {
     const snap = buildSnapshot(inputs([service([web('web-1', 1)])], [row('be_apps', 'web-1', 2)]));
-    expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up' });
+    expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up', role: 'active', standby: false });
   });
 
   it('gets all of 1000 servers right', () => {
@@ -149,6 +149,26 @@ describe('buildSnapshot: server health', () => {
     const snap = buildSnapshot(inputs([service(servers)], [...rows].reverse()));
     const expected = servers.map((s, i) => [s.name, i % 10 === 0 ? 'drain' : ['up', 'down', 'starting', 'stopping'][i % 4]]);
     expect(snap.services[0]!.servers.map((x) => [x.name, x.health])).toEqual(expected);
+  });
+
+  it('a single-class service: /status says which server is active and which is the standby; a backup shows the health of its backup line', () => {
+    const svc: Service = {
+      ...service([
+        { ...web('v1', 1), role: 'backup', standby: false },
+        { ...web('v2', 2), role: 'backup', standby: true },
+        { ...web('v3', 3), role: 'active', standby: false },
+      ]),
+      memberClass: 'single',
+    };
+    // The normal lines of backups are up at weight 0; what matters for them is the backup line.
+    const rows = [row('be_apps', 'v1', 2), row('be_apps', 'v1:backup', 0), row('be_apps', 'v2', 2), row('be_apps', 'v2:backup', 2, 0x01), row('be_apps', 'v3', 2), row('be_apps', 'v3:backup', 0)];
+    const snap = buildSnapshot(inputs([svc], rows));
+    expect(snap.services[0]!.memberClass).toBe('single');
+    expect(snap.services[0]!.servers.map((x) => [x.name, x.role, x.standby, x.health])).toEqual([
+      ['v1', 'backup', false, 'down'],
+      ['v2', 'backup', true, 'maint'],
+      ['v3', 'active', false, 'up'],
+    ]);
   });
 
   it('carries the health, failing items and node facts through', () => {

@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { type HostReaders, readHostFacts } from '../../src/host/read-host-facts.js';
+import { type HostReaders, readHostFacts, SI_NETWORK_MODULE } from '../../src/host/read-host-facts.js';
 
 // The host edge reads every fact with a fixed number of calls, however many
 // interfaces the host has (each container adds a veth: hosts with 1,000 are real).
@@ -120,5 +121,14 @@ describe('readHostFacts: the real host', () => {
     const facts = await readHostFacts();
     expect(facts.hostname.length).toBeGreaterThan(0);
     expect(facts.interfaces.find((i) => i.name === 'lo')).toEqual({ name: 'lo', addresses: [{ address: '127.0.0.1', prefix: 8 }] });
+  });
+
+  it("the default route's interface comes from systeminformation's network module alone, as the whole package gives it", async () => {
+    const require = createRequire(import.meta.url);
+    const facts = await readHostFacts();
+    expect(require.cache[require.resolve(SI_NETWORK_MODULE)], 'its network module was loaded').toBeDefined();
+    expect(require.cache[require.resolve('systeminformation')], 'its main file (every module) was not').toBeUndefined();
+    const whole = (require('systeminformation') as typeof import('systeminformation')).networkInterfaceDefault();
+    expect(facts.defaultInterface).toBe((await whole) || null);
   });
 });

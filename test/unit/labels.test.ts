@@ -30,6 +30,7 @@ describe('parseLabels: defaults', () => {
           hosts: [],
           path: null,
           balance: 'roundrobin',
+          memberClass: 'multiple',
           check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
         },
         server: { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' },
@@ -72,6 +73,8 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.balance', value: 'roundrobin', get: (l) => l.service.balance, expected: 'roundrobin' },
     { label: 'vipkeeper.balance', value: 'leastconn', get: (l) => l.service.balance, expected: 'leastconn' },
     { label: 'vipkeeper.balance', value: 'random', get: (l) => l.service.balance, expected: 'random' },
+    { label: 'vipkeeper.class', value: 'single', get: (l) => l.service.memberClass, expected: 'single' },
+    { label: 'vipkeeper.class', value: 'multiple', get: (l) => l.service.memberClass, expected: 'multiple' },
     { label: 'vipkeeper.check', value: 'false', get: (l) => l.service.check.enabled, expected: false },
     { label: 'vipkeeper.check', value: 'true', get: (l) => l.service.check.enabled, expected: true },
     { label: 'vipkeeper.check.path', value: '/healthz', get: (l) => l.service.check.path, expected: '/healthz' },
@@ -92,7 +95,7 @@ describe('parseLabels: valid values for every label', () => {
     const covered = new Set([
       'vipkeeper.port', 'vipkeeper.network', 'vipkeeper.weight', 'vipkeeper.maxconn', 'vipkeeper.docker-health',
       'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.host', 'vipkeeper.path',
-      'vipkeeper.balance', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
+      'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
       'vipkeeper.check.rise', 'vipkeeper.check.fall',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
@@ -107,6 +110,7 @@ describe('parseLabels: valid values for every label', () => {
         'vipkeeper.host': 'api.example.com',
         'vipkeeper.path': '/v1',
         'vipkeeper.balance': 'leastconn',
+        'vipkeeper.class': 'single',
         'vipkeeper.check': 'true',
         'vipkeeper.check.path': '/v1/health',
         'vipkeeper.check.interval': '5s',
@@ -126,6 +130,7 @@ describe('parseLabels: valid values for every label', () => {
         hosts: ['api.example.com'],
         path: '/v1',
         balance: 'leastconn',
+        memberClass: 'single',
         check: { enabled: true, path: '/v1/health', interval: '5s', rise: 3, fall: 4 },
       },
       server: { port: 3000, network: 'backend', weight: 50, maxconn: 200, dockerHealth: 'ignore' },
@@ -148,6 +153,7 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.host': 'a.example.com',
     'vipkeeper.path': '/api',
     'vipkeeper.balance': 'random',
+    'vipkeeper.class': 'single',
     'vipkeeper.check': 'false',
     'vipkeeper.check.path': '/healthz',
     'vipkeeper.check.interval': '5s',
@@ -190,6 +196,10 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     ['vipkeeper.check.fall', ['0', '101', '-1', '2.5', '0x5']],
     ['vipkeeper.check.interval', ['0', '0s', '-1s', '1.5s', '2 s', '2sec', '1d', '12345678']],
   ];
+  // Words are matched whole and case-sensitively: nothing "close enough" is taken.
+  for (const value of ['Single', 'SINGLE', 'singl', 'singles', 'single,multiple', 'one', 'true', '1']) {
+    rows.push({ label: 'vipkeeper.class', what: `not single or multiple: ${JSON.stringify(value)}`, value });
+  }
   for (const [label, values] of NUMBERS) {
     for (const value of values) rows.push({ label, what: `out of range or not a number: ${JSON.stringify(value)}`, value });
   }

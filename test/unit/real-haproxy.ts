@@ -86,7 +86,7 @@ export async function httpBackend(name: string, port = 0): Promise<{ port: numbe
 }
 
 /** A server of the model on loopback, where these tests' backends listen. */
-export const modelServer = (name: string, port: number): ModelServer => server(name, '127.0.0.1', port);
+export const modelServer = (name: string, port: number, address = '127.0.0.1'): ModelServer => server(name, address, port);
 
 /** The shipped template, printed for these services (the agent's own file). */
 export async function shippedConfig(services: readonly Service[], adminSocket: string): Promise<string> {

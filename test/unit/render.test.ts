@@ -504,7 +504,7 @@ describe('mapContainer', () => {
     const state = buildDesiredState([mapContainer(inspect())], SETTINGS);
     expect(state.skipped).toEqual([]);
     expect(state.services[0]!.servers).toEqual([
-      { name: 'proj-web-1', containerId: idFor('web-1'), containerName: 'proj-web-1', address: '127.0.0.1', port: 32768, weight: 100, maxconn: null },
+      { name: 'proj-web-1', containerId: idFor('web-1'), containerName: 'proj-web-1', address: '127.0.0.1', port: 32768, weight: 100, maxconn: null, role: 'active', standby: false },
     ]);
   });
 });

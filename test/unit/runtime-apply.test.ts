@@ -52,27 +52,47 @@ describe('applyServerChanges', () => {
     ],
   };
 
-  it('sends the whole change set as one batch: maint all, delete all, updates, then add + health + ready', async () => {
+  it('sends the whole change set as one batch: adds + health + ready, updates, then maint all and delete all', async () => {
     const { api, batches, singles } = fakeApi((c) => (c.includes(' addr ') ? 'IP changed from 127.0.0.1 to 127.0.0.1, port changed from 3 to 4 by stats socket command' : haproxyLike(c)));
     const pending = await applyServerChanges(api, changes, log);
     expect(singles).toEqual([]);
     expect(batches).toEqual([
       [
-        `set server ${BE}/old state maint`,
-        `set server ${BE}/busy state maint`,
-        `del server ${BE}/old`,
-        `del server ${BE}/busy`,
-        `set server ${BE}/moved addr 127.0.0.1 port 4`,
-        `set server ${BE}/moved weight 5`,
-        `set maxconn server ${BE}/moved 9`,
         `add server ${BE}/new 127.0.0.1:5 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100`,
         `enable health ${BE}/new`,
         `set server ${BE}/new state ready`,
         `add server ${BE}/plain 127.0.0.1:6 weight 100`,
         `set server ${BE}/plain state ready`,
+        `set server ${BE}/moved addr 127.0.0.1 port 4`,
+        `set server ${BE}/moved weight 5`,
+        `set maxconn server ${BE}/moved 9`,
+        `set server ${BE}/old state maint`,
+        `set server ${BE}/busy state maint`,
+        `del server ${BE}/old`,
+        `del server ${BE}/busy`,
       ],
     ]);
     expect(pending).toEqual([{ backend: BE, server: 'busy', since: expect.any(Number) }]);
+  });
+
+  it('weights that grow go before weights that shrink, so a switch-over never leaves no server with a weight', async () => {
+    const { api, batches } = fakeApi(haproxyLike);
+    const at = (name: string, weight: number) => ({ ...modelServer(name, 1), weight });
+    await applyServerChanges(
+      api,
+      {
+        structural: null,
+        add: [],
+        remove: [],
+        update: [
+          { backend: BE, service: checked, before: at('old', 100), after: at('old', 0) },
+          { backend: BE, service: checked, before: at('prev:backup', 100), after: at('prev:backup', 0) },
+          { backend: BE, service: checked, before: at('old:backup', 0), after: at('old:backup', 100) },
+        ],
+      },
+      log,
+    );
+    expect(batches).toEqual([[`set server ${BE}/old:backup weight 100`, `set server ${BE}/old weight 0`, `set server ${BE}/prev:backup weight 0`]]);
   });
 
   it('an answer that says a command failed throws RuntimeApiError naming that command', async () => {

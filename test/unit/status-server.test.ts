@@ -16,7 +16,7 @@ const snapshot: StatusSnapshot = {
     vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
   },
   vrrp: { instance: 'vipkeeper_51', state: 'MASTER', since: null, transitions: [], transitionCounts: { MASTER: 1 }, vipsHeld: ['198.18.0.100/24'], consistent: true },
-  services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up' }] }],
+  services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up', role: 'active', standby: false }] }],
   lastPass: null,
   passes: { byMethod: { start: 1 }, secondsTotal: 0.1, failed: 0 },
   children: [],

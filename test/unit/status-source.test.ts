@@ -110,7 +110,7 @@ describe('AgentStatus: the snapshot gathers every part when asked', () => {
     r.state.drill = { mode: 'graceful', since: '2026-01-01T00:00:00.000Z' };
     r.retry.failed('drill restore', new Error('keepalived would not start'));
     const snap = await r.status.snapshot();
-    expect(snap.services[0]!.servers).toEqual([{ name: 'web-1', container: 'id-web-1', address: '10.0.0.1:80', health: 'up' }]);
+    expect(snap.services[0]!.servers).toEqual([{ name: 'web-1', container: 'id-web-1', address: '10.0.0.1:80', health: 'up', role: 'active', standby: false }]);
     expect(snap.children.map((c) => c.name)).toEqual(['haproxy', 'keepalived']);
     expect(snap.docker.engines).toEqual([{ name: 'local', state: 'up' }]);
     expect(snap.vrrp?.state).toBe('MASTER');

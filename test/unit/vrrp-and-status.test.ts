@@ -55,7 +55,7 @@ const snapshot: StatusSnapshot = {
     vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
   },
   vrrp: { instance: 'vipkeeper_51', state: 'MASTER', since: null, transitions: [], transitionCounts: { BACKUP: 1, MASTER: 1 }, vipsHeld: ['198.18.0.100/24'], consistent: true },
-  services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up' }] }],
+  services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up', role: 'active', standby: false }] }],
   lastPass: null,
   passes: { byMethod: { start: 1, 'runtime-api': 4 }, secondsTotal: 0.25, failed: 0 },
   children: [{ name: 'haproxy', running: true, pid: 1, restarts: 2, lastExit: null, crashLoop: false, lastStartAt: null, healthySince: null }],
