@@ -103,14 +103,65 @@ export async function dockerAnswers(): Promise<boolean> {
 
 const DOCKERD_MARKER = '.lab/dockerd-started-by-tests';
 
-/** Starts dockerd in the background and waits until it answers; remembers that the tests own it. */
+/** Whether a process with exactly this command name runs (pgrep -x). */
+async function running(name: string): Promise<boolean> {
+  return (await sh('pgrep', ['-x', name], { allowFail: true })).code === 0;
+}
+
+/**
+ * Clears the engine's runtime state as a reboot would, when no dockerd or containerd runs.
+ * On these machines /run is a plain directory, not tmpfs, so it outlives the processes: a run
+ * killed with 1000 containers up left 1000 task directories and netns mounts behind, and the next
+ * containerd spent 13.6 s on them, past dockerd's own wait ("timeout waiting for containerd to
+ * start"), so dockerd exited and never answered (measured here on 2026-12-01). The stopped
+ * containers themselves stay in /var/lib/docker; setup removes the test's own afterwards.
+ */
+export async function clearStaleRuntimeState(): Promise<void> {
+  if ((await running('dockerd')) || (await running('containerd'))) return;
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith('/run/docker/') || m.startsWith('/var/run/docker/'));
+  for (const m of mounts.reverse()) await sh('umount', ['-l', m], { allowFail: true });
+  for (const p of ['/var/run/docker', '/var/run/docker.pid', '/var/run/docker.sock']) rmSync(p, { recursive: true, force: true });
+}
+
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Starts dockerd in the background and waits until it answers; remembers that the tests own it.
+ * A dockerd that exits before answering is a failure at once, with the end of its log; it gets
+ * one more try after its runtime state is cleared again.
+ */
 export async function startDockerd(): Promise<void> {
   mkdirSync('.lab', { recursive: true });
-  const log = openSync('.lab/dockerd.log', 'a');
-  const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
-  child.unref();
-  writeFileSync(DOCKERD_MARKER, String(child.pid));
-  await waitFor('dockerd to answer (see .lab/dockerd.log)', dockerAnswers, 60_000, 250);
+  const logFile = '.lab/dockerd.log';
+  for (let attempt = 1; ; attempt++) {
+    await clearStaleRuntimeState();
+    const log = openSync(logFile, 'a');
+    const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
+    let exited: number | string | null | undefined;
+    child.once('exit', (code, signal) => (exited = code ?? signal));
+    child.unref();
+    writeFileSync(DOCKERD_MARKER, String(child.pid));
+    const deadline = Date.now() + 120_000;
+    let failure = '';
+    for (;;) {
+      if (await dockerAnswers()) return;
+      if (exited !== undefined) failure = `dockerd exited (${exited}) before it answered`;
+      else if (Date.now() > deadline) failure = 'dockerd did not answer within 120 s';
+      if (failure) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (exited === undefined) child.kill('SIGKILL');
+    if (attempt >= 2) throw new Error(`${failure} (attempt ${attempt}); the end of ${logFile}:\n${logTail(logFile)}`);
+  }
 }
 
 /** Stops the running dockerd (whoever started it) and waits until it is gone. */
