@@ -210,6 +210,12 @@ export function httpGet(o: HttpGet): Promise<{ status: number; body: string }> {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+      // A response cut after its headers (a backend SIGKILLed mid-answer) never ends: without
+      // this the promise hung for ever and the test with it.
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!res.complete) reject(new Error('response cut short'));
+      });
     });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('request timed out')));
