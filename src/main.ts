@@ -181,10 +181,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--drain', 'drain first: no new requests, maintenance once its connections are done', false)
     .option('--reason <text>', 'why, kept with it and shown by status and show')
     .option('--json', 'print the answer as JSON', false)
+    .option('--yaml', 'print the answer as YAML', false)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
     .showHelpAfterError(false)
-    .action(async (target: string, opts: { drain: boolean; reason?: string; json: boolean; control: string }) => {
-      const outcome = await disableCommand({ target, drain: opts.drain, reason: reasonOf(opts.reason), json: opts.json, control: opts.control }, print, warnAs('disable'));
+    .action(async (target: string, opts: { drain: boolean; reason?: string; json: boolean; yaml: boolean; control: string }) => {
+      const outcome = await disableCommand({ target, drain: opts.drain, reason: reasonOf(opts.reason), format: format(opts), control: opts.control }, print, warnAs('disable'));
       exitCode = EXIT_BY_CHANGE[outcome];
     });
 
@@ -193,10 +194,11 @@ async function main(argv: string[]): Promise<number> {
     .description('bring a server an operator disabled back into balancing')
     .argument('<target>', 'a container name or id (prefix), or SERVICE/SERVER')
     .option('--json', 'print the answer as JSON', false)
+    .option('--yaml', 'print the answer as YAML', false)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
     .showHelpAfterError(false)
-    .action(async (target: string, opts: { json: boolean; control: string }) => {
-      exitCode = EXIT_BY_CHANGE[await enableCommand({ target, json: opts.json, control: opts.control }, print, warnAs('enable'))];
+    .action(async (target: string, opts: { json: boolean; yaml: boolean; control: string }) => {
+      exitCode = EXIT_BY_CHANGE[await enableCommand({ target, format: format(opts), control: opts.control }, print, warnAs('enable'))];
     });
 
   program
@@ -209,10 +211,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--probe <url>', 'URL --wait probes (default: http://<first VIP>:<frontend port>/)')
     .option('--timeout <duration>', 'how long --wait waits', '30s')
     .option('--json', 'print the answer as JSON', false)
+    .option('--yaml', 'print the answer as YAML', false)
     .option('--addr <host:port>', 'status address of the agent (--wait reads the VIPs there)', statusAddr)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
     .showHelpAfterError(false)
-    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; addr: string; control: string }) => {
+    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; yaml: boolean; addr: string; control: string }) => {
       if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not ${JSON.stringify(mode)}`);
       if (mode === 'off' && (opts.force || opts.wait)) throw new UsageError('--force and --wait go with maintenance on');
       const outcome = await maintenanceCommand(
@@ -223,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
           reason: reasonOf(opts.reason),
           ...(opts.probe ? { probe: opts.probe } : {}),
           timeoutMs: durationMs(opts.timeout, '--timeout'),
-          json: opts.json,
+          format: format(opts),
           addr: opts.addr,
           control: opts.control,
         },

@@ -2,25 +2,30 @@ import { postControl } from '../control/control-client.js';
 import type { ControlAnswer } from '../control/control-types.js';
 import { Prober } from '../drill/probe.js';
 import { vipsPresent } from '../host/vip-addresses.js';
+import { toYaml, type OutputFormat } from '../operate/format.js';
 import { fetchStatus } from './status-client.js';
 
 // `vipkeeper disable|enable|maintenance`: an operator's changes, asked of the
 // agent on this host over its control socket (root only). Each prints one line
-// (or the agent's answer as JSON) and returns an outcome; main.ts turns it into
-// the exit code: ok 0, the answer is no 1, a bad request 2.
+// (or the agent's answer as JSON or YAML) and returns an outcome; main.ts turns it
+// into the exit code: ok 0, the answer is no 1, a bad request 2.
 
 export type ChangeOutcome = 'ok' | 'no' | 'usage';
 
 interface Common {
   /** The agent's control socket: <run dir>/control.sock. */
   readonly control: string;
-  readonly json: boolean;
+  /** table: the agent's one-line message; json and yaml: the whole answer. */
+  readonly format: OutputFormat;
 }
 
 type Out = (s: string) => void;
 
-function report(answer: ControlAnswer, o: Common, print: Out, warn: Out, extra: Record<string, unknown> = {}): ChangeOutcome {
-  if (o.json) print(JSON.stringify({ ok: answer.ok, message: answer.message, ...(answer.data ?? {}), ...extra }, null, 2));
+/** Prints the agent's answer as asked (the message on stderr too when it is a no) and maps it to an outcome. Exported for its unit test. */
+export function report(answer: ControlAnswer, o: Pick<Common, 'format'>, print: Out, warn: Out, extra: Record<string, unknown> = {}): ChangeOutcome {
+  const whole = { ok: answer.ok, message: answer.message, ...(answer.data ?? {}), ...extra };
+  if (o.format === 'json') print(JSON.stringify(whole, null, 2));
+  else if (o.format === 'yaml') print(toYaml(whole).trimEnd());
   else if (answer.ok) print(answer.message);
   if (!answer.ok) warn(answer.message);
   return answer.ok ? 'ok' : answer.bad ? 'usage' : 'no';

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { loadEnvironment } from '../config/load-environment.js';
 import type { Config } from '../config/env.js';
 import { connectDocker } from '../docker/docker-engine.js';
@@ -12,7 +12,8 @@ import type { Logger } from '../log.js';
 import { planConfigs } from '../pipeline.js';
 import { loadTemplates } from '../render/load-templates.js';
 import { realValidator } from '../validate/check-config.js';
-import type { DesiredState } from '../model/desired-state.js';
+import type { AdminOverride, DesiredState } from '../model/desired-state.js';
+import { OPERATOR_STATE_FILE, overridesOf, parseOperatorState } from '../operator/operator-state.js';
 
 export interface RenderOptions {
   readonly out: string;
@@ -27,7 +28,7 @@ export interface FileResult {
 
 export interface RenderReport {
   readonly nodeRole: { readonly required: string | null; readonly present: boolean };
-  readonly selected: { container: string; id: string; service: string; server: string; address: string; role: 'active' | 'backup' }[];
+  readonly selected: { container: string; id: string; service: string; server: string; address: string; role: 'active' | 'backup'; admin: string }[];
   readonly skipped: { container: string; id: string; reason: string }[];
   readonly notices: { container: string; message: string }[];
   readonly files: readonly FileResult[];
@@ -53,7 +54,9 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
   }
   const containers = await listOnce(config, log);
   const templates = await loadTemplates(config.templatesDir);
-  const { state, rendered } = planConfigs(config, containers, templates);
+  // What an operator disabled stays disabled in what render prints, as the agent renders it.
+  const operator = await readOverrides(config.configDir, log);
+  const { state, rendered } = planConfigs(config, containers, templates, { operator });
   logState(state, log);
 
   const outDir = resolve(opts.out);
@@ -84,6 +87,7 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
         server: srv.name,
         address: `${srv.address}:${srv.port}`,
         role: srv.role,
+        admin: srv.admin ?? 'ready',
       })),
     ),
     skipped: state.skipped.map((s) => ({ container: s.containerName, id: s.containerId.slice(0, 12), reason: s.reason })),
@@ -92,6 +96,27 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
   };
   print(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return files.every((f) => f.written) ? 0 : 3;
+}
+
+/**
+ * The operator's overrides from the config dir, read only: a missing file is none, and a
+ * corrupt one is named and ignored (the agent, not render, keeps a copy of it at its start).
+ */
+async function readOverrides(configDir: string, log: Logger): Promise<ReadonlyMap<string, AdminOverride>> {
+  const file = join(configDir, OPERATOR_STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ file }, `cannot read ${file}: ${(err as Error).message}; rendered without operator overrides`);
+    return new Map();
+  }
+  const parsed = parseOperatorState(text);
+  if (!parsed.ok) {
+    log.warn({ file }, `${file} is corrupt (${parsed.problem}); rendered without operator overrides`);
+    return new Map();
+  }
+  return overridesOf(parsed.state);
 }
 
 /** Backends of every engine (or the swarm) that answers; one that does not is named and skipped. */
@@ -136,7 +161,9 @@ function logState(state: DesiredState, log: Logger): void {
 export function formatReport(r: RenderReport): string {
   const lines: string[] = [];
   lines.push(`selected ${r.selected.length} container${r.selected.length === 1 ? '' : 's'}:`);
-  for (const s of r.selected) lines.push(`  ${s.container} (${s.id})  service ${s.service}  -> ${s.address}${s.role === 'backup' ? '  (backup)' : ''}`);
+  for (const s of r.selected) {
+    lines.push(`  ${s.container} (${s.id})  service ${s.service}  -> ${s.address}${s.role === 'backup' ? '  (backup)' : ''}${s.admin !== 'ready' ? `  (${s.admin}: disabled by an operator)` : ''}`);
+  }
   lines.push(`skipped ${r.skipped.length} container${r.skipped.length === 1 ? '' : 's'}:`);
   for (const s of r.skipped) lines.push(`  ${s.container} (${s.id}): ${s.reason}`);
   for (const n of r.notices) lines.push(`note: ${n.container}: ${n.message}`);

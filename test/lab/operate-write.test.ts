@@ -112,10 +112,10 @@ describe('vipkeeper disable / enable on one node', () => {
     expect(readFileSync(join(agent.configDir, 'haproxy.cfg'), 'utf8')).toMatch(/server vkt-op1 \S+ .* disabled\n/);
   });
 
-  it('enable brings it back', async () => {
-    const r = await vkt(agent, 'enable', 'vkt-op1');
+  it('enable brings it back (the answer as YAML when asked)', async () => {
+    const r = await vkt(agent, 'enable', 'vkt-op1', '--yaml');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('is ready: it takes requests again');
+    expect(r.stdout).toMatch(/^ok: true\nmessage: .*is ready: it takes requests again/);
     expect(await answeringBackends(20)).toEqual(['vkt-op1', 'vkt-op2']);
     expect((await status(agent)).operator?.overrides).toEqual([]);
   });

@@ -71,6 +71,27 @@ describe('vipkeeper render against real Docker', () => {
     expect((await sh('keepalived', ['-t', '-f', join(out, 'keepalived.conf')], { allowFail: true })).code).toBe(0);
   });
 
+  it("keeps what an operator disabled (operator-state.json in the config dir) disabled, as the agent renders it", async () => {
+    const configDir = fresh();
+    const id = (await sh('docker', ['inspect', '-f', '{{.Id}}', 'vkt-web-2'])).stdout.trim();
+    const override = { containerId: id, containerName: 'vkt-web-2', service: 'apps', server: 'vkt-web-2', admin: 'maint', drainFirst: false, reason: 'patching', since: new Date().toISOString(), by: null };
+    writeFileSync(join(configDir, 'operator-state.json'), JSON.stringify({ version: 1, servers: [override], maintenance: null }));
+    const out = fresh();
+    const r = await runCli(['render', '--out', out, '--json'], { ...baseEnv, VIPKEEPER_CONFIG_DIR: configDir });
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { selected: { container: string; admin: string }[] };
+    expect(report.selected.map((s) => [s.container, s.admin])).toEqual([['vkt-web-1', 'ready'], ['vkt-web-2', 'maint']]);
+    const servers = readFileSync(join(out, 'haproxy.cfg'), 'utf8').split('\n').filter((l) => /^\s+server /.test(l));
+    expect(servers.map((l) => [l.trim().split(' ')[1], / disabled\b/.test(l)])).toEqual([['vkt-web-1', false], ['vkt-web-2', true]]);
+
+    // A corrupt file is named and ignored; render never rewrites or copies it.
+    writeFileSync(join(configDir, 'operator-state.json'), '{"version":');
+    const bad = await runCli(['render', '--out', fresh(), '--json'], { ...baseEnv, VIPKEEPER_CONFIG_DIR: configDir });
+    expect(bad.code, bad.stderr).toBe(0);
+    expect(bad.stderr).toContain('is corrupt');
+    expect((JSON.parse(bad.stdout) as { selected: { admin: string }[] }).selected.map((s) => s.admin)).toEqual(['ready', 'ready']);
+  });
+
   it('prints a readable report by default', async () => {
     const r = await runCli(['render', '--out', fresh()], baseEnv);
     expect(r.code, r.stderr).toBe(0);
