@@ -42,7 +42,7 @@ describe('the vipkeeper image', () => {
       Cmd: string[];
       Healthcheck: { Test: string[] };
     };
-    expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'vipkeeper']);
+    expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'node', '--interrupt-budget=1048576', '/opt/vipkeeper/dist/main.js']);
     expect(config.Cmd).toEqual(['run']);
     expect(config.Healthcheck.Test.join(' ')).toContain('/healthz');
     const bytes = Number(await docker('image', 'inspect', '-f', '{{.Size}}', VIPKEEPER_IMAGE));
