@@ -8,6 +8,7 @@ import { AgentUnreachableError, DEFAULT_STATUS_ADDR } from './cli/status-client.
 import { checkCommand, type Outcome, showCommand, verifyCommand } from './cli/operate-commands.js';
 import { type ChangeOutcome, disableCommand, enableCommand, maintenanceCommand } from './cli/change-commands.js';
 import { statusCommand } from './cli/status-command.js';
+import { versionCommand } from './cli/version-command.js';
 import { controlSocketPath, DEFAULT_RUN_DIR } from './config/paths.js';
 import { ControlUnreachableError } from './control/control-client.js';
 import { ControlRefusedError } from './control/control-types.js';
@@ -72,7 +73,8 @@ async function main(argv: string[]): Promise<number> {
     .description('Keeps a keepalived VIP and HAProxy in step with the containers Docker runs.')
     .showHelpAfterError()
     // Commander's usage errors are thrown (and mapped to EXIT.badUsage below), not exited on; set before any command, which inherit it.
-    .exitOverride();
+    .exitOverride()
+    .option('-V, --version', 'print the version, and those of the haproxy and keepalived found');
 
   program
     .command('render')
@@ -257,6 +259,12 @@ async function main(argv: string[]): Promise<number> {
     });
 
   try {
+    // `--version` alone, before commander, which wants a command after its root options.
+    const words = argv.slice(2);
+    if (words.length === 1 && (words[0] === '--version' || words[0] === '-V')) {
+      await versionCommand(print);
+      return EXIT.ok;
+    }
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
