@@ -84,7 +84,12 @@ export class Agent {
       keepalived: keepalivedApplier,
       readLive: async () => ({ haproxy: await store.read('haproxy.cfg'), keepalived: await store.read('keepalived.conf') }),
       stopping: stops,
-      ports: new PortGuard(new Map([[c.statusAddr.port, `vipkeeper's status address (VIPKEEPER_STATUS_ADDR)`]])),
+      ports: new PortGuard(
+        new Map([
+          [c.statusAddr.port, `vipkeeper's status address (VIPKEEPER_STATUS_ADDR)`],
+          ...(c.haproxyMetricsAddr ? [[c.haproxyMetricsAddr.port, `HAProxy's metrics address (VIPKEEPER_HAPROXY_METRICS_ADDR)`] as const] : []),
+        ]),
+      ),
       retry,
       retryLater: (ms, why) => scheduler.triggerAfter(ms, why),
       warnings: (state) => warnings.report(state),

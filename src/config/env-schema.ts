@@ -325,6 +325,17 @@ export const ENV = {
       .refine((v) => IPV4.test(v.split(':')[0]!) && Number(v.split(':')[1]) >= 1 && Number(v.split(':')[1]) <= 65535, 'must be IPv4:port with a port from 1 to 65535')
       .transform((v) => ({ host: v.split(':')[0]!, port: Number(v.split(':')[1]) })),
   }),
+  haproxyMetricsAddr: spec({
+    name: 'VIPKEEPER_HAPROXY_METRICS_ADDR',
+    meaning:
+      "Address where HAProxy's own Prometheus exporter answers `GET /metrics` (per-frontend, backend and server request rates, latencies, sessions), beside vipkeeper's `/metrics` on VIPKEEPER_STATUS_ADDR. Off when unset. It shows backend and server names to whoever reaches it. A frontend port or the status address's port equal to its port is refused.",
+    defaultText: 'off',
+    schema: z
+      .string()
+      .regex(/^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/, 'must be IPv4:port, like 127.0.0.1:9101')
+      .refine((v) => IPV4.test(v.split(':')[0]!) && Number(v.split(':')[1]) >= 1 && Number(v.split(':')[1]) <= 65535, 'must be IPv4:port with a port from 1 to 65535')
+      .transform((v) => ({ host: v.split(':')[0]!, port: Number(v.split(':')[1]) })),
+  }),
   logFormat: spec({
     name: 'VIPKEEPER_LOG_FORMAT',
     meaning: '`json`: one JSON object per line (for log collectors). `pretty`: time, level, message and fields for a person.',

@@ -36,6 +36,8 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly logFormat: 'json' | 'pretty';
   readonly statusAddr: { readonly host: string; readonly port: number };
+  /** HAProxy's own Prometheus exporter (`use-service prometheus-exporter`), or null: off. */
+  readonly haproxyMetricsAddr: { readonly host: string; readonly port: number } | null;
   /** Derived from the host, not a variable: keepalived's track_process works only in the initial netns. */
   readonly trackProcess: boolean;
 }
@@ -264,6 +266,7 @@ export function parseEnvironment(
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
     statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
+    haproxyMetricsAddr: read(ENV.haproxyMetricsAddr) ?? null,
     trackProcess: facts.initialNetns ?? true,
   } satisfies Config;
 
@@ -272,6 +275,14 @@ export function parseEnvironment(
       const closest = closestName(name, ENV_SPECS.map((s) => s.name), Math.max(3, Math.floor(name.length / 4)));
       warnings.push({ variable: name, message: `unknown variable${closest ? `; did you mean ${closest}?` : ''}` });
     }
+  }
+
+  if (config.haproxyMetricsAddr && config.haproxyMetricsAddr.port === config.statusAddr.port) {
+    problems.push({
+      variable: ENV.haproxyMetricsAddr.name,
+      shownValue: `${config.haproxyMetricsAddr.host}:${config.haproxyMetricsAddr.port}`,
+      rule: `its port must differ from VIPKEEPER_STATUS_ADDR's (${config.statusAddr.port})`,
+    });
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -8,6 +8,8 @@ import { haproxyServers } from './haproxy-servers.js';
 export interface HaproxyPaths {
   /** Admin socket of the worker (Runtime API). */
   readonly adminSocket: string;
+  /** Where HAProxy's Prometheus exporter listens (VIPKEEPER_HAPROXY_METRICS_ADDR); absent: off. */
+  readonly metricsAddr?: { readonly host: string; readonly port: number } | null;
 }
 
 export interface ServerView {
@@ -51,6 +53,8 @@ export interface HaproxyView {
   readonly adminBacklog: number;
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
+  /** HAProxy's Prometheus exporter: its bind address, or null when off. */
+  readonly metrics: { readonly bind: string } | null;
 }
 
 /**
@@ -128,7 +132,8 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     };
   });
 
-  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, frontends, backends };
+  const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, frontends, backends, metrics };
 }
 
 /** Host+path rules before host-only before path-only; longer paths first; then by name. */

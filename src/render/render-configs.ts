@@ -21,7 +21,7 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
   return {
     haproxyCfg: printTemplate(
       templates['haproxy.cfg.ejs'],
-      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket }),
+      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr }),
     ),
     keepalivedConf: printTemplate(templates['keepalived.conf.ejs'], keepalivedView(config)),
   };

@@ -73,6 +73,7 @@ describe('parseEnvironment: values that are set are used', () => {
     ['VIPKEEPER_LOG_LEVEL', 'DEBUG', 'logLevel', 'debug'],
     ['VIPKEEPER_LOG_FORMAT', 'pretty', 'logFormat', 'pretty'],
     ['VIPKEEPER_STATUS_ADDR', '0.0.0.0:9400', 'statusAddr', { host: '0.0.0.0', port: 9400 }],
+    ['VIPKEEPER_HAPROXY_METRICS_ADDR', '0.0.0.0:9101', 'haproxyMetricsAddr', { host: '0.0.0.0', port: 9101 }],
   ])('%s=%j -> %s %j', (variable, value, field, expected) => {
     expect(parse({ [variable]: value }).config[field]).toEqual(expected);
   });
@@ -120,6 +121,15 @@ describe('parseEnvironment: interface default', () => {
   ])('an explicit VIPKEEPER_INTERFACE that does not exist is a ConfigError (exit 2), not a keepalived -t refusal: %s', (_what, iface, hostFacts, rule) => {
     const err = configError(() => parse({ VIPKEEPER_INTERFACE: iface }, undefined, hostFacts));
     expect(err.problems).toEqual([{ variable: 'VIPKEEPER_INTERFACE', shownValue: quoteUntrusted(iface, 80), rule }]);
+  });
+
+  it("HAProxy's metrics are off by default; on the status address's port, or not IPv4:port, they are refused", () => {
+    expect(parse({}).config.haproxyMetricsAddr).toBeNull();
+    const err = configError(() => parse({ VIPKEEPER_HAPROXY_METRICS_ADDR: '127.0.0.1:9321' }));
+    expect(err.problems).toEqual([{ variable: 'VIPKEEPER_HAPROXY_METRICS_ADDR', shownValue: '127.0.0.1:9321', rule: expect.stringContaining('VIPKEEPER_STATUS_ADDR') }]);
+    for (const bad of ['9101', 'localhost:9101', '127.0.0.1:0', '127.0.0.1:9101 bind :80', '[::1]:9101']) {
+      expect(configError(() => parse({ VIPKEEPER_HAPROXY_METRICS_ADDR: bad })).problems.map((p) => p.variable)).toEqual(['VIPKEEPER_HAPROXY_METRICS_ADDR']);
+    }
   });
 
   it('a missing interface is listed with every other bad variable in one ConfigError', () => {
@@ -558,6 +568,7 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_LOG_LEVEL: 'info',
     VIPKEEPER_LOG_FORMAT: 'json',
     VIPKEEPER_STATUS_ADDR: '127.0.0.1:9321',
+    VIPKEEPER_HAPROXY_METRICS_ADDR: '127.0.0.1:9101',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +203,29 @@ describe('renderConfigs: haproxy.cfg', () => {
 
   it('every line is printable ASCII and the file ends with a newline', () => {
     expect(cfg).toMatch(/^[\x20-\x7e\n]*\n$/);
+  });
+
+  it("HAProxy's own Prometheus exporter: no frontend for it by default; with VIPKEEPER_HAPROXY_METRICS_ADDR one that serves only /metrics, accepted by the real haproxy -c", () => {
+    expect(cfg).not.toContain('prometheus-exporter');
+    const on = render(FLEET, configFor({ VIPKEEPER_HAPROXY_METRICS_ADDR: '127.0.0.1:9101' })).haproxyCfg;
+    expect(section(on, 'frontend fe_haproxy_metrics')).toEqual([
+      'frontend fe_haproxy_metrics',
+      '    bind 127.0.0.1:9101',
+      '    mode http',
+      '    no log',
+      '    http-request use-service prometheus-exporter if { path /metrics }',
+      '    http-request return status 404',
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'vipkeeper-metrics-'));
+    try {
+      // The admin socket's directory must exist for -c; the rest is the rendered file as is.
+      const file = join(dir, 'haproxy.cfg');
+      writeFileSync(file, on.replace(/stats socket \S+/, `stats socket ${join(dir, 'admin.sock')}`));
+      const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' });
+      expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
