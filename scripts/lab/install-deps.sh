@@ -15,6 +15,8 @@ have wrk || need+=(wrk)
 have curl || need+=(curl)
 have tcpdump || need+=(tcpdump)
 have ps || need+=(procps)
+# The operator page's browser test drives Debian's chromium with playwright-core (no browser download).
+have chromium || need+=(chromium)
 # The app image is built from the statically linked busybox, not a dynamic one.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 # An independent YAML reader: a unit test reads `vipkeeper show --yaml` and hostile strings back with it.
