@@ -558,6 +558,7 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_LOG_LEVEL: 'info',
     VIPKEEPER_LOG_FORMAT: 'json',
     VIPKEEPER_STATUS_ADDR: '127.0.0.1:9321',
+    VIPKEEPER_INSTANCES: 'web',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {
