@@ -1,5 +1,5 @@
 import { LiveConfig } from '../config/live-config.js';
-import { runtimePaths } from '../config/paths.js';
+import { instanceDownFile, runtimePaths } from '../config/paths.js';
 import { type ControlServer, startControlServer } from '../control/control-server.js';
 import { listEngines } from '../docker/engine-link.js';
 import { childSteps, DrillController } from '../drill/drill-controller.js';
@@ -92,7 +92,8 @@ export class Agent {
       clock,
     });
     const drill = new DrillController({
-      ...childSteps(haproxy, keepalived, paths.faultFile),
+      ...childSteps(haproxy, keepalived, paths.faultFile, (name) => instanceDownFile(c, name)),
+      instances: c.instances.length > 1 || c.instances[0]?.name !== 'default' ? c.instances.map((i) => i.name) : [],
       takesPart: () => startUp.nodeRoleOk,
       pausePasses: (why) => reconciler.pause(why),
       resumePasses: (why) => {

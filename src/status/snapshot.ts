@@ -87,7 +87,8 @@ export interface StatusSnapshot {
     /** Every source of backends: an engine each, or the swarm. */
     readonly engines: readonly EngineStatus[];
   };
-  readonly drill: { readonly mode: string; readonly since: string } | null;
+  /** `instance`: the VRRP instance a `drill --instance` gives up. */
+  readonly drill: { readonly mode: string; readonly since: string; readonly instance?: string } | null;
   /** What operators asked of this node (vipkeeper disable, maintenance), and whether the state file could be read. */
   readonly operator?: OperatorStatus;
   /** What is failing now and retried with backoff: passes, a drill restore, ... */
