@@ -8,6 +8,8 @@ import { haproxyServers } from './haproxy-servers.js';
 export interface HaproxyPaths {
   /** Admin socket of the worker (Runtime API). */
   readonly adminSocket: string;
+  /** Some VIP is IPv6: frontends bind `:::PORT v4v6`, both families on one socket. */
+  readonly ipv6?: boolean;
 }
 
 export interface ServerView {
@@ -121,7 +123,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
     return {
       name: frontendName(port),
-      bind: `:${port}`,
+      bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
       mode,
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: fallback ? backendName(fallback.name) : null,

@@ -47,6 +47,8 @@ const waitHeld = (address: string, node: LbNode, timeoutMs = 20_000) =>
   }, timeoutMs, 50);
 const moveMs = async (address: string, to: LbNode, from: number) => (await waitHeld(address, to), Date.now() - from);
 const answer = (vip: string) => get('/', vip).then((r) => r.body, (e: Error) => e.message);
+/** `curl -6` from the host (the bridge has fd00::1/64) to the IPv6 VIP. */
+const answer6 = async () => (await sh('curl', ['-6', '-sS', '-m', '2', '-g', `http://[${WEB6}]:18080/`], { allowFail: true })).stdout.trim();
 
 async function statusOf(n: LbNode): Promise<StatusSnapshot> {
   return JSON.parse((await lab.exec(n, process.execPath, [CLI, 'status', '--json'])).stdout) as StatusSnapshot;
@@ -57,6 +59,8 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
   beforeAll(async () => {
     await removeTestContainers();
     await lab.up();
+    // The host's side of the IPv6 VIP's subnet (the bridge goes with lab.down()).
+    await sh('ip', ['addr', 'add', 'fd00::1/64', 'dev', 'vkinbr0', 'nodad']);
     await runApp({ name: 'vkt-inst-app', labels: { role: 'apps' }, publish: ['80'] });
     // lb1 first holds both; when lb2 comes, api (preempt) goes to it and web (nopreempt) stays.
     start(lb1);
@@ -79,6 +83,7 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     expect(await holdersOf(API)).toEqual([lb2.name]);
     await waitFor('web answers', async () => (await answer(WEB)) === 'vkt-inst-app');
     await waitFor('api answers', async () => (await answer(API)) === 'vkt-inst-app');
+    await waitFor('web answers curl -6 on its IPv6 VIP', async () => (await answer6()) === 'vkt-inst-app');
   });
 
   it('status shows each instance with its own state', async () => {
@@ -108,6 +113,8 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     await waitHeld(WEB6, lb2);
     moves.web6ToLb2 = Date.now() - from;
     await waitFor('web answers from lb2', async () => (await answer(WEB)) === 'vkt-inst-app');
+    await waitFor('web answers curl -6 from lb2', async () => (await answer6()) === 'vkt-inst-app');
+    moves.web6AnswersOnLb2 = Date.now() - from;
     const again = start(lb1);
     await again.waitLog('lb1 web BACKUP', (l) => l.msg === 'VRRP vipkeeper_web is now BACKUP');
     const until = Date.now() + 3000;

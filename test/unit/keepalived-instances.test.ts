@@ -10,7 +10,7 @@ import { buildDesiredState } from '../../src/model/desired-state.js';
 import { keepalivedView } from '../../src/render/keepalived-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
-import { FACTS } from './fixtures.js';
+import { binding, container, FACTS } from './fixtures.js';
 
 // Several VRRP instances: one vrrp_instance each, IPv6 VIPs beside IPv4 ones in
 // virtual_ipaddress_excluded (keepalived 2.2.7 refuses mixed families in one
@@ -98,5 +98,21 @@ describe.skipIf(!keepalivedInstalled)('the rendered keepalived.conf passes the r
     const r = check(env);
     expect(r.text).toMatch(/vrrp_instance/); // keepalived -t passes an empty file too
     expect(r.code, r.output).toBe(0);
+  });
+});
+
+describe('HAProxy frontends with an IPv6 VIP', () => {
+  const frontendLines = async (env: Record<string, string>) => {
+    const config = parseEnvironment(env, FACTS).config;
+    const apps = [container({ name: 'web-1', created: 1000, bindings: [binding(80, 32001)] })];
+    const cfg = renderConfigs(config, buildDesiredState(apps, config), await loadTemplates(null)).haproxyCfg;
+    return cfg.split('\n').filter((l) => l.trim().startsWith('bind ') && !l.includes('.sock'));
+  };
+
+  it.each([
+    ['IPv4 VIPs only: as before', { VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24' }, ['    bind :80']],
+    ['an IPv6 VIP: both families on one socket', { VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24 fd00::10/64', VIPKEEPER_VRRP_VERSION: '3' }, ['    bind :::80 v4v6']],
+  ])('%s', async (_what, env, expected) => {
+    expect(await frontendLines(env)).toEqual(expected);
   });
 });
