@@ -7,14 +7,15 @@ import { removeTestContainers, runApp, sh, waitFor } from './support/lab.js';
 import { type LbNode, NetnsLab } from './support/netns-lab.js';
 
 // Active-active: two load-balancer hosts in network namespaces, two VRRP
-// instances with mirrored priorities. web (.100 and fd00::100) prefers lb1 and
+// instances with mirrored priorities. web (.100 and fd19:7::100) prefers lb1 and
 // keeps nopreempt; api (.101) prefers lb2 and is configured to preempt.
 
 const NET = '198.19.7';
 const lab = new NetnsLab(2, 'vkin', { net: NET, bridge: 'vkinbr0' });
 const [lb1, lb2] = lab.nodes as [LbNode, LbNode];
 const WEB = `${NET}.100`;
-const WEB6 = 'fd00::100';
+// Not fd00::/64: the lab machines' own eth0 is in it, and a packet must never leave the bridge.
+const WEB6 = 'fd19:7::100';
 const API = `${NET}.101`;
 
 const env = (webPriority: number, apiPriority: number) => ({
@@ -47,7 +48,7 @@ const waitHeld = (address: string, node: LbNode, timeoutMs = 20_000) =>
   }, timeoutMs, 50);
 const moveMs = async (address: string, to: LbNode, from: number) => (await waitHeld(address, to), Date.now() - from);
 const answer = (vip: string) => get('/', vip).then((r) => r.body, (e: Error) => e.message);
-/** `curl -6` from the host (the bridge has fd00::1/64) to the IPv6 VIP. */
+/** `curl -6` from the host (the bridge has fd19:7::1/64) to the IPv6 VIP. */
 const answer6 = async () => (await sh('curl', ['-6', '-sS', '-m', '2', '-g', `http://[${WEB6}]:18080/`], { allowFail: true })).stdout.trim();
 
 async function statusOf(n: LbNode): Promise<StatusSnapshot> {
@@ -60,7 +61,7 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     await removeTestContainers();
     await lab.up();
     // The host's side of the IPv6 VIP's subnet (the bridge goes with lab.down()).
-    await sh('ip', ['addr', 'add', 'fd00::1/64', 'dev', 'vkinbr0', 'nodad']);
+    await sh('ip', ['addr', 'add', 'fd19:7::1/64', 'dev', 'vkinbr0', 'nodad']);
     await runApp({ name: 'vkt-inst-app', labels: { role: 'apps' }, publish: ['80'] });
     // lb1 first holds both; when lb2 comes, api (preempt) goes to it and web (nopreempt) stays.
     start(lb1);
