@@ -3,7 +3,7 @@ import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { Config } from '../config/env.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
-import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
+import type { InstanceVrrpSnapshot, VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { Service } from '../model/desired-state.js';
 import type { OperatorStatus } from '../operator/operator-state.js';
 import { servingLine } from '../render/haproxy-servers.js';
@@ -18,6 +18,8 @@ export interface SnapshotInputs {
   readonly config: Config;
   readonly nodeRoleOk: boolean;
   readonly vrrp: VrrpSnapshot | null;
+  /** Every instance's VRRP state; absent: only `vrrp`, the first instance's. */
+  readonly vrrpInstances?: readonly InstanceVrrpSnapshot[];
   readonly services: readonly Service[];
   readonly rows: readonly ServerStateRow[];
   readonly lastPass: PassRecord | null;
@@ -44,6 +46,17 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       vrrpSettings: { virtualRouterId: c.virtualRouterId, priority: c.priority, nopreempt: c.nopreempt, advertInt: c.advertInt, version: c.vrrpVersion },
     },
     vrrp: i.nodeRoleOk ? i.vrrp : null,
+    instances: c.instances.map((inst, n) => ({
+      name: inst.name,
+      keepalivedName: inst.keepalivedName,
+      interface: inst.interface,
+      vips: inst.virtualIps.map((v) => `${v.address}/${v.prefix}`),
+      virtualRouterId: inst.virtualRouterId,
+      priority: inst.priority,
+      nopreempt: inst.nopreempt,
+      advertInt: inst.advertInt,
+      vrrp: !i.nodeRoleOk ? null : (i.vrrpInstances?.find((v) => v.name === inst.name) ?? (n === 0 ? i.vrrp : null)),
+    })),
     services: i.services.map((s) => {
       const backend = backendName(s.name);
       return {

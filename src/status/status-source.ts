@@ -5,7 +5,7 @@ import type { EngineLink } from '../docker/engine-link.js';
 import type { DrillController } from '../drill/drill-controller.js';
 import type { OperatorController } from '../operator/operator-controller.js';
 import type { RuntimeApi } from '../haproxy/runtime-api.js';
-import type { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import type { VrrpInstances, VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedProcess } from '../supervisor/supervised-process.js';
 import { buildSnapshot, judgeHealth, type Health } from './snapshot-builder.js';
 import type { StatusSnapshot } from './snapshot.js';
@@ -22,7 +22,7 @@ export interface StatusParts {
   readonly config: () => Config;
   readonly isClosed: () => boolean;
   readonly nodeRoleOk: () => boolean;
-  readonly vrrp: Pick<VrrpMonitor, 'snapshot'>;
+  readonly vrrp: Pick<VrrpMonitor, 'snapshot'> & Partial<Pick<VrrpInstances, 'snapshots'>>;
   readonly reconciler: Pick<Reconciler, 'applied' | 'lastPass' | 'totals'>;
   readonly api: Pick<RuntimeApi, 'serversState'>;
   readonly haproxy: Child;
@@ -59,6 +59,7 @@ export class AgentStatus implements StatusSource {
       config: p.config(),
       nodeRoleOk: p.nodeRoleOk(),
       vrrp: p.vrrp.snapshot(),
+      ...(p.vrrp.snapshots ? { vrrpInstances: p.vrrp.snapshots() } : {}),
       services: p.reconciler.applied?.state.services ?? [],
       rows: await p.api.serversState(SERVERS_STATE_MAX_AGE_MS).catch(() => []),
       lastPass: p.reconciler.lastPass,
