@@ -23,6 +23,12 @@ export interface Config {
   readonly nodeRole: string | null;
   readonly publishedHost: string | null;
   readonly frontendPort: number;
+  /** HTTPS: the port, the certificates directory, the default certificate (null: self-signed), and the TLS settings. */
+  readonly httpsPort: number;
+  readonly certsDir: string;
+  readonly defaultCert: string | null;
+  readonly tlsCiphers: string;
+  readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   /** This host's own engine: the node role gate asks it. */
   readonly dockerHost: string;
   /** Engines whose containers (or, with Swarm, whose managers' tasks) are the backends. */
@@ -62,6 +68,10 @@ export type AuthPassFileRead = { readonly content: string } | { readonly error: 
 
 /** What the edge found at VIPKEEPER_TEMPLATES_DIR, if it is set: a readable directory, or the error code. */
 export type DirectoryCheck = { readonly directory: true } | { readonly error: string };
+
+/** Mozilla's "intermediate" TLS 1.2 ciphers (ssl-config.mozilla.org, version 5.7). */
+export const MOZILLA_INTERMEDIATE_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305';
 
 export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
 const KEEPALIVED_PASS_LENGTH = 8;
@@ -235,6 +245,13 @@ export function parseEnvironment(
     problem(ENV.templatesDir as EnvVarSpec<unknown>, directoryProblem(templatesDirCheck.error));
   }
 
+  const frontendPort = read(ENV.frontendPort) ?? 80;
+  const httpsPort = read(ENV.httpsPort) ?? 443;
+  if (httpsPort === frontendPort) {
+    problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort})`);
+  }
+  const configDir = read(ENV.configDir) ?? '/etc/vipkeeper';
+
   const config = {
     virtualIps: virtualIps ?? [],
     interface: iface ?? '',
@@ -252,13 +269,18 @@ export function parseEnvironment(
     // Unset -> the default role; set but empty -> null, meaning "no check".
     nodeRole: nodeRole === undefined ? 'load-balancer' : nodeRole,
     publishedHost: read(ENV.publishedHost) ?? null,
-    frontendPort: read(ENV.frontendPort) ?? 80,
+    frontendPort,
+    httpsPort,
+    certsDir: read(ENV.certsDir) ?? `${configDir.replace(/\/+$/, '')}/certs`,
+    defaultCert: read(ENV.defaultCert) ?? null,
+    tlsCiphers: read(ENV.tlsCiphers) ?? MOZILLA_INTERMEDIATE_CIPHERS,
+    tlsMinVersion: read(ENV.tlsMinVersion) ?? 'TLSv1.2',
     dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
     engines,
     engineGraceMs: read(ENV.engineGrace) ?? 10_000,
     appNodeRole: read(ENV.appNodeRole) ?? null,
     swarm,
-    configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
+    configDir,
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
     templatesDir,
     logLevel: read(ENV.logLevel) ?? 'info',
