@@ -3,6 +3,7 @@ import type { ContainerInfo } from './model/container.js';
 import { buildDesiredState, type DesiredState, type SelectionContext, type SkippedContainer } from './model/desired-state.js';
 import { type RenderedConfigs, renderConfigs } from './render/render-configs.js';
 import type { Templates } from './render/load-templates.js';
+import type { CertEntry } from './tls/cert-inventory.js';
 
 export interface Plan {
   readonly state: DesiredState;
@@ -10,6 +11,8 @@ export interface Plan {
 }
 
 export interface PlanContext extends SelectionContext {
+  /** The certificates directory, judged (cert-inventory.ts): what HTTPS may serve. */
+  readonly certificates?: readonly CertEntry[];
   /** Frontend ports no service may use now, with the reason (in use by another process, one of ours). */
   readonly unavailablePorts?: ReadonlyMap<number, string>;
 }
@@ -27,7 +30,8 @@ export function planConfigs(
 
 /** The first half of planConfigs: what should run, without printing the files. Pure. */
 export function desiredState(config: Config, containers: readonly ContainerInfo[], context: PlanContext = {}): DesiredState {
-  return withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
+  const state = withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
+  return context.certificates === undefined ? state : { ...state, certificates: context.certificates };
 }
 
 /**
