@@ -102,7 +102,8 @@ export function judgeCert(f: CertFileRead, now: Date): CertEntry {
   if (names.length === 0) return refuse('it names no DNS name (no DNS subjectAltName, and its CN is no host name)');
 
   // What HAProxy loads: the chain, leaf first, then the key; nothing else of the file (comments, other blocks).
-  const pem = `${[...certBlocks.map((b) => b.text), keyBlocks[0]!.text].map((t) => t.replace(/\r\n/g, '\n')).join('\n')}\n`;
+  // No empty line inside: the Runtime API's `set ssl cert <<` payload ends at the first one.
+  const pem = `${[...certBlocks.map((b) => b.text), keyBlocks[0]!.text].map((t) => t.replace(/\r\n/g, '\n').replace(/\n{2,}/g, '\n')).join('\n')}\n`;
   return {
     file: f.file,
     state: 'ok',
