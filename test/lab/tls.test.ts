@@ -6,6 +6,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
+import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { makeTestCa, type TestCa } from '../unit/support/test-certs.js';
 import { AgentUnderTest, get } from './support/agent.js';
 import { removeTestContainers, runApp, waitFor } from './support/lab.js';
@@ -57,6 +58,7 @@ function load(host: string, ca: string, workers = 4) {
   };
   const done = Promise.all(Array.from({ length: workers }, worker));
   return {
+    answered: () => ok + seen.length,
     async stop() {
       stopped = true;
       await done;
@@ -157,6 +159,8 @@ describe('HTTPS from the certificates directory', () => {
       return s === 'vipkeeper-default';
     });
 
+    // Enough handshakes around the changes to mean something, counted rather than slept for.
+    await waitFor('300 HTTPS requests through the changes', async () => running.answered() >= 300);
     const result = await running.stop();
     console.info(`HTTPS during the swaps: ${result.ok} requests answered 200, ${result.failed.length} failed`);
     expect(result.failed).toEqual([]);
@@ -176,5 +180,19 @@ describe('HTTPS from the certificates directory', () => {
     await warned('mismatch.pem', /does not match/);
     expect((await getTls('www.example.test', ca.certPem)).status).toBe(200);
     expect((await getTls('shop.example.test', ca.certPem)).cn).toBe('shop.example.test');
+  });
+
+  it('/status lists the certificates with names and expiry or the reason, /metrics the seconds left; no key material', async () => {
+    const status = await waitFor('/status to show the refused files', async () => {
+      const s = (await (await fetch('http://127.0.0.1:9321/status')).json()) as StatusSnapshot;
+      return (s.certificates ?? []).some((c) => c.file === 'mismatch.pem') ? s : undefined;
+    });
+    const byFile = Object.fromEntries((status.certificates ?? []).map((c) => [c.file, c]));
+    expect(byFile['www.pem']).toMatchObject({ state: 'ok', names: ['www.example.test'] });
+    expect(byFile['www.pem']!.secondsLeft).toBeGreaterThan(29 * 86_400);
+    expect(byFile['garbage.pem']).toMatchObject({ state: 'refused', reason: expect.stringContaining('no PEM certificate') });
+    expect(JSON.stringify(status)).not.toMatch(/PRIVATE KEY|BEGIN/);
+    const metrics = await (await fetch('http://127.0.0.1:9321/metrics')).text();
+    expect(metrics).toMatch(/^vipkeeper_certificate_expiry_seconds\{file="shop\.pem"\} \d+$/m);
   });
 });
