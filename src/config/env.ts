@@ -251,6 +251,10 @@ export function parseEnvironment(
     problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort})`);
   }
   const configDir = read(ENV.configDir) ?? '/etc/vipkeeper';
+  const statusAddr = read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 };
+  if (httpsPort === statusAddr.port) {
+    problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from the port of VIPKEEPER_STATUS_ADDR (${statusAddr.port})`);
+  }
 
   const config = {
     virtualIps: virtualIps ?? [],
@@ -285,7 +289,7 @@ export function parseEnvironment(
     templatesDir,
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
-    statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
+    statusAddr,
     trackProcess: facts.initialNetns ?? true,
   } satisfies Config;
 

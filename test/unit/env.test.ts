@@ -319,6 +319,7 @@ describe('parseEnvironment: each invalid variable is a ConfigError naming it, it
     ['VIPKEEPER_FRONTEND_PORT', '65536', 'must be a whole number from 1 to 65535'],
     ['VIPKEEPER_DOCKER_HOST', 'http://docker:2375', 'must be unix:///path'],
     ['VIPKEEPER_HTTPS_PORT', '80', 'must differ from VIPKEEPER_FRONTEND_PORT (80)'],
+    ['VIPKEEPER_HTTPS_PORT', '9321', 'must differ from the port of VIPKEEPER_STATUS_ADDR (9321)'],
     ['VIPKEEPER_HTTPS_PORT', '70000', 'must be a whole number from 1 to 65535'],
     ['VIPKEEPER_CERTS_DIR', 'certs', 'must be an absolute path'],
     ['VIPKEEPER_DEFAULT_CERT', '/x y.pem', 'must be an absolute path'],

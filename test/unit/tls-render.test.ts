@@ -226,3 +226,17 @@ describe.skipIf(!haproxyInstalled)('the rendered HTTPS config on the real haprox
     }
   }, 30_000);
 });
+
+describe('the HTTPS port while a certificate is loaded', () => {
+  it('a service claiming it is skipped, naming the variable; without certificates it may use it', async () => {
+    const { desiredState } = await import('../../src/pipeline.js');
+    const config = parseEnvironment({ ...MINIMAL_ENV }, FACTS).config;
+    const passthrough = container({ name: 'tls-passthrough', created: 1, bindings: [binding(443, 32443)], exposedTcpPorts: [443], extraLabels: { 'vipkeeper.service': 'pt', 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '443' } });
+    const cert: CertEntry = { file: 'a.pem', state: 'ok', names: ['a.test'], notBefore: new Date(0), notAfter: new Date(1e13), digest: 'd', pem: '' };
+    const withCert = desiredState(config, [passthrough], { certificates: [cert] });
+    expect(withCert.services.map((s) => s.name)).toEqual(['apps']);
+    expect(withCert.skipped).toMatchObject([{ containerName: 'tls-passthrough', reason: expect.stringContaining('VIPKEEPER_HTTPS_PORT') }]);
+    const without = desiredState(config, [passthrough], { certificates: [{ file: 'x.pem', state: 'refused', reason: 'junk' }] });
+    expect(without.services.map((s) => s.name)).toEqual(['apps', 'pt']);
+  });
+});
