@@ -46,8 +46,8 @@ export interface HaproxyTarget {
 
 /** HTTPS files and their live swap: handed in, so the applier is tested with a fake. */
 export interface TlsApplier {
-  /** Brings the copies and the crt-list on disk to these certificates (before a check or a reload reads them). */
-  syncFiles(certs: readonly AcceptedCert[]): Promise<void>;
+  /** Brings the copies and the crt-list on disk to these certificates (before a check or a reload reads them); true when a file changed. */
+  syncFiles(certs: readonly AcceptedCert[]): Promise<boolean>;
   /** The same change through the Runtime API, no reload; throws when HAProxy refuses a step. */
   swap(changes: CertChanges): Promise<void>;
 }
@@ -91,9 +91,11 @@ export class HaproxyApplier {
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
   async installInitial(text: string, timing: StageTiming = NO_TIMING, certificates: readonly AcceptedCert[] = []): Promise<boolean> {
-    // The certificate files first: the check reads them, and HAProxy starts on them.
-    if (this.p.tls) await this.p.tls.syncFiles(certificates);
-    return this.p.files.install('haproxy.cfg', text, (f) => timing.time('validate', () => this.p.validate(f)));
+    // The certificate files first: the check reads them, and HAProxy starts on them. A kept
+    // haproxy (an agent restart) whose certificates changed meanwhile must load them: changed.
+    const certsChanged = this.p.tls ? await this.p.tls.syncFiles(certificates) : false;
+    const fileChanged = await this.p.files.install('haproxy.cfg', text, (f) => timing.time('validate', () => this.p.validate(f)));
+    return fileChanged || certsChanged;
   }
 
   /** Puts back a file that ran before (the new one did not load). */

@@ -73,14 +73,20 @@ export async function writeCrtList(paths: Pick<RuntimePaths, 'certCopiesDir' | '
 /**
  * Brings the files to exactly these certificates: copies written where their bytes differ,
  * copies of certificates no longer served removed, the crt-list rewritten. What a reload
- * or a restart of HAProxy then loads is what the Runtime API made live.
+ * or a restart of HAProxy then loads is what the Runtime API made live. True when a file changed.
  */
-export async function syncTlsFiles(paths: Pick<RuntimePaths, 'certCopiesDir' | 'crtList'>, certs: readonly AcceptedCert[]): Promise<void> {
+export async function syncTlsFiles(paths: Pick<RuntimePaths, 'certCopiesDir' | 'crtList'>, certs: readonly AcceptedCert[]): Promise<boolean> {
   const disk = await readTlsOnDisk(paths);
-  for (const c of certs) if (disk.copies.get(c.file) !== c.pem) await writeCopy(paths, c);
+  let changed = false;
+  for (const c of certs) {
+    if (disk.copies.get(c.file) !== c.pem) (await writeCopy(paths, c), (changed = true));
+  }
   const wanted = new Set(certs.map((c) => c.file));
-  for (const name of disk.copies.keys()) if (!wanted.has(name)) await removeCopy(paths, name);
-  if (disk.crtList !== crtListText(paths.certCopiesDir, certs)) await writeCrtList(paths, certs);
+  for (const name of disk.copies.keys()) {
+    if (!wanted.has(name)) (await removeCopy(paths, name), (changed = true));
+  }
+  if (disk.crtList !== crtListText(paths.certCopiesDir, certs)) (await writeCrtList(paths, certs), (changed = true));
+  return changed;
 }
 
 const run = promisify(execFile);

@@ -10,11 +10,11 @@ import { fakeHaproxyEdges } from './support/fakes.js';
 
 const cert = (file: string, digest: string): AcceptedCert => ({ file, state: 'ok', names: [`${file}.test`], notBefore: new Date(0), notAfter: new Date(1e13), digest, pem: '' });
 
-function rig(failSwap = false) {
+function rig(failSwap = false, syncChanges = true) {
   const { log, files, api, control, deletes } = fakeHaproxyEdges();
   const steps: string[] = [];
   const tls: TlsApplier = {
-    syncFiles: async (certs) => void steps.push(`sync ${certs.map((c) => `${c.file}@${c.digest}`).join(',')}`),
+    syncFiles: async (certs) => (steps.push(`sync ${certs.map((c) => `${c.file}@${c.digest}`).join(',')}`), syncChanges),
     swap: async (c: CertChanges) => {
       steps.push(`swap +${c.add.map((x) => x.file).join(',')} ~${c.update.map((x) => x.file).join(',')} -${c.remove.join(',')}`);
       if (failSwap) throw new Error('commit refused');
@@ -40,6 +40,15 @@ describe('HaproxyApplier with certificates', () => {
     expect(result.certs?.remove).toEqual(['b.pem']);
     expect(r.control.reloads).toBe(0);
     expect(r.steps).toEqual(['sync a.pem@2,c.pem@1', 'swap +c.pem ~a.pem -b.pem']);
+  });
+
+  it('at start, certificates that changed while the agent was away count as a change (a kept haproxy reloads)', async () => {
+    const r = rig(false, true);
+    expect(await r.applier.installInitial('same text', undefined, [cert('a.pem', '2')])).toBe(true);
+    const unchanged = rig(false, false);
+    await unchanged.applier.installInitial('same text', undefined, [cert('a.pem', '2')]);
+    expect(await unchanged.applier.installInitial('same text', undefined, [cert('a.pem', '2')])).toBe(false);
+    expect(r.steps[0]).toBe('sync a.pem@2');
   });
 
   it('unchanged certificates and text: nothing at all', async () => {
