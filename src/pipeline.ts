@@ -3,6 +3,8 @@ import type { ContainerInfo } from './model/container.js';
 import { buildDesiredState, type DesiredState, type SelectionContext, type SkippedContainer } from './model/desired-state.js';
 import { type RenderedConfigs, renderConfigs } from './render/render-configs.js';
 import type { Templates } from './render/load-templates.js';
+import type { CertEntry } from './tls/cert-inventory.js';
+import { accepted } from './tls/tls-plan.js';
 
 export interface Plan {
   readonly state: DesiredState;
@@ -10,6 +12,8 @@ export interface Plan {
 }
 
 export interface PlanContext extends SelectionContext {
+  /** The certificates directory, judged (cert-inventory.ts): what HTTPS may serve. */
+  readonly certificates?: readonly CertEntry[];
   /** Frontend ports no service may use now, with the reason (in use by another process, one of ours). */
   readonly unavailablePorts?: ReadonlyMap<number, string>;
 }
@@ -27,7 +31,14 @@ export function planConfigs(
 
 /** The first half of planConfigs: what should run, without printing the files. Pure. */
 export function desiredState(config: Config, containers: readonly ContainerInfo[], context: PlanContext = {}): DesiredState {
-  return withoutPorts(buildDesiredState(containers, config, context), context.unavailablePorts);
+  // While HTTPS serves, its port is HAProxy's HTTPS frontend: a service claiming it would share
+  // the port with it (SO_REUSEPORT), each taking some of the connections.
+  const https = accepted(context.certificates).length > 0;
+  const unavailable = https
+    ? new Map([...(context.unavailablePorts ?? []), [config.httpsPort, 'it is VIPKEEPER_HTTPS_PORT, where HAProxy serves HTTPS while a certificate is loaded']])
+    : context.unavailablePorts;
+  const state = withoutPorts(buildDesiredState(containers, config, context), unavailable);
+  return context.certificates === undefined ? state : { ...state, certificates: context.certificates };
 }
 
 /**

@@ -34,6 +34,10 @@ import { StartUp } from './start-up.js';
 import { drainStopping, StopTracker } from './stop-tracker.js';
 import { TemplateSource } from './template-source.js';
 import { agentWatchedFiles, followFiles } from './watched-files.js';
+import { stat } from 'node:fs/promises';
+import { CertSource, defaultCertPem } from '../tls/cert-source.js';
+import { socketCertRuntime, swapCerts } from '../tls/cert-swap.js';
+import { installDefaultCert, makeSelfSigned, readCertsDir, syncTlsFiles } from '../tls/tls-files.js';
 
 // The composition root: builds each part from the edges it is given (or the
 // real ones) and wires them; the parts do the work. AgentLifecycle: the run lock
@@ -65,9 +69,14 @@ export class Agent {
       onError: (err) => log.error({ err }, 'a pass threw; the loop goes on'),
     }, (triggers, waitedMs) => reconciler.pass(triggers, waitedMs).then(() => undefined));
     const trigger = (why: string) => scheduler.trigger(why);
+    const certs = new CertSource({ dir: c.certsDir, read: readCertsDir, log });
     const haproxyApplier = new HaproxyApplier({
       files: store, validate: (f) => validate('haproxy', f), control: haproxy, api, deletes,
       applyServers: (changes) => applyServerChanges(api, changes, log), log,
+      tls: {
+        syncFiles: (list) => syncTlsFiles(paths, list),
+        swap: (changes) => swapCerts(socketCertRuntime(paths.adminSocket, (l) => api.command(l)), paths, changes),
+      },
     });
     const keepalivedApplier = new KeepalivedApplier({
       files: store, validate: (f) => validate('keepalived', f), reload: () => keepalived.reload(), takesPart: () => startUp.nodeRoleOk,
@@ -77,7 +86,8 @@ export class Agent {
     const reconciler: Reconciler = new Reconciler({
       list: () => listEngines(links, log).then((all) => (operator.prune(all, links.every((l) => l.state === 'up')), all)),
       listStats: () => links.map((l) => ({ engine: l.name, ...l.lastListStats() })),
-      desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides() }),
+      prepare: () => certs.refresh(),
+      desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides(), ...(certs.current ? { certificates: certs.current } : {}) }),
       render: (state) => renderConfigs(config.current, state, templates.current()),
       templatesKey: () => templates.key(),
       haproxy: haproxyApplier,
@@ -124,6 +134,15 @@ export class Agent {
     this.status = new AgentStatus({
       config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator,
     });
+    // The default certificate, before the first plan: HTTPS is offered only once it is in place.
+    const prepareDefaultCert = async () => {
+      try {
+        await installDefaultCert(paths, await defaultCertPem({ file: c.defaultCert, installed: paths.defaultCert, makeSelfSigned, log }));
+        certs.defaultReady();
+      } catch (err) {
+        log.error({ err }, 'no default TLS certificate could be made (is openssl installed?): HTTPS is off');
+      }
+    };
     const resync = new ResyncTimer({ everyMs: resyncEveryMs(c.swarm, o.resyncEveryMs), links, trigger });
     let watch: FileWatch | null = null;
     let control: ControlServer | null = null;
@@ -141,7 +160,9 @@ export class Agent {
         await operator.load(); // before keepalived starts: a node in maintenance never takes the VIP
         return startUp.run(async () => {
           await templates.load().catch((err: unknown) => log.error({ err }, 'templates cannot be loaded'));
-          watch = await followFiles(agentWatchedFiles({ config, links, templates, trigger, log }));
+          await prepareDefaultCert();
+          const httpsCertsDir = (await stat(c.certsDir).then((st) => st.isDirectory(), () => false)) ? c.certsDir : null;
+          watch = await followFiles(agentWatchedFiles({ config, links, templates, trigger, log, httpsCertsDir }));
           await reconciler.initial(startUp.children());
         });
       });

@@ -11,6 +11,7 @@ import { haproxyServers } from '../render/haproxy-servers.js';
 import type { RenderedConfigs } from '../render/render-configs.js';
 import type { ApplyMethod, PassRecord, PassTotals } from './pass-record.js';
 import { PassTimer, RUNTIME_API_MARK } from './pass-timer.js';
+import { accepted } from '../tls/tls-plan.js';
 import { type Clock, errorCode, type RetryPolicy, systemClock } from './retry-policy.js';
 
 // The reconcile loop's one step, level-based and idempotent: list the real
@@ -28,6 +29,8 @@ export interface ReconcilerParts {
    * taken out of the list stage into the inspect stage.
    */
   readonly listStats?: () => readonly ({ readonly inspectMs?: number } | null)[];
+  /** Reads what the plan needs besides containers (the certificates directory) before each plan. */
+  readonly prepare?: () => Promise<void>;
   /** The pure core, first half: containers -> desired state. */
   readonly desire: (containers: readonly ContainerInfo[], context: PlanContext) => DesiredState;
   /** The pure core, second half: desired state -> both files; throws TemplateError when a template does not print. */
@@ -146,7 +149,7 @@ export class Reconciler {
       plan = await this.#plan(await this.#list(timer), null, timer, ours);
       this.p.warnings(plan.state);
       const rendered = plan.rendered;
-      haproxyChanged = await timer.time('apply', () => this.p.haproxy.installInitial(rendered.haproxyCfg, timer));
+      haproxyChanged = await timer.time('apply', () => this.p.haproxy.installInitial(rendered.haproxyCfg, timer, accepted(plan!.state.certificates)));
       keepalivedChanged = await timer.time('apply', () => this.p.keepalived.installInitial(rendered.keepalivedConf, timer));
     } catch (err) {
       failure = err;
@@ -169,7 +172,7 @@ export class Reconciler {
 
     if (plan !== null && failure === null) {
       this.#applied = {
-        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false },
+        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false, certificates: accepted(plan.state.certificates) },
         keepalivedText: plan.rendered.keepalivedConf,
         state: plan.state,
       };
@@ -212,18 +215,23 @@ export class Reconciler {
     let reloadReason: string | null = null;
     let names = { added: [] as string[], removed: [] as string[], updated: [] as string[] };
     try {
-      const target = { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey() };
+      const target = { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), certificates: accepted(plan.state.certificates) };
       const result = await timer.time('apply', () => this.p.haproxy.apply(applied.haproxy, target, timer));
       method = result.method;
       reloadReason = result.reloadReason;
       names = {
         added: result.changes.add.map((a) => `${a.backend}/${a.server.name}`),
         removed: result.changes.remove.map((a) => `${a.backend}/${a.server.name}`),
-        updated: [...result.changes.update.map((a) => `${a.backend}/${a.after.name}`), ...(result.adminFixed ?? [])],
+        updated: [
+          ...result.changes.update.map((a) => `${a.backend}/${a.after.name}`),
+          ...(result.adminFixed ?? []),
+          ...(result.certs ? [...result.certs.add, ...result.certs.update].map((c) => `certificate ${c.file}`) : []),
+        ],
       };
+      if (result.certs) names.removed = [...names.removed, ...result.certs.remove.map((f) => `certificate ${f}`)];
       this.#applied = {
         ...applied,
-        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false },
+        haproxy: { services: plan.state.services, text: plan.rendered.haproxyCfg, templatesKey: this.p.templatesKey(), stale: false, certificates: target.certificates },
         state: plan.state,
       };
     } catch (err) {
@@ -268,6 +276,7 @@ export class Reconciler {
    * with its own servers. Every port our haproxy does not hold yet is probed first.
    */
   async #plan(containers: readonly ContainerInfo[], applied: Applied | null, timer: PassTimer, startPorts: readonly number[] = []): Promise<Plan> {
+    await this.p.prepare?.();
     const state = await timer.time('plan', async () => {
       const stopping = this.p.stopping.current(containers);
       const first = this.p.desire(containers, { stopping });

@@ -14,6 +14,8 @@ export interface WatchedFiles {
   readonly templatesDir: string | null;
   readonly passFile: string | null;
   readonly certDirs: readonly string[];
+  /** VIPKEEPER_CERTS_DIR when it exists at start: a change there is a pass (the HTTPS certificates). */
+  readonly httpsCertsDir?: string | null;
   readonly reconnectEngines: () => void;
   /** The password file's new content, or the error reading it; throws when it cannot be used. */
   readonly passwordChanged: (content: { content: string } | { error: string }) => void;
@@ -23,12 +25,15 @@ export interface WatchedFiles {
 }
 
 export function followFiles(w: WatchedFiles): Promise<FileWatch> {
-  const paths = [...(w.templatesDir ? [w.templatesDir] : []), ...(w.passFile ? [w.passFile] : []), ...w.certDirs];
+  const paths = [...(w.templatesDir ? [w.templatesDir] : []), ...(w.passFile ? [w.passFile] : []), ...w.certDirs, ...(w.httpsCertsDir ? [w.httpsCertsDir] : [])];
   return watchFiles({
     paths,
     log: w.log,
     onChange: (path) => {
-      if (w.certDirs.some((d) => path.startsWith(`${d}/`))) {
+      if (w.httpsCertsDir && (path === w.httpsCertsDir || path.startsWith(`${w.httpsCertsDir}/`))) {
+        // The pass reads and judges the directory again (cert-source.ts).
+        w.trigger(`certificate changed ${path}`);
+      } else if (w.certDirs.some((d) => path.startsWith(`${d}/`))) {
         w.log.info({ path }, 'a TLS certificate changed: reconnecting to the engines');
         w.reconnectEngines();
       } else if (path === w.passFile) {
@@ -51,6 +56,8 @@ export interface AgentFiles {
   readonly templates: Pick<TemplateSource, 'load'>;
   readonly trigger: (reason: string) => void;
   readonly log: Logger;
+  /** VIPKEEPER_CERTS_DIR, if it exists. */
+  readonly httpsCertsDir?: string | null;
 }
 
 /** The agent's files to follow, from the config it starts on: its templates, password file, and engines' certificate dirs. */
@@ -60,6 +67,7 @@ export function agentWatchedFiles(a: AgentFiles): WatchedFiles {
     templatesDir: c.templatesDir,
     passFile: a.config.passFile,
     certDirs: [...new Set(c.engines.map((e) => e.tlsCertPath).filter((d) => d !== null))],
+    httpsCertsDir: a.httpsCertsDir ?? null,
     reconnectEngines: () => a.links.forEach((l) => l.reconnect()),
     passwordChanged: (content) => a.config.passwordChanged(content),
     reloadTemplates: () => a.templates.load(),

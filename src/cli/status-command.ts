@@ -49,6 +49,13 @@ export function formatStatus(s: StatusSnapshot): string {
     const p = s.lastPass;
     lines.push(`last pass #${p.id} ${ago(p.at)}: ${p.applied}, +${p.added.length} -${p.removed.length} ~${p.updated.length} in ${p.durationMs} ms${p.error ? `, FAILED: ${p.error}` : ''}`);
   }
+  for (const c of s.certificates ?? []) {
+    lines.push(
+      c.state === 'ok'
+        ? `cert      ${c.file}: ${(c.names ?? []).join(', ')}, expires ${c.notAfter} (in ${Math.floor((c.secondsLeft ?? 0) / 86_400)} days)`
+        : `cert      ${c.file}: REFUSED, ${c.reason}`,
+    );
+  }
   lines.push('');
   lines.push('service          port  server                        address                 health    role');
   for (const svc of s.services) {

@@ -268,6 +268,42 @@ export const ENV = {
     defaultText: '80',
     schema: wholeIn(1, 65535),
   }),
+  httpsPort: spec({
+    name: 'VIPKEEPER_HTTPS_PORT',
+    meaning:
+      'Port HAProxy serves HTTPS on once the certificates directory holds a usable certificate: every HTTP service of VIPKEEPER_FRONTEND_PORT with a `vipkeeper.host` (unless `vipkeeper.tls=false`), the certificate chosen by SNI. Must differ from VIPKEEPER_FRONTEND_PORT.',
+    defaultText: '443',
+    schema: wholeIn(1, 65535),
+  }),
+  certsDir: spec({
+    name: 'VIPKEEPER_CERTS_DIR',
+    meaning:
+      'Directory of TLS certificates for HTTPS: one `NAME.pem` per certificate, holding its chain (leaf first) and its unencrypted private key. Each file is checked on its own (a PEM chain whose key matches, valid now, naming DNS names); a bad one is refused with a warning naming the file and the reason, the others serve. Watched: a change goes live without a restart.',
+    defaultText: '`certs` in VIPKEEPER_CONFIG_DIR',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  defaultCert: spec({
+    name: 'VIPKEEPER_DEFAULT_CERT',
+    meaning:
+      'PEM file (chain and key) HTTPS answers with when no certificate names the requested host (or the client sends no SNI). Checked like the certificates directory\'s files; refused, or unset, a self-signed one is made at start in VIPKEEPER_CONFIG_DIR (`default-cert.pem`, mode 0600).',
+    defaultText: 'a self-signed certificate made at start',
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  tlsCiphers: spec({
+    name: 'VIPKEEPER_TLS_CIPHERS',
+    meaning: "OpenSSL cipher list for TLS 1.2 on the HTTPS frontend (HAProxy's `ssl-default-bind-ciphers`); TLS 1.3 keeps OpenSSL's suites.",
+    defaultText: "Mozilla's intermediate list",
+    schema: z.string().regex(/^[A-Za-z0-9+!@=_-]{1,64}(:[A-Za-z0-9+!@=_-]{1,64}){0,63}$/, 'must be an OpenSSL cipher list: names of letters, digits, `+ ! @ = _ -` separated by `:`'),
+  }),
+  tlsMinVersion: spec({
+    name: 'VIPKEEPER_TLS_MIN_VERSION',
+    meaning: 'Oldest TLS version the HTTPS frontend accepts.',
+    defaultText: 'TLSv1.2',
+    schema: z
+      .string()
+      .regex(/^tlsv1\.[23]$/i, 'must be TLSv1.2 or TLSv1.3')
+      .transform((v) => (v.toLowerCase() === 'tlsv1.3' ? 'TLSv1.3' : 'TLSv1.2') as 'TLSv1.2' | 'TLSv1.3'),
+  }),
   dockerHost: spec({
     name: 'VIPKEEPER_DOCKER_HOST',
     meaning:

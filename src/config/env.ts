@@ -24,6 +24,12 @@ export interface Config {
   readonly nodeRole: string | null;
   readonly publishedHost: string | null;
   readonly frontendPort: number;
+  /** HTTPS: the port, the certificates directory, the default certificate (null: self-signed), and the TLS settings. */
+  readonly httpsPort: number;
+  readonly certsDir: string;
+  readonly defaultCert: string | null;
+  readonly tlsCiphers: string;
+  readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   /** This host's own engine: the node role gate asks it. */
   readonly dockerHost: string;
   /** Engines whose containers (or, with Swarm, whose managers' tasks) are the backends. */
@@ -101,6 +107,10 @@ export type AuthPassFileRead = { readonly content: string } | { readonly error: 
 
 /** What the edge found at VIPKEEPER_TEMPLATES_DIR, if it is set: a readable directory, or the error code. */
 export type DirectoryCheck = { readonly directory: true } | { readonly error: string };
+
+/** Mozilla's "intermediate" TLS 1.2 ciphers (ssl-config.mozilla.org, version 5.7). */
+export const MOZILLA_INTERMEDIATE_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305';
 
 export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
 const KEEPALIVED_PASS_LENGTH = 8;
@@ -396,6 +406,17 @@ export function parseEnvironment(
   }
 
   const first = instances[0] ?? { ...globalInstance, name: 'default', keepalivedName: 'vipkeeper_51' };
+  const frontendPort = read(ENV.frontendPort) ?? 80;
+  const httpsPort = read(ENV.httpsPort) ?? 443;
+  if (httpsPort === frontendPort) {
+    problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort})`);
+  }
+  const configDir = read(ENV.configDir) ?? '/etc/vipkeeper';
+  const statusAddr = read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 };
+  if (httpsPort === statusAddr.port) {
+    problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from the port of VIPKEEPER_STATUS_ADDR (${statusAddr.port})`);
+  }
+
   const config = {
     virtualIps: instances.flatMap((i) => i.virtualIps),
     interface: first.interface,
@@ -413,18 +434,23 @@ export function parseEnvironment(
     // Unset -> the default role; set but empty -> null, meaning "no check".
     nodeRole: nodeRole === undefined ? 'load-balancer' : nodeRole,
     publishedHost: read(ENV.publishedHost) ?? null,
-    frontendPort: read(ENV.frontendPort) ?? 80,
+    frontendPort,
+    httpsPort,
+    certsDir: read(ENV.certsDir) ?? `${configDir.replace(/\/+$/, '')}/certs`,
+    defaultCert: read(ENV.defaultCert) ?? null,
+    tlsCiphers: read(ENV.tlsCiphers) ?? MOZILLA_INTERMEDIATE_CIPHERS,
+    tlsMinVersion: read(ENV.tlsMinVersion) ?? 'TLSv1.2',
     dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
     engines,
     engineGraceMs: read(ENV.engineGrace) ?? 10_000,
     appNodeRole: read(ENV.appNodeRole) ?? null,
     swarm,
-    configDir: read(ENV.configDir) ?? '/etc/vipkeeper',
+    configDir,
     runDir: read(ENV.runDir) ?? '/run/vipkeeper',
     templatesDir,
     logLevel: read(ENV.logLevel) ?? 'info',
     logFormat: read(ENV.logFormat) ?? 'json',
-    statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
+    statusAddr,
     haproxyMetricsAddr: read(ENV.haproxyMetricsAddr) ?? null,
     trackProcess: facts.initialNetns ?? true,
     instances,
@@ -440,12 +466,18 @@ export function parseEnvironment(
     }
   }
 
-  if (config.haproxyMetricsAddr && config.haproxyMetricsAddr.port === config.statusAddr.port) {
-    problems.push({
-      variable: ENV.haproxyMetricsAddr.name,
-      shownValue: `${config.haproxyMetricsAddr.host}:${config.haproxyMetricsAddr.port}`,
-      rule: `its port must differ from VIPKEEPER_STATUS_ADDR's (${config.statusAddr.port})`,
-    });
+  // HAProxy binds with SO_REUSEPORT: two of its frontends on one port would share it silently.
+  const metricsClash = !config.haproxyMetricsAddr
+    ? null
+    : config.haproxyMetricsAddr.port === config.statusAddr.port
+      ? `its port must differ from VIPKEEPER_STATUS_ADDR's (${config.statusAddr.port})`
+      : config.haproxyMetricsAddr.port === config.frontendPort
+        ? `its port must differ from VIPKEEPER_FRONTEND_PORT (${config.frontendPort})`
+        : config.haproxyMetricsAddr.port === config.httpsPort
+          ? `its port must differ from VIPKEEPER_HTTPS_PORT (${config.httpsPort})`
+          : null;
+  if (config.haproxyMetricsAddr && metricsClash) {
+    problems.push({ variable: ENV.haproxyMetricsAddr.name, shownValue: `${config.haproxyMetricsAddr.host}:${config.haproxyMetricsAddr.port}`, rule: metricsClash });
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

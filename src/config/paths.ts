@@ -35,6 +35,14 @@ export interface RuntimePaths {
   readonly keepalivedOutput: string;
   /** The agent's control socket (drills), root only. */
   readonly controlSocket: string;
+  /** HTTPS: the checked copies HAProxy loads (never the user's files), in VIPKEEPER_CONFIG_DIR/tls. */
+  readonly tlsDir: string;
+  /** One line per served certificate: its copy's path. */
+  readonly crtList: string;
+  /** The certificate for names no other one covers: a checked copy of VIPKEEPER_DEFAULT_CERT, or a self-signed one. */
+  readonly defaultCert: string;
+  /** Where the copy of a certificates-directory file lives. */
+  readonly certCopiesDir: string;
 }
 
 export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): RuntimePaths {
@@ -52,6 +60,10 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     haproxyOutput: join(config.runDir, 'haproxy.log'),
     keepalivedOutput: join(config.runDir, 'keepalived.log'),
     controlSocket: controlSocketPath(config.runDir),
+    tlsDir: join(config.configDir, 'tls'),
+    crtList: join(config.configDir, 'tls', 'crt-list'),
+    defaultCert: join(config.configDir, 'tls', 'default.pem'),
+    certCopiesDir: join(config.configDir, 'tls', 'certs'),
   };
 }
 

@@ -8,6 +8,8 @@ import { linesOfContainer } from '../render/haproxy-servers.js';
 import type { DeleteQueue } from './delete-queue.js';
 import { expectBatch, type RuntimeApi, type ServerStateRow } from './runtime-api.js';
 import { adminDrift, type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
+import type { AcceptedCert } from '../tls/cert-inventory.js';
+import { type CertChanges, diffCerts, noCertChanges } from '../tls/cert-swap.js';
 
 // Brings HAProxy from what it runs to a new plan, the cheapest safe way:
 // - server-only changes through the Runtime API, no reload;
@@ -31,12 +33,23 @@ export interface HaproxyApplied {
   readonly templatesKey: string;
   /** The live file is not known to match `services` (it was kept from before, or a pass failed midway). */
   readonly stale: boolean;
+  /** The certificates HAProxy serves (absent: none known). */
+  readonly certificates?: readonly AcceptedCert[];
 }
 
 export interface HaproxyTarget {
   readonly services: readonly Service[];
   readonly text: string;
   readonly templatesKey: string;
+  readonly certificates?: readonly AcceptedCert[];
+}
+
+/** HTTPS files and their live swap: handed in, so the applier is tested with a fake. */
+export interface TlsApplier {
+  /** Brings the copies and the crt-list on disk to these certificates (before a check or a reload reads them); true when a file changed. */
+  syncFiles(certs: readonly AcceptedCert[]): Promise<boolean>;
+  /** The same change through the Runtime API, no reload; throws when HAProxy refuses a step. */
+  swap(changes: CertChanges): Promise<void>;
 }
 
 export interface HaproxyApplierParts {
@@ -49,6 +62,7 @@ export interface HaproxyApplierParts {
   readonly applyServers: (changes: ChangeSet) => Promise<readonly { backend: string; server: string }[]>;
   readonly log: Logger;
   readonly now?: () => number;
+  readonly tls?: TlsApplier;
 }
 
 export interface HaproxyApplyResult {
@@ -58,6 +72,8 @@ export interface HaproxyApplyResult {
   readonly reloadReason: string | null;
   /** Servers whose admin state HAProxy had wrong and that were set right (`be/server: was -> want`). */
   readonly adminFixed?: readonly string[];
+  /** Certificates that changed (file names), however they went live. */
+  readonly certs?: CertChanges;
 }
 
 const RELOAD_PORT = /cannot bind socket[^[\n]*\[[^\]\n]*:(\d+)\]/g;
@@ -74,8 +90,12 @@ export class HaproxyApplier {
   constructor(private readonly p: HaproxyApplierParts) {}
 
   /** At start: the first file, checked and swapped in; true when it differs from the live one. */
-  installInitial(text: string, timing: StageTiming = NO_TIMING): Promise<boolean> {
-    return this.p.files.install('haproxy.cfg', text, (f) => timing.time('validate', () => this.p.validate(f)));
+  async installInitial(text: string, timing: StageTiming = NO_TIMING, certificates: readonly AcceptedCert[] = []): Promise<boolean> {
+    // The certificate files first: the check reads them, and HAProxy starts on them. A kept
+    // haproxy (an agent restart) whose certificates changed meanwhile must load them: changed.
+    const certsChanged = this.p.tls ? await this.p.tls.syncFiles(certificates) : false;
+    const fileChanged = await this.p.files.install('haproxy.cfg', text, (f) => timing.time('validate', () => this.p.validate(f)));
+    return fileChanged || certsChanged;
   }
 
   /** Puts back a file that ran before (the new one did not load). */
@@ -118,13 +138,18 @@ export class HaproxyApplier {
   async #apply(applied: HaproxyApplied, target: HaproxyTarget, timing: StageTiming): Promise<HaproxyApplyResult> {
     const validate = (file: string) => timing.time('validate', () => this.p.validate(file));
     let changes = diffServices(applied.services, target.services);
-    if (target.text === applied.text && !applied.stale) return { method: 'none', changes, reloadReason: null };
+    const certs = diffCerts(applied.certificates ?? [], target.certificates ?? []);
+    const certsChanged = this.p.tls !== undefined && !noCertChanges(certs);
+    const withCerts = (r: HaproxyApplyResult): HaproxyApplyResult => (certsChanged ? { ...r, certs } : r);
+    if (target.text === applied.text && !applied.stale && !certsChanged) return { method: 'none', changes, reloadReason: null };
+    // The files first: `haproxy -c` and any reload read the crt-list and the copies.
+    if (this.p.tls && (certsChanged || applied.stale)) await this.p.tls.syncFiles(target.certificates ?? []);
 
     const reloadReason = applied.stale
       ? 'the live config may not match the last plan'
       : applied.templatesKey !== target.templatesKey
         ? 'a template changed'
-        : (changes.structural ?? (isEmpty(changes) ? 'the file changed beyond its servers' : null));
+        : (changes.structural ?? (isEmpty(changes) && target.text !== applied.text ? 'the file changed beyond its servers' : null));
 
     const before = await this.p.files.read('haproxy.cfg');
     // Server-only changes skip the `haproxy -c` fork: their lines come from validated values in a
@@ -136,12 +161,13 @@ export class HaproxyApplier {
 
     if (reloadReason === null) {
       try {
+        if (certsChanged) await this.p.tls!.swap(certs);
         changes = await this.#reviveReadded(changes);
-        const waiting = await this.p.applyServers(changes);
+        const waiting = isEmpty(changes) ? [] : await this.p.applyServers(changes);
         timing.mark(RUNTIME_API_MARK);
         this.#queueDeletes(changes, waiting);
         await this.p.files.markGood('haproxy.cfg');
-        return { method: 'runtime-api', changes, reloadReason: null };
+        return withCerts({ method: 'runtime-api', changes, reloadReason: null });
       } catch (err) {
         this.p.log.warn({ err }, 'runtime API change failed; reloading instead');
       }
@@ -157,7 +183,7 @@ export class HaproxyApplier {
     await this.#reload(before);
     timing.mark('reloaded');
     await this.p.files.markGood('haproxy.cfg');
-    return { method: 'reload', changes, reloadReason: reloadReason ?? 'the runtime API change failed' };
+    return withCerts({ method: 'reload', changes, reloadReason: reloadReason ?? 'the runtime API change failed' });
   }
 
   async #reload(before: string | null): Promise<void> {

@@ -116,6 +116,31 @@ export const LABELS = {
       .refine((names) => names.length <= 16 && names.every((n) => HOSTNAME.test(n)))
       .transform((names) => [...new Set(names)].sort()),
   }),
+  tls: spec({
+    key: 'vipkeeper.tls',
+    meaning:
+      'HTTP only: also serve the `vipkeeper.host` names on the HTTPS port (VIPKEEPER_HTTPS_PORT), with the certificate that names each host, chosen by SNI (a name no certificate covers gets the default one). `false`: HTTP only. Only for services on VIPKEEPER_FRONTEND_PORT.',
+    defaultText: 'true when the service has a vipkeeper.host and a certificate is loaded',
+    scope: 'service',
+    rule: 'true or false',
+    schema: bool,
+  }),
+  tlsRedirect: spec({
+    key: 'vipkeeper.tls.redirect',
+    meaning: 'HTTP only: requests for this service on plain HTTP answer 308 with the same URL on HTTPS (while HTTPS serves it).',
+    defaultText: 'false',
+    scope: 'service',
+    rule: 'true or false',
+    schema: bool,
+  }),
+  tlsHsts: spec({
+    key: 'vipkeeper.tls.hsts',
+    meaning: 'HTTP only: HTTPS responses of this service carry `Strict-Transport-Security: max-age=SECONDS`.',
+    defaultText: 'none',
+    scope: 'service',
+    rule: 'a whole number of seconds from 0 to 63072000 (two years)',
+    schema: whole(0, 63_072_000),
+  }),
   path: spec({
     key: 'vipkeeper.path',
     meaning: 'HTTP only: serve requests whose path starts with this prefix. Lets several services share a frontend port.',

@@ -28,6 +28,14 @@ export interface ServiceLabels {
   /** `single`: one container serves, the others are backups (member-roles.ts). */
   readonly memberClass: MemberClass;
   readonly check: CheckSettings;
+  readonly tls: TlsLabels;
+}
+
+/** vipkeeper.tls*: whether HTTPS serves the service (null: the default), the redirect, HSTS seconds. */
+export interface TlsLabels {
+  readonly enabled: boolean | null;
+  readonly redirect: boolean;
+  readonly hsts: number | null;
 }
 
 export type MemberClass = 'single' | 'multiple';
@@ -80,11 +88,19 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
   const hosts = get(LABELS.host) ?? [];
   const path = get(LABELS.path) ?? null;
   const checkPath = get(LABELS.checkPath) ?? null;
+  const tls: TlsLabels = {
+    enabled: get(LABELS.tls) ?? null,
+    redirect: get(LABELS.tlsRedirect) ?? false,
+    hsts: get(LABELS.tlsHsts) ?? null,
+  };
   if (mode === 'tcp') {
     for (const [spec, present] of [
       [LABELS.host, hosts.length > 0],
       [LABELS.path, path !== null],
       [LABELS.checkPath, checkPath !== null],
+      [LABELS.tls, tls.enabled !== null],
+      [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
+      [LABELS.tlsHsts, tls.hsts !== null],
     ] as const) {
       if (present) {
         problems.push({ label: spec.key, shownValue: showUntrusted(labels[spec.key] ?? ''), rule: 'only with vipkeeper.mode=http' });
@@ -107,6 +123,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       rise: get(LABELS.checkRise) ?? 2,
       fall: get(LABELS.checkFall) ?? 5,
     },
+    tls,
   };
   const server: ServerLabels = {
     port: get(LABELS.port) ?? null,

@@ -8,7 +8,9 @@ import {
   type ServerLabels,
   type ServiceLabels,
   showUntrusted,
+  type TlsLabels,
 } from '../labels/parse-labels.js';
+import type { CertEntry } from '../tls/cert-inventory.js';
 import type { ContainerInfo } from './container.js';
 import { chooseMembers, healthyEnough, type MemberRole } from './member-roles.js';
 
@@ -72,6 +74,8 @@ export interface Service {
   /** vipkeeper.class: `single` serves one container at a time, the others are backups. */
   readonly memberClass: MemberClass;
   readonly check: CheckSettings;
+  /** vipkeeper.tls, vipkeeper.tls.redirect, vipkeeper.tls.hsts. */
+  readonly tls: TlsLabels;
   readonly servers: readonly Server[];
 }
 
@@ -93,6 +97,8 @@ export interface DesiredState {
   readonly skipped: readonly SkippedContainer[];
   /** Not fatal, worth a warning: unknown vipkeeper.* labels. */
   readonly notices: readonly LabelNotice[];
+  /** The certificates directory as judged for this plan (absent: not read, no HTTPS). */
+  readonly certificates?: readonly CertEntry[];
 }
 
 export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
@@ -329,6 +335,7 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
     balance: s.balance,
     memberClass: s.memberClass,
     check: s.check,
+    tls: s.tls,
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
 }
@@ -363,6 +370,9 @@ function serviceDifference(
     ['vipkeeper.check.interval', owner.check.interval, mine.check.interval],
     ['vipkeeper.check.rise', owner.check.rise, mine.check.rise],
     ['vipkeeper.check.fall', owner.check.fall, mine.check.fall],
+    ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
+    ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
+    ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };

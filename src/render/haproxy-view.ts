@@ -29,6 +29,8 @@ export interface BackendView {
   readonly name: string;
   readonly mode: 'http' | 'tcp';
   readonly balance: string;
+  /** `http-response` lines (HSTS on HTTPS responses). */
+  readonly responseRules: readonly string[];
   /** HTTP check request lines, empty for TCP connect checks. */
   readonly httpCheck: readonly string[];
   readonly servers: readonly ServerView[];
@@ -43,6 +45,8 @@ export interface FrontendView {
   readonly name: string;
   readonly bind: string;
   readonly mode: 'http' | 'tcp';
+  /** `http-request` lines before the routes: redirects to HTTPS. */
+  readonly requestRules: readonly string[];
   readonly routes: readonly RouteView[];
   readonly defaultBackend: string | null;
 }
@@ -53,10 +57,35 @@ export interface HaproxyView {
   readonly adminMaxconn: number;
   /** Connections beyond that wait in the kernel's accept queue (`backlog`) instead of failing with EAGAIN. */
   readonly adminBacklog: number;
+  /** `global` lines for TLS (ciphers, minimum version); empty without HTTPS. */
+  readonly tlsGlobal: readonly string[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
   /** HAProxy's Prometheus exporter: its bind address, or null when off. */
   readonly metrics: { readonly bind: string } | null;
+}
+
+/** What HTTPS is made of, decided outside the view: where its files are and how many certificates serve. */
+export interface TlsPlan {
+  readonly httpsPort: number;
+  /** Only services on this port (VIPKEEPER_FRONTEND_PORT) are served on HTTPS too. */
+  readonly httpPort: number;
+  /** Checked copies written by the agent: the default certificate and the crt-list. */
+  readonly defaultCertPath: string;
+  readonly crtListPath: string;
+  readonly ciphers: string;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Accepted certificates; with none, there is no HTTPS frontend. */
+  readonly certificates: number;
+}
+
+/** TLS 1.3 suites of Mozilla's intermediate profile. */
+export const TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+export const httpsFrontendName = (port: number) => `fe_https_${port}`;
+
+/** Is this service served on HTTPS under this plan? Pure. */
+export function servedOnHttps(s: Service, tls: TlsPlan | null): boolean {
+  return tls !== null && tls.certificates > 0 && s.mode === 'http' && s.frontendPort === tls.httpPort && s.hosts.length > 0 && s.tls.enabled !== false;
 }
 
 /**
@@ -103,11 +132,14 @@ export function serverOptions(server: Server & { readonly backup?: boolean }, se
   return parts.join(' ');
 }
 
-export function haproxyView(services: readonly Service[], paths: HaproxyPaths): HaproxyView {
+export function haproxyView(services: readonly Service[], paths: HaproxyPaths, tls: TlsPlan | null = null): HaproxyView {
+  const https = services.filter((s) => servedOnHttps(s, tls));
   const backends: BackendView[] = services.map((s) => ({
     name: backendName(s.name),
     mode: s.mode,
     balance: s.balance,
+    responseRules:
+      s.tls.hsts !== null && servedOnHttps(s, tls) ? [`http-response set-header Strict-Transport-Security max-age=${s.tls.hsts} if { ssl_fc }`] : [],
     httpCheck:
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
@@ -125,17 +157,48 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     const mode = onPort[0]!.mode; // desired state guarantees one mode per port
     const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
+    const redirects = mode === 'http' ? ruled.filter((s) => s.tls.redirect && https.includes(s)) : [];
     return {
       name: frontendName(port),
       bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
       mode,
+      requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: fallback ? backendName(fallback.name) : null,
     };
   });
 
+  if (tls !== null && https.length > 0) {
+    frontends.push({
+      name: httpsFrontendName(tls.httpsPort),
+      // The first certificate of a bind line answers names no other one covers (and clients without SNI).
+      bind: `${paths.ipv6 ? `:::${tls.httpsPort} v4v6` : `:${tls.httpsPort}`} ssl crt ${tls.defaultCertPath} crt-list ${tls.crtListPath} alpn h2,http/1.1`,
+      mode: 'http',
+      requestRules: [],
+      routes: [...https].sort(bySpecificity).map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
+      defaultBackend: null,
+    });
+  }
+  const tlsGlobal =
+    tls !== null && https.length > 0
+      ? [
+          `ssl-default-bind-ciphers ${tls.ciphers}`,
+          `ssl-default-bind-ciphersuites ${TLS13_SUITES}`,
+          `ssl-default-bind-options ssl-min-ver ${tls.minVersion} no-tls-tickets`,
+        ]
+      : [];
+
   const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
-  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, frontends, backends, metrics };
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics };
+}
+
+/**
+ * Where a redirect to HTTPS points: the request's host without its port (the route's ACL
+ * matched it, so it is one of the service's checked names), the HTTPS port unless 443, and
+ * the request's path and query as received.
+ */
+function httpsLocation(port: number): string {
+  return `https://%[hdr(host),field(1,:)]${port === 443 ? '' : `:${port}`}%[capture.req.uri]`;
 }
 
 /** Host+path rules before host-only before path-only; longer paths first; then by name. */

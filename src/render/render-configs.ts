@@ -6,6 +6,7 @@ import { runtimePaths } from '../config/paths.js';
 import { TemplateError } from '../errors.js';
 import type { DesiredState } from '../model/desired-state.js';
 import { haproxyView } from './haproxy-view.js';
+import { tlsPlan } from '../tls/tls-plan.js';
 import { keepalivedView } from './keepalived-view.js';
 import type { TemplateSource, Templates } from './load-templates.js';
 
@@ -22,7 +23,11 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
   return {
     haproxyCfg: printTemplate(
       templates['haproxy.cfg.ejs'],
-      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr) }),
+      haproxyView(
+        state.services,
+        { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr) },
+        tlsPlan(config, state.certificates),
+      ),
     ),
     keepalivedConf: printTemplate(templates['keepalived.conf.ejs'], keepalivedView(config)),
   };

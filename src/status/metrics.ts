@@ -77,6 +77,14 @@ export function renderMetrics(s: StatusSnapshot): string {
     'Things failing now and retried with backoff (reconcile pass, drill restore), by consecutive failures',
     (s.failing ?? []).map((f) => [{ what: f.what, kind: f.kind, code: f.code }, f.failures]),
   );
+  if (s.certificates) {
+    const ok = s.certificates.filter((c) => c.state === 'ok');
+    metric('vipkeeper_certificate_expiry_seconds', 'gauge', 'Seconds until each served certificate expires', ok.map((c) => [{ file: c.file }, c.secondsLeft ?? 0]));
+    metric('vipkeeper_certificates', 'gauge', 'Files of the certificates directory, served or refused', [
+      [{ state: 'ok' }, ok.length],
+      [{ state: 'refused' }, s.certificates.length - ok.length],
+    ]);
+  }
   metric('vipkeeper_healthy', 'gauge', '1 while /healthz answers ok', [[{}, s.health === undefined || s.health.ok ? 1 : 0]]);
   return `${out.join('\n')}\n`;
 }

@@ -9,7 +9,8 @@ import type { OperatorStatus } from '../operator/operator-state.js';
 import { servingLine } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
-import { serverHealth, type StatusSnapshot } from './snapshot.js';
+import { serverHealth, type StatusCertificate, type StatusSnapshot } from './snapshot.js';
+import { type CertEntry, secondsUntilExpiry } from '../tls/cert-inventory.js';
 
 // The agent's parts -> what /status, /metrics and `vipkeeper status` show, and
 // whether /healthz says ok. Pure: the agent gathers the inputs.
@@ -30,6 +31,18 @@ export interface SnapshotInputs {
   readonly failing: readonly FailingItem[];
   readonly health: Health;
   readonly operator?: OperatorStatus;
+  /** The live plan's judged certificates (absent: HTTPS is off). */
+  readonly certificates?: readonly CertEntry[];
+  readonly now?: Date;
+}
+
+/** Judged certificates -> what /status shows: names and expiry, or the reason; never the PEM. Pure. */
+export function statusCertificates(entries: readonly CertEntry[], now: Date): StatusCertificate[] {
+  return entries.map((e) =>
+    e.state === 'ok'
+      ? { file: e.file, state: 'ok', names: e.names, notAfter: e.notAfter.toISOString(), secondsLeft: secondsUntilExpiry(e, now) }
+      : { file: e.file, state: 'refused', reason: e.reason },
+  );
 }
 
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
@@ -85,6 +98,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     ...(i.operator ? { operator: i.operator } : {}),
     failing: i.failing,
     health: i.health,
+    ...(i.certificates ? { certificates: statusCertificates(i.certificates, i.now ?? new Date()) } : {}),
   };
 }
 

@@ -38,6 +38,15 @@ export interface StatusService {
   readonly servers: readonly StatusServer[];
 }
 
+/** One file of the certificates directory as the live plan judged it. Never key material. */
+export interface StatusCertificate {
+  readonly file: string;
+  readonly state: 'ok' | 'refused';
+  readonly names?: readonly string[];
+  readonly notAfter?: string;
+  readonly secondsLeft?: number;
+  readonly reason?: string;
+}
 
 /** One VRRP instance as /status shows it. */
 export interface StatusInstance {
@@ -95,6 +104,8 @@ export interface StatusSnapshot {
   readonly failing?: readonly FailingItem[];
   /** What /healthz answers. */
   readonly health?: { readonly ok: boolean; readonly reason: string };
+  /** HTTPS: the certificates directory as the live plan judged it (absent: HTTPS is off). */
+  readonly certificates?: readonly StatusCertificate[];
 }
 
 /** HAProxy's srv_op_state and srv_admin_state -> one word. Pure. */

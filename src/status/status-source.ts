@@ -70,6 +70,7 @@ export class AgentStatus implements StatusSource {
       ...(p.operator ? { operator: p.operator.status() } : {}),
       failing: p.retry.failing(),
       health: this.health(),
+      ...(p.reconciler.applied?.state.certificates ? { certificates: p.reconciler.applied.state.certificates } : {}),
     });
   }
 }

@@ -123,11 +123,11 @@ describe('buildDesiredState: bad labels skip only their container', () => {
   });
 
   it('unknown vipkeeper.* labels are notices, not skips', () => {
-    const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.prot': '80', 'vipkeeper.zzz': '1' } })]);
+    const state = build([container({ name: 'web', extraLabels: { 'vipkeeper.prot': '80', 'vipkeeper.zzzzzz': '1' } })]);
     expect(summary(state)).toEqual({ services: { apps: ['web'] }, skipped: [] });
     expect(state.notices).toEqual([
       { containerName: 'web', message: 'unknown label "vipkeeper.prot"; did you mean vipkeeper.port?' },
-      { containerName: 'web', message: 'unknown label "vipkeeper.zzz"' },
+      { containerName: 'web', message: 'unknown label "vipkeeper.zzzzzz"' },
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { quoteUntrusted } from '../../src/config/patterns.js';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, type DirectoryCheck, parseEnvironment } from '../../src/config/env.js';
+import { type AuthPassFileRead, type Config, DEFAULT_DOCKER_SOCKET, type DirectoryCheck, MOZILLA_INTERMEDIATE_CIPHERS, parseEnvironment } from '../../src/config/env.js';
 import { ENV_SPECS } from '../../src/config/env-schema.js';
 import { ConfigError } from '../../src/errors.js';
 import type { HostFacts } from '../../src/config/host-facts.js';
@@ -34,6 +34,11 @@ describe('parseEnvironment: a minimal environment gets every default', () => {
     ['nodeRole', 'load-balancer'],
     ['publishedHost', null],
     ['frontendPort', 80],
+    ['httpsPort', 443],
+    ['certsDir', '/etc/vipkeeper/certs'],
+    ['defaultCert', null],
+    ['tlsCiphers', MOZILLA_INTERMEDIATE_CIPHERS],
+    ['tlsMinVersion', 'TLSv1.2'],
     ['dockerHost', 'unix:///var/run/docker.sock'],
     ['configDir', '/etc/vipkeeper'],
     ['runDir', '/run/vipkeeper'],
@@ -66,6 +71,12 @@ describe('parseEnvironment: values that are set are used', () => {
     ['VIPKEEPER_PUBLISHED_HOST', 'Docker-Host.Internal', 'publishedHost', 'docker-host.internal'],
     ['VIPKEEPER_PUBLISHED_HOST', '192.0.2.7', 'publishedHost', '192.0.2.7'],
     ['VIPKEEPER_FRONTEND_PORT', '8080', 'frontendPort', 8080],
+    ['VIPKEEPER_HTTPS_PORT', '8443', 'httpsPort', 8443],
+    ['VIPKEEPER_CERTS_DIR', '/srv/certs', 'certsDir', '/srv/certs'],
+    ['VIPKEEPER_CONFIG_DIR', '/srv/vk/', 'certsDir', '/srv/vk/certs'],
+    ['VIPKEEPER_DEFAULT_CERT', '/run/secrets/default.pem', 'defaultCert', '/run/secrets/default.pem'],
+    ['VIPKEEPER_TLS_CIPHERS', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256', 'tlsCiphers', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256'],
+    ['VIPKEEPER_TLS_MIN_VERSION', 'tlsv1.3', 'tlsMinVersion', 'TLSv1.3'],
     ['VIPKEEPER_DOCKER_HOST', 'tcp://docker.internal:2375', 'dockerHost', 'tcp://docker.internal:2375'],
     ['VIPKEEPER_CONFIG_DIR', '/srv/vipkeeper/conf', 'configDir', '/srv/vipkeeper/conf'],
     ['VIPKEEPER_RUN_DIR', '/var/run/vk', 'runDir', '/var/run/vk'],
@@ -317,6 +328,14 @@ describe('parseEnvironment: each invalid variable is a ConfigError naming it, it
     ['VIPKEEPER_FRONTEND_PORT', '0', 'must be a whole number from 1 to 65535'],
     ['VIPKEEPER_FRONTEND_PORT', '65536', 'must be a whole number from 1 to 65535'],
     ['VIPKEEPER_DOCKER_HOST', 'http://docker:2375', 'must be unix:///path'],
+    ['VIPKEEPER_HTTPS_PORT', '80', 'must differ from VIPKEEPER_FRONTEND_PORT (80)'],
+    ['VIPKEEPER_HTTPS_PORT', '9321', 'must differ from the port of VIPKEEPER_STATUS_ADDR (9321)'],
+    ['VIPKEEPER_HTTPS_PORT', '70000', 'must be a whole number from 1 to 65535'],
+    ['VIPKEEPER_CERTS_DIR', 'certs', 'must be an absolute path'],
+    ['VIPKEEPER_DEFAULT_CERT', '/x y.pem', 'must be an absolute path'],
+    ['VIPKEEPER_TLS_CIPHERS', 'AES128 ; x', 'must be an OpenSSL cipher list'],
+    ['VIPKEEPER_TLS_CIPHERS', 'AES128\nbind :1', 'must be an OpenSSL cipher list'],
+    ['VIPKEEPER_TLS_MIN_VERSION', 'TLSv1.1', 'must be TLSv1.2 or TLSv1.3'],
     ['VIPKEEPER_DOCKER_HOST', 'tcp://docker', 'must be unix:///path'],
     ['VIPKEEPER_CONFIG_DIR', 'etc/vipkeeper', 'must be an absolute path'],
     ['VIPKEEPER_RUN_DIR', '/run/vip keeper', 'must be an absolute path'],
@@ -556,6 +575,11 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_NODE_ROLE: 'load-balancer',
     VIPKEEPER_PUBLISHED_HOST: 'docker.internal',
     VIPKEEPER_FRONTEND_PORT: '80',
+    VIPKEEPER_HTTPS_PORT: '443',
+    VIPKEEPER_CERTS_DIR: '/etc/vipkeeper/certs',
+    VIPKEEPER_DEFAULT_CERT: '/run/secrets/default.pem',
+    VIPKEEPER_TLS_CIPHERS: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256',
+    VIPKEEPER_TLS_MIN_VERSION: 'TLSv1.2',
     // tcp:// so that a long tail cannot still be a (long) unix socket path; see the note in the report.
     VIPKEEPER_DOCKER_HOST: 'tcp://docker:2375',
     VIPKEEPER_DOCKER_HOSTS: 'tcp://app1:2375=198.18.0.21',

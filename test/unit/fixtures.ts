@@ -4,6 +4,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { HostFacts } from '../../src/config/host-facts.js';
 import type { ContainerInfo, PortBinding } from '../../src/model/container.js';
 import type { SelectionSettings, Server, Service } from '../../src/model/desired-state.js';
+import type { TlsLabels } from '../../src/labels/parse-labels.js';
 
 // Shared fixtures for the unit tests: a host, selection settings, containers,
 // and the services and servers the model makes of them.
@@ -90,6 +91,9 @@ export const server = (name: string, address = '10.0.0.1', port = 80, over: Part
   ...over,
 });
 
+/** A service without vipkeeper.tls* labels. */
+export const NO_TLS_LABELS: TlsLabels = { enabled: null, redirect: false, hsts: null };
+
 /** The service the model makes of containers without service labels (`apps`, HTTP on port 80), holding `servers`. */
 export const service = (servers: readonly Server[], over: Partial<Omit<Service, 'servers'>> = {}): Service => ({
   name: 'apps',
@@ -100,6 +104,7 @@ export const service = (servers: readonly Server[], over: Partial<Omit<Service, 
   balance: 'roundrobin',
   memberClass: 'multiple',
   check: DEFAULT_CHECK,
+  tls: NO_TLS_LABELS,
   servers,
   ...over,
 });

@@ -32,6 +32,7 @@ describe('parseLabels: defaults', () => {
           balance: 'roundrobin',
           memberClass: 'multiple',
           check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
+          tls: { enabled: null, redirect: false, hsts: null },
         },
         server: { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' },
         unknown: [],
@@ -86,6 +87,11 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.check.rise', value: '1', get: (l) => l.service.check.rise, expected: 1 },
     { label: 'vipkeeper.check.rise', value: '100', get: (l) => l.service.check.rise, expected: 100 },
     { label: 'vipkeeper.check.fall', value: '10', get: (l) => l.service.check.fall, expected: 10 },
+    { label: 'vipkeeper.tls', value: 'false', get: (l) => l.service.tls.enabled, expected: false },
+    { label: 'vipkeeper.tls', value: 'true', get: (l) => l.service.tls.enabled, expected: true },
+    { label: 'vipkeeper.tls.redirect', value: 'true', get: (l) => l.service.tls.redirect, expected: true },
+    { label: 'vipkeeper.tls.hsts', value: '0', get: (l) => l.service.tls.hsts, expected: 0 },
+    { label: 'vipkeeper.tls.hsts', value: '63072000', get: (l) => l.service.tls.hsts, expected: 63072000 },
   ])('$label=$value', ({ label, value, get, expected }) => {
     expect(get(ok({ [label]: value }))).toEqual(expected);
   });
@@ -96,7 +102,7 @@ describe('parseLabels: valid values for every label', () => {
       'vipkeeper.port', 'vipkeeper.network', 'vipkeeper.weight', 'vipkeeper.maxconn', 'vipkeeper.docker-health',
       'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.host', 'vipkeeper.path',
       'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
-      'vipkeeper.check.rise', 'vipkeeper.check.fall',
+      'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
   });
@@ -121,6 +127,9 @@ describe('parseLabels: valid values for every label', () => {
         'vipkeeper.weight': '50',
         'vipkeeper.maxconn': '200',
         'vipkeeper.docker-health': 'ignore',
+        'vipkeeper.tls': 'true',
+        'vipkeeper.tls.redirect': 'true',
+        'vipkeeper.tls.hsts': '600',
       }),
     ).toEqual({
       service: {
@@ -132,6 +141,7 @@ describe('parseLabels: valid values for every label', () => {
         balance: 'leastconn',
         memberClass: 'single',
         check: { enabled: true, path: '/v1/health', interval: '5s', rise: 3, fall: 4 },
+        tls: { enabled: true, redirect: true, hsts: 600 },
       },
       server: { port: 3000, network: 'backend', weight: 50, maxconn: 200, dockerHealth: 'ignore' },
       unknown: [],
@@ -159,6 +169,9 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.check.interval': '5s',
     'vipkeeper.check.rise': '3',
     'vipkeeper.check.fall': '3',
+    'vipkeeper.tls': 'true',
+    'vipkeeper.tls.redirect': 'true',
+    'vipkeeper.tls.hsts': '31536000',
   };
 
   it('each base value is valid on its own', () => {
@@ -282,7 +295,8 @@ describe('parseLabels: unknown vipkeeper.* labels', () => {
     ['vipkeeper.check.pth', 'vipkeeper.check.path'],
     ['vipkeeper.dockerhealth', 'vipkeeper.docker-health'],
     ['vipkeeper.something-else-entirely', null],
-    ['vipkeeper.', null],
+    ['vipkeeper.tsl', 'vipkeeper.tls'],
+    ['vipkeeper.', 'vipkeeper.tls'],
   ])('%s -> closest %j', (label, closest) => {
     expect(ok({ [label]: 'x' }).unknown).toEqual([{ label, closest }]);
   });
