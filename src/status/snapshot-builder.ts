@@ -3,8 +3,9 @@ import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { Config } from '../config/env.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import type { ServerStatRow } from '../haproxy/server-stats.js';
 import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
-import type { Service } from '../model/desired-state.js';
+import type { Service, SkippedContainer } from '../model/desired-state.js';
 import type { OperatorStatus } from '../operator/operator-state.js';
 import { servingLine } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
@@ -28,11 +29,20 @@ export interface SnapshotInputs {
   readonly failing: readonly FailingItem[];
   readonly health: Health;
   readonly operator?: OperatorStatus;
+  /** `show stat` rows: sessions and rates (absent or empty: the page shows none). */
+  readonly stats?: readonly ServerStatRow[];
+  /** The last passes, oldest first. */
+  readonly history?: readonly PassRecord[];
+  readonly skipped?: readonly SkippedContainer[];
 }
+
+/** Passes /status lists in recentPasses. */
+export const RECENT_PASSES = 10;
 
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const c = i.config;
   const rows = new Map(i.rows.map((r) => [`${r.backend}/${r.server}`, r]));
+  const stats = new Map((i.stats ?? []).map((r) => [`${r.backend}/${r.server}`, r]));
   const lastEvent = i.engines.map((e) => e.lastEventAt).filter((t) => t !== null).sort().pop() ?? null;
   return {
     node: {
@@ -52,16 +62,27 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         mode: s.mode,
         frontendPort: s.frontendPort,
         memberClass: s.memberClass,
-        servers: s.servers.map((x) => ({
+        hosts: s.hosts,
+        path: s.path,
+        servers: s.servers.map((x) => {
+          const line = `${backend}/${servingLine(s, x)}`;
+          const row = rows.get(line);
+          const stat = stats.get(line);
+          return {
           name: x.name,
           container: x.containerId.slice(0, 12),
           address: `${x.address}:${x.port}`,
           // A single-class backup's health is that of the line that carries its role (NAME:backup).
-          health: serverHealth(rows.get(`${backend}/${servingLine(s, x)}`)),
+          health: serverHealth(row),
           role: x.role,
           standby: x.standby,
           ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
-        })),
+          containerName: x.containerName,
+          ...(x.engine !== undefined ? { engine: x.engine } : {}),
+          weight: row?.weight ?? x.weight,
+          ...(stat ? { sessions: stat.sessions, rate: stat.rate } : {}),
+          };
+        }),
       };
     }),
     lastPass: i.lastPass,
@@ -72,6 +93,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     ...(i.operator ? { operator: i.operator } : {}),
     failing: i.failing,
     health: i.health,
+    ...(i.history ? { recentPasses: i.history.slice(-RECENT_PASSES) } : {}),
+    ...(i.skipped ? { skipped: i.skipped.map((k) => ({ containerName: k.containerName, container: k.containerId.slice(0, 12), reason: k.reason })) } : {}),
   };
 }
 
