@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_CSP } from '../../src/status/status-server.js';
-import { AgentUnderTest } from './support/agent.js';
+import { AgentUnderTest, get } from './support/agent.js';
 import { REPO } from './support/cli.js';
 import { docker, removeTestContainers, runApp, waitFor } from './support/lab.js';
 
@@ -142,6 +142,15 @@ describe('the operator page in a real browser', () => {
     measured.stoppedGoneMs = await within('vkt-page-c gone from the page', async () => (await rowsOf(page, 'vkt-page-c')) === 0, 2000);
 
     await waitFor('servers up on the page', async () => (await page.locator('#services .b.ok', { hasText: 'up' }).count()) >= 2, 15_000);
+    // Requests through HAProxy show as a rate from its `show stat` (the last column).
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) await get().catch(() => undefined);
+    })();
+    const rates = () => page.locator('#services tbody tr td:last-child').allTextContents();
+    await waitFor('a request rate on the page', async () => (await rates()).some((r) => Number(r) > 0), 10_000);
+    sending = false;
+    await traffic;
     await proxy.close();
     measured.engineDownBannerMs = await within(
       'the banner naming the stopped engine',
