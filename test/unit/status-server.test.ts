@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrillRequest } from '../../src/control/control-types.js';
@@ -137,6 +138,27 @@ describe('the status server', () => {
     expect(await js.text()).toContain("fetch('/fragment'");
     const css = await fetch(`${base}/page.css`);
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('sends the page gzipped to a client that takes gzip, plain to one that does not', async () => {
+    await start();
+    const { request } = await import('node:http');
+    const raw = (encoding: string | null) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(`${base}/`, { headers: encoding ? { 'accept-encoding': encoding } : {} }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const zipped = await raw('gzip, deflate');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers['content-security-policy']).toBe(PAGE_CSP);
+    expect(gunzipSync(zipped.body).toString()).toContain('web-1');
+    const plain = await raw(null);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString()).toContain('web-1');
   });
 
   it('the page holds no control: no form, and POST / is 405', async () => {
