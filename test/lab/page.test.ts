@@ -108,21 +108,38 @@ describe('the operator page in a real browser', () => {
     measured.jsBytes = sizes[1]!;
     measured.cssBytes = sizes[2]!;
     measured.totalBytes = sizes.reduce((a, b) => a + b, 0);
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${BASE}/`, { waitUntil: 'load' });
-    // Runs in the page (the test's tsconfig has no DOM types: the entries are read loosely).
-    const t = await page.evaluate(() => {
-      const perf = performance as unknown as { getEntriesByType(t: string): { responseEnd: number; domContentLoadedEventEnd: number }[] };
-      const nav = perf.getEntriesByType('navigation')[0]!;
-      const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-      return { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, firstContentfulPaint: fcp?.startTime ?? -1 };
-    });
-    measured.responseEndMs = Math.round(t.responseEnd * 10) / 10;
-    measured.domContentLoadedMs = Math.round(t.domContentLoaded * 10) / 10;
-    measured.firstContentfulPaintMs = Math.round(t.firstContentfulPaint * 10) / 10;
+    // Five fresh loads (a new context each: nothing cached); the medians are reported.
+    const samples: { fcp: number; dcl: number; wire: number }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const responses: Promise<number>[] = [];
+      page.on('requestfinished', (r) => responses.push(r.sizes().then((s) => s.responseBodySize + s.responseHeadersSize)));
+      await page.goto(`${BASE}/`, { waitUntil: 'load' });
+      // Runs in the page (the test's tsconfig has no DOM types: the entries are read loosely).
+      const t = await page.evaluate(async () => {
+        const perf = performance as unknown as { getEntriesByType(t: string): { domContentLoadedEventEnd: number }[] };
+        type Observer = new (cb: (list: { getEntriesByName(n: string): { startTime: number }[] }) => void) => { observe(o: object): void };
+        // The paint entry may land a frame after 'load': wait for it (buffered), at most 2 s.
+        const fcp = await new Promise<number>((resolve) => {
+          new (PerformanceObserver as unknown as Observer)((list) => {
+            const e = list.getEntriesByName('first-contentful-paint')[0];
+            if (e) resolve(e.startTime);
+          }).observe({ type: 'paint', buffered: true });
+          setTimeout(() => resolve(-1), 2000);
+        });
+        return { dcl: perf.getEntriesByType('navigation')[0]!.domContentLoadedEventEnd, fcp };
+      });
+      samples.push({ ...t, wire: (await Promise.all(responses)).reduce((a, b) => a + b, 0) });
+      await context.close();
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    measured.firstContentfulPaintMedianMs = Math.round(median(samples.map((s) => s.fcp)));
+    measured.firstContentfulPaintMaxMs = Math.round(Math.max(...samples.map((s) => s.fcp)));
+    measured.domContentLoadedMedianMs = Math.round(median(samples.map((s) => s.dcl)));
+    measured.onTheWireBytes = median(samples.map((s) => s.wire));
+    expect(samples.every((s) => s.fcp > 0)).toBe(true);
     expect(measured.totalBytes).toBeGreaterThan(0);
-    await context.close();
   });
 
   it('follows Docker live: a started container shows within 2 s, a stopped one disappears; an engine that stops raises the banner', async () => {
