@@ -117,15 +117,13 @@ describe('what the page shows', () => {
 
   it('one row per VRRP instance when the snapshot lists instances', () => {
     const vrrp = snap().vrrp!;
-    const html = renderFragment(
-      snap({
-        instances: [
-          { name: 'web', vips: ['198.18.0.100/24'], priority: 150, vrrp },
-          { name: 'db', vips: ['198.18.0.101/24'], priority: 50, vrrp: { ...vrrp, instance: 'vipkeeper_52', state: 'BACKUP', vipsHeld: [] } },
-        ],
-      }),
-      NOW,
-    );
+    // As an agent with VIPKEEPER_INSTANCES sends them (the page reads only some of the fields).
+    const settings = { interface: 'eth0', nopreempt: true, advertInt: 1 };
+    const instances = [
+      { name: 'web', keepalivedName: 'vipkeeper_web', vips: ['198.18.0.100/24'], virtualRouterId: 51, priority: 150, ...settings, vrrp },
+      { name: 'db', keepalivedName: 'vipkeeper_db', vips: ['198.18.0.101/24'], virtualRouterId: 52, priority: 50, ...settings, vrrp: { ...vrrp, instance: 'vipkeeper_db', state: 'BACKUP' as const, vipsHeld: [] } },
+    ];
+    const html = renderFragment(snap({ instances }), NOW);
     expect(html).toMatch(/<td>web<\/td>.*MASTER.*<td>150<\/td>/s);
     expect(html).toMatch(/<td>db<\/td>.*BACKUP.*<td>50<\/td>/s);
   });
