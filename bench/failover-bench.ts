@@ -89,12 +89,58 @@ async function measureSetting(setting: Setting): Promise<Map<string, Sample[]>> 
   return out;
 }
 
+/** Mirrored priorities: web prefers the first node, api the second; both preempt, so each returns home after its drill. */
+const instancesEnv = (webPriority: number, apiPriority: number, net: string): Record<string, string> => ({
+  VIPKEEPER_NODE_ROLE: '',
+  VIPKEEPER_VRRP_VERSION: '3',
+  VIPKEEPER_ADVERT_INT: '0.1',
+  VIPKEEPER_NOPREEMPT: 'false',
+  VIPKEEPER_INSTANCES: 'web,api',
+  VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: `${net}.100/24`,
+  VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '71',
+  VIPKEEPER_INSTANCE_WEB_PRIORITY: String(webPriority),
+  VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: `${net}.101/24`,
+  VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '72',
+  VIPKEEPER_INSTANCE_API_PRIORITY: String(apiPriority),
+});
+
+/** Two instances, active-active: a fault drill of each instance on its master (drill --instance), REPS times. */
+async function measureInstances(): Promise<Map<string, Sample[]>> {
+  const net = '198.19.8';
+  const lab = new NetnsLab(2, 'vkfi', { net, bridge: 'vkfibr0' });
+  const out = new Map<string, Sample[]>([['web', []], ['api', []]]);
+  await lab.up();
+  try {
+    const [a, b] = lab.nodes as [LbNode, LbNode];
+    lab.startAgent(a, instancesEnv(150, 100, net));
+    lab.startAgent(b, instancesEnv(100, 150, net));
+    await b.agent!.waitLog('api MASTER on b', (l) => l.msg === 'VRRP vipkeeper_api is now MASTER');
+    await a.agent!.waitLog('web MASTER on a', (l) => l.msg === 'VRRP vipkeeper_web is now MASTER');
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [instance, home] of [['web', a], ['api', b]] as const) {
+        const r = await lab.exec(home, process.execPath, [CLI, 'drill', '--mode', 'fault', '--instance', instance, '--hold', '500ms', '--json', '--control', home.agent!.controlSocket], true);
+        if (r.code !== 0) throw new Error(`drill --instance ${instance} on ${home.name} failed: ${r.stderr}${r.stdout}`);
+        const rep0 = JSON.parse(r.stdout) as DrillReport;
+        const sample = { movedMs: rep0.vipLeftMs!, answeredMs: rep0.answeredAgainMs!, failedProbes: rep0.failedProbes };
+        out.get(instance)!.push(sample);
+        process.stderr.write(`failover instance ${instance} #${rep + 1}: ${JSON.stringify(sample)}\n`);
+        await new Promise((res) => setTimeout(res, 1500));
+      }
+    }
+  } finally {
+    await lab.down();
+  }
+  return out;
+}
+
 export async function failoverSection(): Promise<string> {
   await removeTestContainers();
   await runApp({ name: 'vkb-failover-app', labels: { role: 'apps' }, publish: ['80'] });
   const results: Map<string, Sample[]>[] = [];
+  let perInstance: Map<string, Sample[]>;
   try {
     for (const s of SETTINGS) results.push(await measureSetting(s));
+    perInstance = await measureInstances();
   } finally {
     await removeTestContainers();
   }
@@ -121,6 +167,14 @@ export async function failoverSection(): Promise<string> {
     'for a cut link, when the other node held it (the cut master cannot be watched from outside). Answering again: the first good',
     'probe through the VIP after that. In the lab keepalived runs outside the initial network namespace, so haproxy is tracked by the',
     'listener check alone (1 s interval, 2 falls); on a real host track_process sees a dead haproxy at once.',
+    '',
+    `Per VRRP instance, active-active (two instances, mirrored priorities, v3, advert_int 0.1): \`drill --instance NAME --mode fault\` on the`,
+    `instance's master moves that instance alone; ${REPS} runs each, medians.`,
+    '',
+    '| instance | VIP moved (ms) | answering again (ms) | failed probes |',
+    '| --- | ---: | ---: | ---: |',
+    ...[...perInstance.entries()].map(([name, xs]) =>
+      `| ${name} | ${median(xs.map((x) => x.movedMs)).toFixed(0)} | ${median(xs.map((x) => x.answeredMs)).toFixed(0)} | ${median(xs.map((x) => x.failedProbes)).toFixed(0)} |`),
   );
   return lines.join('\n');
 }

@@ -111,10 +111,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--hold <duration>', 'how long to keep this node out after the VIP answers elsewhere (e.g. 2s, 500ms)', '2s')
     .option('--timeout <duration>', 'give up waiting for the failover after this long', '30s')
     .option('--force', 'run even when this node is not MASTER', false)
+    .option('--instance <name>', "one VRRP instance (VIPKEEPER_INSTANCES): its VIPs are drilled and measured; with --mode fault only they move")
     .option('--json', 'print the report as JSON', false)
     .option('--addr <host:port>', 'status address of the agent (its state is read there)', statusAddr)
     .option('--control <path>', "the agent's control socket (the drill is asked for there; root only)", controlSocket)
-    .action(async (opts: { mode: string; probe?: string; hold: string; timeout: string; force: boolean; json: boolean; addr: string; control: string }) => {
+    .action(async (opts: { mode: string; probe?: string; hold: string; timeout: string; force: boolean; json: boolean; addr: string; control: string; instance?: string }) => {
       if (!['graceful', 'haproxy', 'fault'].includes(opts.mode)) throw new UsageError(`--mode must be graceful, haproxy or fault, not ${JSON.stringify(opts.mode)}`);
       exitCode = await drillCommand(
         {
@@ -126,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
           json: opts.json,
           addr: opts.addr,
           control: opts.control,
+          ...(opts.instance !== undefined ? { instance: opts.instance } : {}),
         },
         print,
         (s) => process.stderr.write(`vipkeeper drill: ${s}\n`),

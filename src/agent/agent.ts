@@ -1,5 +1,5 @@
 import { LiveConfig } from '../config/live-config.js';
-import { runtimePaths } from '../config/paths.js';
+import { instanceDownFile, runtimePaths } from '../config/paths.js';
 import { type ControlServer, startControlServer } from '../control/control-server.js';
 import { listEngines } from '../docker/engine-link.js';
 import { childSteps, DrillController } from '../drill/drill-controller.js';
@@ -14,7 +14,7 @@ import { removeVips } from '../host/vip-addresses.js';
 import { KeepalivedApplier } from '../keepalived/keepalived-applier.js';
 import { watchKeepalivedExits } from '../keepalived/keepalived-watch.js';
 import { NotifyFifo } from '../keepalived/notify-fifo.js';
-import { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import { VrrpInstances } from '../keepalived/vrrp-monitor.js';
 import { readHandlers } from '../operate/operate-reader.js';
 import { operatorController } from '../operator/operator-edges.js';
 import { desiredState } from '../pipeline.js';
@@ -56,7 +56,7 @@ export class Agent {
     const paths = runtimePaths(c);
     const { validator: validate, store, haproxy, keepalived, api, links, clock } = agentEdges(o);
     const retry = new RetryPolicy(undefined, clock);
-    const vrrp = new VrrpMonitor(`vipkeeper_${c.virtualRouterId}`, c.interface, c.virtualIps, log);
+    const vrrp = new VrrpInstances(c.instances, log);
     const deletes = new DeleteQueue(api, log, undefined, clock);
     const templates = new TemplateSource(c.templatesDir);
     const scheduler = new PassScheduler({
@@ -97,7 +97,8 @@ export class Agent {
       clock,
     });
     const drill = new DrillController({
-      ...childSteps(haproxy, keepalived, paths.faultFile),
+      ...childSteps(haproxy, keepalived, paths.faultFile, (name) => instanceDownFile(c, name)),
+      instances: c.instances.length > 1 || c.instances[0]?.name !== 'default' ? c.instances.map((i) => i.name) : [],
       takesPart: () => startUp.nodeRoleOk,
       pausePasses: (why) => reconciler.pause(why),
       resumePasses: (why) => {
@@ -113,11 +114,13 @@ export class Agent {
       vrrpState: () => vrrp.snapshot().state, takesPart: () => startUp.nodeRoleOk, log,
     });
     const isClosed = () => this.#life.closed;
+    // Leftover VIPs are looked for on each instance's own interface (the parts below know one).
+    const removeInstanceVips = async () => (await Promise.all(c.instances.map((i) => removeVips(i.interface, i.virtualIps)))).flat();
     const startUp: StartUp = new StartUp({
-      config: c, paths, store, haproxy, keepalived, haproxyApplier, vrrp, links, findAdoptable, removeVips, log, isClosed,
+      config: c, paths, store, haproxy, keepalived, haproxyApplier, vrrp, links, findAdoptable, removeVips: removeInstanceVips, log, isClosed,
       fifo: new NotifyFifo(paths.notifyFifo, (t) => vrrp.onTransition(t)),
     });
-    watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips, isClosed, log });
+    watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips: removeInstanceVips, isClosed, log });
     this.status = new AgentStatus({
       config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator,
     });

@@ -22,6 +22,8 @@ export interface DrillOptions {
   readonly control: string;
   readonly json: boolean;
   readonly timeoutMs: number;
+  /** One VRRP instance's name (--instance): its VIPs, settings and state are the drill's. */
+  readonly instance?: string;
 }
 
 export const DRILL_EXIT = { ok: 0, refused: 5, failed: 6 } as const;
@@ -32,20 +34,36 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
   // Before anything starts: a drill that cannot be asked for (not root, no agent here) says so at once.
   await checkControlSocket(opts.control);
   const status = await fetchStatus(opts.addr);
-  if (!status.vrrp) {
+  const instances = status.instances ?? [];
+  const wanted = opts.instance?.toLowerCase();
+  const chosen = wanted === undefined ? null : (instances.find((i) => i.name === wanted) ?? null);
+  if (opts.instance !== undefined && !chosen) {
+    warn(`no VRRP instance ${JSON.stringify(opts.instance)} on this node (it has: ${instances.map((i) => i.name).join(', ') || 'none listed: an older agent'})`);
+    return DRILL_EXIT.refused;
+  }
+  const vrrp = chosen ? chosen.vrrp : status.vrrp;
+  if (!vrrp) {
     warn('this node does not take part in VRRP (node role gate): nothing to drill');
     return DRILL_EXIT.refused;
   }
-  if (status.vrrp.state !== 'MASTER' && !opts.force) {
-    warn(`this node is ${status.vrrp.state}, not MASTER: run the drill on the master, or pass --force`);
+  const what = chosen ? `instance ${chosen.name}` : 'this node';
+  if (vrrp.state !== 'MASTER' && !opts.force) {
+    warn(`${what} is ${vrrp.state}, not MASTER: run the drill on its master, or pass --force`);
     return DRILL_EXIT.refused;
   }
-  const iface = status.node.interface;
-  const vips = status.node.vips.map((v) => ({ address: v.split('/')[0]!, prefix: Number(v.split('/')[1]) }));
-  const probeUrl = new URL(opts.probe ?? `http://${vips[0]!.address}:${status.node.frontendPort}/`);
+  if (chosen && opts.mode !== 'fault' && instances.length > 1) {
+    warn(`a ${opts.mode} drill stops a process every instance of this node depends on: all of them move; only instance ${chosen.name} is measured`);
+  }
+  const iface = chosen?.interface ?? status.node.interface;
+  const vips = (chosen?.vips ?? status.node.vips).map((v) => ({ address: v.slice(0, v.lastIndexOf('/')), prefix: Number(v.slice(v.lastIndexOf('/') + 1)) }));
+  const first = vips.find((v) => !v.address.includes(':')) ?? vips[0]!;
+  const host = first.address.includes(':') ? `[${first.address}]` : first.address;
+  const probeUrl = new URL(opts.probe ?? `http://${host}:${status.node.frontendPort}/`);
   const vipSet = new Set(vips.map((v) => v.address));
   const ownAddresses = (await addressesOn(iface)).map((a) => a.split('/')[0]!).filter((a) => !vipSet.has(a));
-  const settings = status.node.vrrpSettings;
+  const settings = chosen
+    ? { virtualRouterId: chosen.virtualRouterId, nopreempt: chosen.nopreempt, priority: chosen.priority, advertInt: chosen.advertInt }
+    : status.node.vrrpSettings;
 
   const adverts = new AdvertWatch(iface);
   adverts.start();
@@ -80,7 +98,7 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
     }
   })();
   try {
-    const answer = await postDrill(opts.control, { action: 'start', mode: opts.mode });
+    const answer = await postDrill(opts.control, { action: 'start', mode: opts.mode, ...(chosen ? { instance: chosen.name } : {}) });
     if (!answer.ok) {
       warn(`the agent refused the drill: ${answer.message}`);
       return DRILL_EXIT.refused;
@@ -117,6 +135,7 @@ export async function drillCommand(opts: DrillOptions, print: (s: string) => voi
   const report = buildReport({
     mode: opts.mode,
     node: status.node.routerId,
+    ...(chosen ? { instance: chosen.name } : {}),
     ownAddresses,
     vrid: settings.virtualRouterId,
     startedAt,

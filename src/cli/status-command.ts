@@ -16,6 +16,13 @@ export function formatStatus(s: StatusSnapshot): string {
   lines.push(`node      ${s.node.routerId} on ${s.node.interface}, VIPs ${s.node.vips.join(', ')}`);
   if (!s.node.nodeRole.present) {
     lines.push(`role      this engine lacks the role ${s.node.nodeRole.required}: not taking part in VRRP`);
+  } else if (s.instances && s.instances.length > 1) {
+    // One line per VRRP instance: which this node is master of.
+    for (const i of s.instances) {
+      const iv = i.vrrp;
+      const state = iv ? `${iv.state} since ${ago(iv.since)}, holding ${iv.vipsHeld.length ? iv.vipsHeld.join(', ') : 'no VIP'}${iv.consistent ? '' : '  (MISMATCH: see the log)'}` : 'not taking part';
+      lines.push(`vrrp      ${i.name} (router id ${i.virtualRouterId}, priority ${i.priority}${i.nopreempt ? ', nopreempt' : ''}) ${state}`);
+    }
   } else if (v) {
     lines.push(`vrrp      ${v.state} since ${ago(v.since)}, holding ${v.vipsHeld.length ? v.vipsHeld.join(', ') : 'no VIP'}${v.consistent ? '' : '  (MISMATCH: see the log)'}`);
   }

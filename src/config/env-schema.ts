@@ -2,12 +2,15 @@ import { z } from 'zod';
 import {
   ABSOLUTE_PATH,
   HOSTNAME,
+  canonicalIpv6,
   INTERFACE_NAME,
   IPV4,
+  isIpv6Address,
   LABEL_KEY,
   LABEL_VALUE_WORD,
   quoteUntrusted,
   ROUTER_ID,
+  vip6AddressProblem,
   vipAddressProblem,
   VRRP_PASSWORD,
   WHOLE_NUMBER,
@@ -61,17 +64,44 @@ export interface Cidr {
   readonly prefix: number;
 }
 
+/** IPv4 (prefix 1-32) or IPv6 (prefix 1-128, written canonically) in CIDR form. */
 const cidr = z
   .string()
   .refine((v) => {
     const [addr, prefix, extra] = v.split('/');
-    return extra === undefined && addr !== undefined && IPV4.test(addr) && prefix !== undefined &&
-      WHOLE_NUMBER.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= 32;
+    if (extra !== undefined || addr === undefined || prefix === undefined || !WHOLE_NUMBER.test(prefix)) return false;
+    const max = IPV4.test(addr) ? 32 : isIpv6Address(addr) ? 128 : 0;
+    return Number(prefix) >= 1 && Number(prefix) <= max;
   })
   .transform((v): Cidr => {
     const [address, prefix] = v.split('/');
-    return { address: address!, prefix: Number(prefix) };
+    return { address: IPV4.test(address!) ? address! : canonicalIpv6(address!), prefix: Number(prefix) };
   });
+
+/** IPv6 addresses hold a colon, IPv4 ones never do. */
+export const isIpv6Cidr = (c: Cidr): boolean => c.address.includes(':');
+
+/** Why a VIP cannot be one, of either family, or null. */
+export const vipProblem = (c: Cidr): string | null =>
+  isIpv6Cidr(c) ? vip6AddressProblem(c.address) : vipAddressProblem(c.address, c.prefix);
+
+/** VIPKEEPER_VIRTUAL_IPS and each VIPKEEPER_INSTANCE_<NAME>_VIRTUAL_IPS. */
+const virtualIpList = listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24 (or IPv6, like fd00::10/64)')
+  .refine((l) => l.length > 0, 'must name at least one address in CIDR form')
+  .superRefine((vips, ctx) => {
+    const seen = new Set<string>();
+    for (const vip of vips) {
+      const { address, prefix } = vip;
+      const shown = quoteUntrusted(`${address}/${prefix}`, 48);
+      const problem = vipProblem(vip);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${shown} ${problem}` });
+      else if (seen.has(address)) ctx.addIssue({ code: 'custom', message: `${shown} is listed twice (${address})` });
+      seen.add(address);
+    }
+  });
+
+/** An instance name: a short word that is safe in a variable name, a keepalived name and a metric label. */
+export const INSTANCE_NAME = /^[a-z][a-z0-9]{1,14}$/;
 
 const ipv4 = z.string().regex(IPV4);
 
@@ -107,20 +137,19 @@ export const ENV = {
   virtualIps: spec({
     name: 'VIPKEEPER_VIRTUAL_IPS',
     meaning:
-      'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated, each listed once. Refused: 0.0.0.0/8, loopback, link-local (169.254.0.0/16), multicast, 240.0.0.0/4 and 255.255.255.255, and the network or broadcast address of the given subnet.',
-    defaultText: 'required',
-    schema: listOf(cidr, 'an IPv4 address in CIDR form like 198.18.0.10/24')
-      .refine((l) => l.length > 0, 'must name at least one address in CIDR form')
-      .superRefine((vips, ctx) => {
-        const seen = new Set<string>();
-        for (const { address, prefix } of vips) {
-          const shown = quoteUntrusted(`${address}/${prefix}`, 40);
-          const problem = vipAddressProblem(address, prefix);
-          if (problem) ctx.addIssue({ code: 'custom', message: `${shown} ${problem}` });
-          else if (seen.has(address)) ctx.addIssue({ code: 'custom', message: `${shown} is listed twice (${address})` });
-          seen.add(address);
-        }
-      }),
+      'One or more virtual IPv4 addresses in CIDR form (`198.18.0.10/24`), comma or space separated, each listed once. Refused: 0.0.0.0/8, loopback, link-local (169.254.0.0/16), multicast, 240.0.0.0/4 and 255.255.255.255, and the network or broadcast address of the given subnet. IPv6 addresses (`fd00::10/64`) need VRRP version 3 and move together with the IPv4 ones of their instance (keepalived\'s `virtual_ipaddress_excluded`); refused: `::`, `::1`, link-local fe80::/10 and multicast ff00::/8. With VIPKEEPER_INSTANCES: the VIPs of an instance that sets none of its own.',
+    defaultText: 'required (without VIPKEEPER_INSTANCES)',
+    schema: virtualIpList,
+  }),
+  instances: spec({
+    name: 'VIPKEEPER_INSTANCES',
+    meaning:
+      'Several VRRP instances, for active-active nodes: their names (2-15 letters and digits, starting with a letter; case does not matter), comma or space separated. Each instance takes `VIPKEEPER_INSTANCE_<NAME>_` followed by VIRTUAL_IPS, VIRTUAL_ROUTER_ID, PRIORITY, STATE, NOPREEMPT, INTERFACE, ADVERT_INT or AUTH_PASS (`VIPKEEPER_INSTANCE_WEB_PRIORITY=150`); one it does not set is the global variable\'s value. No two instances may share a VIP or a virtual router id.',
+    defaultText: 'one instance, from the global variables',
+    schema: listOf(
+      z.string().regex(/^[A-Za-z][A-Za-z0-9]{1,14}$/).transform((v) => v.toLowerCase()),
+      'an instance name (2-15 letters and digits, starting with a letter)',
+    ).refine((l) => l.length > 0, 'must name at least one instance'),
   }),
   interface: spec({
     name: 'VIPKEEPER_INTERFACE',

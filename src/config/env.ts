@@ -1,12 +1,13 @@
 import type { EnvProblem } from '../errors.js';
 import { ConfigError } from '../errors.js';
-import { ENV, ENV_SPECS, type Cidr, type EngineSpec, type EnvVarSpec, LOG_LEVELS } from './env-schema.js';
+import { ENV, ENV_SPECS, type Cidr, type EngineSpec, type EnvVarSpec, INSTANCE_NAME, isIpv6Cidr, LOG_LEVELS } from './env-schema.js';
 import type { HostFacts } from './host-facts.js';
 import { ABSOLUTE_PATH, inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.js';
 import { maskSecret, Secret } from './secret.js';
 import { closestName } from '../util/closest-name.js';
 
 export interface Config {
+  /** Every VIP of every instance (what this node may hold); the one instance's list without VIPKEEPER_INSTANCES. */
   readonly virtualIps: readonly Cidr[];
   readonly interface: string;
   readonly virtualRouterId: number;
@@ -40,6 +41,42 @@ export interface Config {
   readonly haproxyMetricsAddr: { readonly host: string; readonly port: number } | null;
   /** Derived from the host, not a variable: keepalived's track_process works only in the initial netns. */
   readonly trackProcess: boolean;
+  /**
+   * The VRRP instances, at least one. Without VIPKEEPER_INSTANCES: one, named `default`, from the
+   * global variables. The single-valued VRRP fields above (interface, virtualRouterId, priority, ...)
+   * are the first instance's.
+   */
+  readonly instances: readonly VrrpInstanceConfig[];
+}
+
+/** One VRRP instance: its VIPs move together, its priority is its own. */
+export interface VrrpInstanceConfig {
+  /** The operator's name (`web`); `default` without VIPKEEPER_INSTANCES. */
+  readonly name: string;
+  /** keepalived's vrrp_instance name: `vipkeeper_<router id>` for the one instance (as always), `vipkeeper_<name>` among several. */
+  readonly keepalivedName: string;
+  readonly virtualIps: readonly Cidr[];
+  readonly interface: string;
+  readonly virtualRouterId: number;
+  readonly priority: number;
+  readonly state: 'BACKUP' | 'MASTER';
+  readonly nopreempt: boolean;
+  readonly advertInt: number;
+  readonly authPass: Secret | null;
+}
+
+/** The variables an instance may set for itself; any other stays global. */
+export const INSTANCE_SETTINGS = ['virtualIps', 'virtualRouterId', 'priority', 'state', 'nopreempt', 'interface', 'advertInt', 'authPass'] as const;
+type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
+
+/** `VIPKEEPER_INSTANCE_WEB_PRIORITY` for instance `web` and VIPKEEPER_PRIORITY. */
+export function instanceVariable(instance: string, global: string): string {
+  return `VIPKEEPER_INSTANCE_${instance.toUpperCase()}_${global.slice('VIPKEEPER_'.length)}`;
+}
+
+/** The global rule under the instance's own name. */
+function instanceSpec<T>(instance: string, spec: EnvVarSpec<T>): EnvVarSpec<T> {
+  return { ...spec, name: instanceVariable(instance, spec.name) as `VIPKEEPER_${string}` };
 }
 
 export interface EngineConfig extends EngineSpec {
@@ -105,8 +142,13 @@ export function parseEnvironment(
     return undefined;
   };
 
+  const instancesSet = (env[ENV.instances.name]?.trim() ?? '') !== '';
+  // A bad name is a problem, but the good ones are still checked, so every problem is named at once.
+  const instanceNames =
+    read(ENV.instances) ??
+    (instancesSet ? env[ENV.instances.name]!.split(/[\s,]+/).map((n) => n.toLowerCase()).filter((n) => INSTANCE_NAME.test(n)) : null);
   const virtualIps = read(ENV.virtualIps);
-  if (env[ENV.virtualIps.name] === undefined || env[ENV.virtualIps.name]?.trim() === '') {
+  if (!instancesSet && (env[ENV.virtualIps.name] === undefined || env[ENV.virtualIps.name]?.trim() === '')) {
     problem(ENV.virtualIps as EnvVarSpec<unknown>, 'is required: at least one VIP in CIDR form like 198.18.0.10/24');
   }
   const vrrpVersion = read(ENV.vrrpVersion) ?? 2;
@@ -162,20 +204,24 @@ export function parseEnvironment(
     // keepalived -t would refuse the file (exit 3); a variable naming no interface is a bad environment.
     problem(ENV.interface as EnvVarSpec<unknown>, missingInterface(iface, facts.interfaces.map((i) => i.name)));
   }
-  if (iface === undefined && virtualIps && virtualIps[0]) {
-    const vip = virtualIps[0];
-    iface =
-      facts.interfaces.find((i) => i.addresses.some((a) => inSubnet(vip.address, a.address, a.prefix)))?.name ??
+  const explicitIface = iface;
+  const detectInterface = (vips: readonly Cidr[], variable: string): string | undefined => {
+    const vip = vips.find((v) => !isIpv6Cidr(v)) ?? vips[0];
+    if (!vip) return undefined;
+    const found =
+      (isIpv6Cidr(vip) ? undefined : facts.interfaces.find((i) => i.addresses.some((a) => inSubnet(vip.address, a.address, a.prefix)))?.name) ??
       facts.defaultInterface ??
       undefined;
-    if (iface === undefined) {
+    if (found === undefined) {
       problems.push({
-        variable: ENV.interface.name,
+        variable,
         shownValue: '(unset)',
         rule: `no interface has a subnet holding ${vip.address} and there is no default route: set it`,
       });
     }
-  }
+    return found;
+  };
+  if (iface === undefined && virtualIps && virtualIps[0]) iface = detectInterface(virtualIps, ENV.interface.name);
 
   const ownAddresses = new Set(facts.interfaces.flatMap((i) => i.addresses.map((a) => a.address)));
   const peers = read(ENV.unicastPeers) ?? [];
@@ -192,6 +238,118 @@ export function parseEnvironment(
         shownValue: '(unset)',
         rule: `the hostname ${quoteUntrusted(facts.hostname)} is not a valid router_id: set one`,
       });
+  }
+
+  /** Each named instance: its own variables, else the global values; checked as the globals are. */
+  function readInstances(names: readonly string[]): VrrpInstanceConfig[] {
+    const out: VrrpInstanceConfig[] = [];
+    const seenNames = new Set<string>();
+    for (const raw of names) {
+      const name = raw.toLowerCase();
+      if (!INSTANCE_NAME.test(name)) continue; // the schema refused it already
+      if (seenNames.has(name)) {
+        problem(ENV.instances as EnvVarSpec<unknown>, `names ${name} twice`);
+        continue;
+      }
+      seenNames.add(name);
+      const own = <T>(spec: EnvVarSpec<T>) => read(instanceSpec(name, spec)) ?? undefined;
+      const vips = own(ENV.virtualIps) ?? virtualIps ?? undefined;
+      if (vips === undefined) {
+        const variable = instanceVariable(name, ENV.virtualIps.name);
+        if (env[variable] === undefined || env[variable]!.trim() === '') {
+          problems.push({ variable, shownValue: '(unset)', rule: `instance ${name} has no VIPs: set it (or VIPKEEPER_VIRTUAL_IPS for every instance)` });
+        }
+      }
+      const instState = own(ENV.state) ?? state;
+      const instNopreempt = own(ENV.nopreempt) ?? nopreempt;
+      const instAdvert = own(ENV.advertInt) ?? advertInt;
+      const ownPass = own(ENV.authPass);
+      const stateVar = instanceSpec(name, ENV.state);
+      if (instState === 'MASTER' && instNopreempt && (env[stateVar.name] !== undefined || env[instanceVariable(name, ENV.nopreempt.name)] !== undefined)) {
+        problem(stateVar as EnvVarSpec<unknown>, `MASTER contradicts nopreempt (keepalived ignores nopreempt unless the state is BACKUP); use BACKUP or set ${instanceVariable(name, ENV.nopreempt.name)}=false`);
+      }
+      const advertSpec = instanceSpec(name, ENV.advertInt);
+      if (env[advertSpec.name] !== undefined && vrrpVersion === 2 && !Number.isInteger(instAdvert)) {
+        problem(advertSpec as EnvVarSpec<unknown>, 'fractional seconds need VIPKEEPER_VRRP_VERSION=3');
+      }
+      if (env[advertSpec.name] !== undefined && vrrpVersion === 3 && instAdvert > 40.95) {
+        problem(advertSpec as EnvVarSpec<unknown>, 'must be at most 40.95 seconds with VRRP version 3');
+      }
+      let instPass = authPass;
+      if (ownPass) {
+        const passSpec = instanceSpec(name, ENV.authPass);
+        if (vrrpVersion === 3) problem(passSpec as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication');
+        else if (ownPass.length > KEEPALIVED_PASS_LENGTH) {
+          warnings.push({ variable: passSpec.name, message: `the VRRP password has ${ownPass.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit)` });
+        }
+        instPass = new Secret(ownPass.slice(0, KEEPALIVED_PASS_LENGTH));
+      }
+      const ifaceSpec = instanceSpec(name, ENV.interface);
+      let instIface = own(ENV.interface);
+      if (instIface !== undefined && facts.interfaces.length > 0 && !facts.interfaces.some((i) => i.name === instIface)) {
+        problem(ifaceSpec as EnvVarSpec<unknown>, missingInterface(instIface, facts.interfaces.map((i) => i.name)));
+      }
+      instIface ??= explicitIface ?? (vips ? detectInterface(vips, ifaceSpec.name) : undefined);
+      out.push({
+        name,
+        keepalivedName: `vipkeeper_${name}`,
+        virtualIps: vips ?? [],
+        interface: instIface ?? '',
+        virtualRouterId: own(ENV.virtualRouterId) ?? globalInstance.virtualRouterId,
+        priority: own(ENV.priority) ?? globalInstance.priority,
+        state: instState,
+        nopreempt: instNopreempt,
+        advertInt: instAdvert,
+        authPass: instPass,
+      });
+    }
+    return out;
+  }
+
+  const globalInstance = {
+    virtualIps: virtualIps ?? [],
+    interface: iface ?? '',
+    virtualRouterId: read(ENV.virtualRouterId) ?? 51,
+    priority: read(ENV.priority) ?? 100,
+    state,
+    nopreempt,
+    advertInt,
+    authPass,
+  };
+  const instances: VrrpInstanceConfig[] =
+    instanceNames === null
+      ? [{ name: 'default', keepalivedName: `vipkeeper_${globalInstance.virtualRouterId}`, ...globalInstance }]
+      : readInstances(instanceNames);
+
+  // Across instances: an address or a router id is one instance's; IPv6 needs VRRP version 3.
+  const vipOwner = new Map<string, string>();
+  const vridOwner = new Map<number, string>();
+  const several = instanceNames !== null;
+  const variableOf = (inst: VrrpInstanceConfig, setting: InstanceSetting) => {
+    const global = ENV[setting].name;
+    return several && (env[instanceVariable(inst.name, global)]?.trim() ?? '') !== '' ? instanceVariable(inst.name, global) : global;
+  };
+  const instanceProblem = (inst: VrrpInstanceConfig, setting: InstanceSetting, rule: string) => {
+    const variable = variableOf(inst, setting);
+    problems.push({ variable, shownValue: env[variable] === undefined ? '(unset)' : shown(ENV[setting] as EnvVarSpec<unknown>, env[variable]!), rule });
+  };
+  for (const inst of instances) {
+    const v6 = inst.virtualIps.filter(isIpv6Cidr);
+    if (v6.length > 0 && vrrpVersion === 2) {
+      instanceProblem(inst, 'virtualIps', `IPv6 addresses (${v6.map((v) => v.address).join(', ')}) need VIPKEEPER_VRRP_VERSION=3`);
+    }
+    if (v6.length === inst.virtualIps.length && v6.length > 0 && unicastPeers.length > 0) {
+      instanceProblem(inst, 'virtualIps', 'an instance of IPv6 addresses only speaks VRRP over IPv6, but VIPKEEPER_UNICAST_PEERS are IPv4: add an IPv4 VIP to the instance or use multicast');
+    }
+    if (!several) continue;
+    for (const vip of inst.virtualIps) {
+      const owner = vipOwner.get(vip.address);
+      if (owner !== undefined) instanceProblem(inst, 'virtualIps', `${vip.address} is already a VIP of instance ${owner}`);
+      else vipOwner.set(vip.address, inst.name);
+    }
+    const owner = vridOwner.get(inst.virtualRouterId);
+    if (owner !== undefined) instanceProblem(inst, 'virtualRouterId', `virtual router id ${inst.virtualRouterId} is already instance ${owner}'s: each instance needs its own`);
+    else vridOwner.set(inst.virtualRouterId, inst.name);
   }
 
   const nodeRole = read(ENV.nodeRole);
@@ -237,17 +395,18 @@ export function parseEnvironment(
     problem(ENV.templatesDir as EnvVarSpec<unknown>, directoryProblem(templatesDirCheck.error));
   }
 
+  const first = instances[0] ?? { ...globalInstance, name: 'default', keepalivedName: 'vipkeeper_51' };
   const config = {
-    virtualIps: virtualIps ?? [],
-    interface: iface ?? '',
-    virtualRouterId: read(ENV.virtualRouterId) ?? 51,
-    priority: read(ENV.priority) ?? 100,
-    state,
-    nopreempt,
+    virtualIps: instances.flatMap((i) => i.virtualIps),
+    interface: first.interface,
+    virtualRouterId: first.virtualRouterId,
+    priority: first.priority,
+    state: first.state,
+    nopreempt: first.nopreempt,
     vrrpVersion,
-    advertInt,
+    advertInt: first.advertInt,
     unicastPeers,
-    authPass,
+    authPass: first.authPass,
     routerId: routerId ?? '',
     roleLabel: read(ENV.roleLabel) ?? 'role',
     backendRole: read(ENV.backendRole) ?? 'apps',
@@ -268,10 +427,14 @@ export function parseEnvironment(
     statusAddr: read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 },
     haproxyMetricsAddr: read(ENV.haproxyMetricsAddr) ?? null,
     trackProcess: facts.initialNetns ?? true,
+    instances,
   } satisfies Config;
 
+  const instanceVariables = new Set(
+    (instanceNames ?? []).flatMap((n) => INSTANCE_SETTINGS.map((k) => instanceVariable(n, ENV[k].name))),
+  );
   for (const name of Object.keys(env)) {
-    if (name.startsWith('VIPKEEPER_') && !ENV_SPECS.some((s) => s.name === name)) {
+    if (name.startsWith('VIPKEEPER_') && !ENV_SPECS.some((s) => s.name === name) && !instanceVariables.has(name)) {
       const closest = closestName(name, ENV_SPECS.map((s) => s.name), Math.max(3, Math.floor(name.length / 4)));
       warnings.push({ variable: name, message: `unknown variable${closest ? `; did you mean ${closest}?` : ''}` });
     }

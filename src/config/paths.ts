@@ -56,6 +56,14 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
 }
 
 /**
+ * One instance's own track file (several instances only): non-zero puts that instance alone
+ * in FAULT, so its VIPs move while the node keeps the others (drill --instance, instance health).
+ */
+export function instanceDownFile(config: Pick<Config, 'runDir'>, instance: string): string {
+  return join(config.runDir, `instance-${instance}.down`);
+}
+
+/**
  * The listener check keepalived runs every second: succeeds while something
  * (haproxy) listens on the frontend port. Inline, not a script file, so that
  * `keepalived -t` can check the config anywhere and no file of ours has to

@@ -99,3 +99,53 @@ export function quoteUntrusted(value: string, max = 64): string {
   const cut = value.length > max ? `${value.slice(0, max)}...` : value;
   return JSON.stringify(cut).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** Hex groups and colons only: no zone id (`%eth0`) and no dotted IPv4 tail, so nothing odd reaches a config file. */
+const IPV6_TEXT = /^[0-9a-fA-F:]{2,39}$/;
+
+export function isIpv6Address(value: string): boolean {
+  return IPV6_TEXT.test(value) && expandIpv6(value) !== null;
+}
+
+/** The eight groups of an IPv6 address as numbers, or null when it is not one. */
+export function expandIpv6(value: string): number[] | null {
+  if (!IPV6_TEXT.test(value)) return null;
+  const halves = value.split('::');
+  if (halves.length > 2) return null;
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if ([...head, ...tail].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  return [...head, ...Array<string>(missing).fill('0'), ...tail].map((g) => parseInt(g, 16));
+}
+
+/** One spelling per IPv6 address (lower case, longest zero run as `::`), so duplicates are seen and output is stable. */
+export function canonicalIpv6(value: string): string {
+  const g = expandIpv6(value);
+  if (!g) return value;
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((n) => n.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Why an IPv6 address cannot be a virtual IP, or null when it can. */
+export function vip6AddressProblem(address: string): string | null {
+  const g = expandIpv6(address);
+  if (!g) return 'is not an IPv6 address';
+  if (g.every((n) => n === 0)) return 'is the unspecified address ::';
+  if (g.slice(0, 7).every((n) => n === 0) && g[7] === 1) return 'is the loopback address ::1';
+  if ((g[0]! & 0xffc0) === 0xfe80) return 'is a link-local address (fe80::/10), which routers do not forward';
+  if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address (ff00::/8)';
+  return null;
+}

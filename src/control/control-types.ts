@@ -6,7 +6,8 @@ import type { CheckAnswer, ShowAnswer, VerifyAnswer } from '../operate/operate-t
 // Pure; shared by the agent's control server and the CLI's clients.
 
 export type DrillMode = 'graceful' | 'haproxy' | 'fault';
-export type DrillRequest = { action: 'start'; mode: DrillMode } | { action: 'restore' };
+/** `instance`: one VRRP instance's name (drill --instance); absent: the node's first instance. */
+export type DrillRequest = { action: 'start'; mode: DrillMode; instance?: string } | { action: 'restore' };
 export interface DrillAnswer {
   readonly ok: boolean;
   readonly message: string;
@@ -14,7 +15,10 @@ export interface DrillAnswer {
 
 export const DRILL_MODES: readonly DrillMode[] = ['graceful', 'haproxy', 'fault'];
 
-export const DRILL_REQUEST_HELP = 'expected {"action":"start","mode":"graceful|haproxy|fault"} or {"action":"restore"}';
+export const DRILL_REQUEST_HELP = 'expected {"action":"start","mode":"graceful|haproxy|fault","instance":"NAME"} ("instance" optional) or {"action":"restore"}';
+
+/** An instance name as VIPKEEPER_INSTANCES takes it (lower-cased), or `default`. */
+const DRILL_INSTANCE = /^[a-z][a-z0-9]{1,14}$/;
 
 /** A request body -> a drill request, or null when it is not one. Pure. */
 export function parseDrillRequest(body: string): DrillRequest | null {
@@ -25,10 +29,11 @@ export function parseDrillRequest(body: string): DrillRequest | null {
     return null;
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-  const { action, mode } = v as { action?: unknown; mode?: unknown };
+  const { action, mode, instance } = v as { action?: unknown; mode?: unknown; instance?: unknown };
   if (action === 'restore') return { action: 'restore' };
   if (action === 'start' && typeof mode === 'string' && (DRILL_MODES as readonly string[]).includes(mode)) {
-    return { action: 'start', mode: mode as DrillMode };
+    if (instance === undefined) return { action: 'start', mode: mode as DrillMode };
+    if (typeof instance === 'string' && DRILL_INSTANCE.test(instance)) return { action: 'start', mode: mode as DrillMode, instance };
   }
   return null;
 }

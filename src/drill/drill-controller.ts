@@ -19,7 +19,13 @@ export interface DrillParts {
   readonly stopHaproxy: () => Promise<void>;
   /** Starts haproxy and resolves once a worker answers. */
   readonly startHaproxy: () => Promise<void>;
-  readonly writeFault: (value: '0' | '1') => Promise<void>;
+  /** The node's fault file, or with `instance` that instance's own track file (several instances). */
+  readonly writeFault: (value: '0' | '1', instance?: string) => Promise<void>;
+  /**
+   * The VRRP instances that have a file of their own (several instances); absent or empty:
+   * one instance, `default`, whose fault file is the node's.
+   */
+  readonly instances?: readonly string[];
   /** This node takes part in VRRP at all (the node role gate). */
   readonly takesPart: () => boolean;
   /** Passes stop while haproxy is down on purpose, and start again. */
@@ -40,6 +46,7 @@ export function childSteps(
   haproxy: { start(): void; stop(): Promise<void>; waitReady(): Promise<unknown> },
   keepalived: { start(): void; stop(): Promise<void> },
   faultFile: string,
+  instanceFile?: (instance: string) => string,
 ): ChildSteps {
   return {
     stopKeepalived: () => keepalived.stop(),
@@ -49,20 +56,21 @@ export function childSteps(
       haproxy.start();
       await haproxy.waitReady();
     },
-    writeFault: (v) => writeFile(faultFile, `${v}\n`),
+    writeFault: (v, instance) => writeFile(instance && instanceFile ? instanceFile(instance) : faultFile, `${v}\n`),
   };
 }
 
 export class DrillController {
-  #drill: { mode: DrillMode; since: number; safety: NodeJS.Timeout } | null = null;
+  #drill: { mode: DrillMode; since: number; safety: NodeJS.Timeout; instance: string | undefined } | null = null;
   /** A restore whose step failed, tried again until it works. */
-  #restoring: { mode: DrillMode; timer: NodeJS.Timeout | null } | null = null;
+  #restoring: { mode: DrillMode; timer: NodeJS.Timeout | null; instance: string | undefined } | null = null;
   #closed = false;
 
   constructor(private readonly p: DrillParts) {}
 
-  active(): { mode: DrillMode; since: string } | null {
-    return this.#drill ? { mode: this.#drill.mode, since: new Date(this.#drill.since).toISOString() } : null;
+  active(): { mode: DrillMode; since: string; instance?: string } | null {
+    const d = this.#drill;
+    return d ? { mode: d.mode, since: new Date(d.since).toISOString(), ...(d.instance ? { instance: d.instance } : {}) } : null;
   }
 
   /** haproxy is down on purpose: not a reason for an unhealthy agent. */
@@ -81,20 +89,30 @@ export class DrillController {
     if (this.#drill) return { ok: false, message: `a ${this.#drill.mode} drill is already running` };
     if (this.#restoring) return { ok: false, message: `the last ${this.#restoring.mode} drill is still being restored` };
     if (!this.p.takesPart()) return { ok: false, message: 'this node does not take part in VRRP (node role gate)' };
+    // A fault drill of one instance writes that instance's own track file: only its VIPs move.
+    // graceful and haproxy stop a process every instance depends on: they move them all.
+    const named = this.p.instances ?? [];
+    let instance: string | undefined;
+    if (request.instance !== undefined && !(named.length === 0 && request.instance === 'default')) {
+      if (!named.includes(request.instance)) {
+        return { ok: false, message: `no VRRP instance ${request.instance} on this node (it has: ${named.length > 0 ? named.join(', ') : 'default'})` };
+      }
+      instance = request.instance;
+    }
     const safety = setTimeout(() => {
       this.p.log.warn('drill: not restored in time by its command; restoring now');
       void this.#restore();
     }, this.p.safetyMs ?? 300_000);
     safety.unref();
-    this.#drill = { mode: request.mode, since: Date.now(), safety };
-    this.p.log.warn({ mode: request.mode }, 'drill: this node gives the VIP up');
+    this.#drill = { mode: request.mode, since: Date.now(), safety, instance };
+    this.p.log.warn({ mode: request.mode, ...(instance ? { instance } : {}) }, instance && request.mode === 'fault' ? `drill: this node gives instance ${instance}'s VIPs up` : 'drill: this node gives the VIP up');
     try {
       if (request.mode === 'graceful') await this.p.stopKeepalived();
       if (request.mode === 'haproxy') {
         this.p.pausePasses('haproxy drill');
         await this.p.stopHaproxy();
       }
-      if (request.mode === 'fault') await this.p.writeFault('1');
+      if (request.mode === 'fault') await (instance ? this.p.writeFault('1', instance) : this.p.writeFault('1'));
     } catch (err) {
       this.p.log.error({ err }, 'drill: could not give the VIP up; restoring');
       await this.#restore();
@@ -108,19 +126,19 @@ export class DrillController {
     if (!drill) return this.#restoring ? { ok: false, message: `still restoring after a ${this.#restoring.mode} drill` } : { ok: true, message: 'no drill running' };
     clearTimeout(drill.safety);
     this.#drill = null;
-    this.#restoring = { mode: drill.mode, timer: null };
-    const ok = await this.#tryRestore(drill.mode);
+    this.#restoring = { mode: drill.mode, timer: null, instance: drill.instance };
+    const ok = await this.#tryRestore(drill.mode, drill.instance);
     return ok
       ? { ok: true, message: `restored after a ${drill.mode} drill` }
       : { ok: false, message: `restoring after a ${drill.mode} drill failed; the agent keeps trying (see status)` };
   }
 
-  async #tryRestore(mode: DrillMode): Promise<boolean> {
+  async #tryRestore(mode: DrillMode, instance?: string): Promise<boolean> {
     if (this.#closed) return false;
     try {
       if (mode === 'graceful') this.p.startKeepalived();
       if (mode === 'haproxy') await this.p.startHaproxy();
-      if (mode === 'fault') await this.p.writeFault('0');
+      if (mode === 'fault') await (instance ? this.p.writeFault('0', instance) : this.p.writeFault('0'));
       this.p.retry.succeeded(RESTORE);
       this.#restoring = null;
       this.p.resumePasses('drill restored');
@@ -132,7 +150,7 @@ export class DrillController {
       // Passes run meanwhile: they keep the rest of the node in step.
       this.p.resumePasses('drill restore failing');
       if (this.#restoring) {
-        this.#restoring.timer = setTimeout(() => void this.#tryRestore(mode), delayMs);
+        this.#restoring.timer = setTimeout(() => void this.#tryRestore(mode, instance), delayMs);
         this.#restoring.timer.unref();
       }
       return false;

@@ -6,6 +6,8 @@ import type { ProbeRecord } from './probe.js';
 export interface DrillObservations {
   readonly mode: string;
   readonly node: string;
+  /** The VRRP instance drilled (drill --instance); absent: the node's only (or first) one. */
+  readonly instance?: string;
   readonly ownAddresses: readonly string[];
   readonly vrid: number;
   readonly startedAt: number;
@@ -24,6 +26,8 @@ export interface DrillObservations {
 export interface DrillReport {
   readonly mode: string;
   readonly node: string;
+  /** The VRRP instance whose VIPs were measured (drill --instance); absent: the node's only or first one. */
+  readonly instance?: string;
   /** When this node started giving the VIP up; every figure in ms counts from here. */
   readonly startedAt: string;
   readonly vipLeftMs: number | null;
@@ -62,6 +66,7 @@ export function buildReport(o: DrillObservations): DrillReport {
   return {
     mode: o.mode,
     node: o.node,
+    ...(o.instance ? { instance: o.instance } : {}),
     startedAt: new Date(o.startedAt).toISOString(),
     vipLeftMs,
     answeredAgainMs,
@@ -79,7 +84,7 @@ const secs = (ms: number | null) => (ms === null ? 'never' : `${(ms / 1000).toFi
 export function formatReport(r: DrillReport): string {
   const pre = r.preemption;
   return [
-    `drill ${r.mode} on ${r.node}`,
+    `drill ${r.mode} on ${r.node}${r.instance ? `, instance ${r.instance}` : ''}`,
     `  VIP left this node after          ${secs(r.vipLeftMs)}`,
     `  service answered again after      ${secs(r.answeredAgainMs)} (through the VIP, from another node)`,
     `  failed probes                     ${r.failedProbes} of ${r.probes} (one every 20 ms)`,

@@ -9,7 +9,9 @@ const execFileP = promisify(execFile);
 
 export async function addressesOn(iface: string): Promise<string[]> {
   try {
-    const { stdout } = await execFileP('ip', ['-j', '-4', 'addr', 'show', 'dev', iface]);
+    // Both families: an instance's IPv6 VIPs (virtual_ipaddress_excluded) move with its IPv4 ones.
+    // iproute2 prints IPv6 in RFC 5952 form, as the config spells VIPs (canonicalIpv6).
+    const { stdout } = await execFileP('ip', ['-j', 'addr', 'show', 'dev', iface]);
     const parsed = JSON.parse(stdout) as { addr_info?: { local: string; prefixlen: number }[] }[];
     return parsed.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
   } catch {

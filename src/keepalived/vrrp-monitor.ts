@@ -114,3 +114,67 @@ export class VrrpMonitor {
     };
   }
 }
+
+/** One instance's snapshot, with the operator's name for it (`web`; `default` for the one instance). */
+export interface InstanceVrrpSnapshot extends VrrpSnapshot {
+  readonly name: string;
+}
+
+export interface WatchedInstance {
+  readonly name: string;
+  readonly keepalivedName: string;
+  readonly interface: string;
+  readonly virtualIps: readonly Cidr[];
+}
+
+/**
+ * A VrrpMonitor per VRRP instance behind the one monitor's face: transitions go
+ * to the instance they name, and snapshot() is the first instance's, for the
+ * parts that know one instance (maintenance, drills without --instance).
+ */
+export class VrrpInstances {
+  readonly #monitors: readonly { readonly name: string; readonly monitor: VrrpMonitor }[];
+
+  constructor(instances: readonly WatchedInstance[], log: Logger) {
+    if (instances.length === 0) throw new Error('VrrpInstances needs at least one instance');
+    this.#monitors = instances.map((i) => ({ name: i.name, monitor: new VrrpMonitor(i.keepalivedName, i.interface, i.virtualIps, log) }));
+  }
+
+  onTransition(t: VrrpTransition): void {
+    for (const { monitor } of this.#monitors) monitor.onTransition(t);
+  }
+
+  async inferFromInterface(): Promise<void> {
+    for (const { monitor } of this.#monitors) await monitor.inferFromInterface();
+  }
+
+  markStopped(): void {
+    for (const { monitor } of this.#monitors) monitor.markStopped();
+  }
+
+  start(everyMs = 1000): void {
+    for (const { monitor } of this.#monitors) monitor.start(everyMs);
+  }
+
+  stop(): void {
+    for (const { monitor } of this.#monitors) monitor.stop();
+  }
+
+  async check(): Promise<void> {
+    for (const { monitor } of this.#monitors) await monitor.check();
+  }
+
+  /** The first instance's: what a part that knows one instance asks. */
+  snapshot(): VrrpSnapshot {
+    return this.#monitors[0]!.monitor.snapshot();
+  }
+
+  snapshots(): InstanceVrrpSnapshot[] {
+    return this.#monitors.map(({ name, monitor }) => ({ name, ...monitor.snapshot() }));
+  }
+
+  /** The named instance's snapshot, or null when there is none of that name. */
+  snapshotOf(name: string): InstanceVrrpSnapshot | null {
+    return this.snapshots().find((s) => s.name === name) ?? null;
+  }
+}

@@ -10,6 +10,8 @@ export interface HaproxyPaths {
   readonly adminSocket: string;
   /** Where HAProxy's Prometheus exporter listens (VIPKEEPER_HAPROXY_METRICS_ADDR); absent: off. */
   readonly metricsAddr?: { readonly host: string; readonly port: number } | null;
+  /** Some VIP is IPv6: frontends bind `:::PORT v4v6`, both families on one socket. */
+  readonly ipv6?: boolean;
 }
 
 export interface ServerView {
@@ -125,7 +127,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths): 
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
     return {
       name: frontendName(port),
-      bind: `:${port}`,
+      bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
       mode,
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: fallback ? backendName(fallback.name) : null,

@@ -1,9 +1,45 @@
-import type { Config } from '../config/env.js';
-import { haproxyTrackedArgs, listenerCheckCommand, runtimePaths } from '../config/paths.js';
+import { isIpv6Cidr } from '../config/env-schema.js';
+import type { Config, VrrpInstanceConfig } from '../config/env.js';
+import { haproxyTrackedArgs, instanceDownFile, listenerCheckCommand, runtimePaths } from '../config/paths.js';
 
 // Config -> exactly what keepalived.conf.ejs prints.
 
+/** One vrrp_instance block, as the template prints it. */
+export interface KeepalivedInstanceView {
+  readonly instanceName: string;
+  readonly state: 'BACKUP' | 'MASTER';
+  readonly interface: string;
+  readonly virtualRouterId: number;
+  readonly priority: number;
+  readonly advertInt: string;
+  readonly nopreempt: boolean;
+  readonly authPass: string | null;
+  /** The VIPs VRRP advertises: one address family (IPv4 when the instance has any). */
+  readonly virtualIps: readonly string[];
+  /**
+   * The other family's VIPs (`virtual_ipaddress_excluded`): keepalived adds and removes them
+   * with the instance's state but leaves them out of adverts, since VRRP speaks one family
+   * per instance (keepalived >= 1.2.20 refuses mixed families in virtual_ipaddress).
+   */
+  readonly excludedIps: readonly string[];
+  /** track_file names in the instance's block: the node's fault and maintenance files, then its own. */
+  readonly trackFiles: readonly string[];
+}
+
+/** A track_file block: non-zero content puts the instances that track it in FAULT. */
+export interface KeepalivedTrackFileView {
+  readonly name: string;
+  readonly file: string;
+  /** `init_file 0 overwrite` (reset at start) or `init_file 0` (kept: maintenance survives restarts). */
+  readonly overwrite: boolean;
+}
+
 export interface KeepalivedView {
+  /** One per VRRP instance, in the order VIPKEEPER_INSTANCES names them. */
+  readonly instances: readonly KeepalivedInstanceView[];
+  /** Per-instance track files (empty with one instance): each instance can drop on its own. */
+  readonly instanceTrackFiles: readonly KeepalivedTrackFileView[];
+  // The fields below describe the first instance: what a user template written for one instance prints.
   readonly routerId: string;
   readonly instanceName: string;
   readonly state: 'BACKUP' | 'MASTER';
@@ -36,11 +72,39 @@ export interface KeepalivedView {
   readonly garpMasterRefresh: number;
 }
 
+function vipLine(v: { address: string; prefix: number }, iface: string): string {
+  return `${v.address}/${v.prefix} dev ${iface}`;
+}
+
 export function keepalivedView(config: Config): KeepalivedView {
   const paths = runtimePaths(config);
+  const several = config.instances.length > 1 || config.instances.some((i) => i.name !== 'default');
+  const ownTrack = (i: VrrpInstanceConfig) => `vipkeeper_${i.name}_down`;
+  const instanceView = (i: VrrpInstanceConfig): KeepalivedInstanceView => {
+    const v4 = i.virtualIps.filter((v) => !isIpv6Cidr(v));
+    const v6 = i.virtualIps.filter(isIpv6Cidr);
+    const [advertised, excluded] = v4.length > 0 ? [v4, v6] : [v6, []];
+    return {
+      instanceName: i.keepalivedName,
+      state: i.state,
+      interface: i.interface,
+      virtualRouterId: i.virtualRouterId,
+      priority: i.priority,
+      advertInt: String(i.advertInt),
+      nopreempt: i.nopreempt,
+      authPass: i.authPass?.reveal() ?? null,
+      virtualIps: advertised.map((v) => vipLine(v, i.interface)),
+      excludedIps: excluded.map((v) => vipLine(v, i.interface)),
+      trackFiles: ['vipkeeper_fault', 'vipkeeper_maintenance', ...(several ? [ownTrack(i)] : [])],
+    };
+  };
   return {
+    instances: config.instances.map(instanceView),
+    instanceTrackFiles: several
+      ? config.instances.map((i) => ({ name: ownTrack(i), file: instanceDownFile(config, i.name), overwrite: true }))
+      : [],
     routerId: config.routerId,
-    instanceName: `vipkeeper_${config.virtualRouterId}`,
+    instanceName: config.instances[0]?.keepalivedName ?? `vipkeeper_${config.virtualRouterId}`,
     state: config.state,
     interface: config.interface,
     virtualRouterId: config.virtualRouterId,
@@ -50,7 +114,7 @@ export function keepalivedView(config: Config): KeepalivedView {
     nopreempt: config.nopreempt,
     authPass: config.authPass?.reveal() ?? null,
     unicastPeers: [...config.unicastPeers],
-    virtualIps: config.virtualIps.map((v) => `${v.address}/${v.prefix} dev ${config.interface}`),
+    virtualIps: config.virtualIps.map((v) => vipLine(v, config.interface)),
     trackProcessName: 'vipkeeper_haproxy',
     trackedProcess: 'haproxy',
     trackedParameters: haproxyTrackedArgs(paths).join(' '),

@@ -1,5 +1,6 @@
 import ejs from 'ejs';
 import { createContext, Script } from 'node:vm';
+import { isIpv6Cidr } from '../config/env-schema.js';
 import type { Config } from '../config/env.js';
 import { runtimePaths } from '../config/paths.js';
 import { TemplateError } from '../errors.js';
@@ -21,7 +22,7 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
   return {
     haproxyCfg: printTemplate(
       templates['haproxy.cfg.ejs'],
-      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr }),
+      haproxyView(state.services, { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr) }),
     ),
     keepalivedConf: printTemplate(templates['keepalived.conf.ejs'], keepalivedView(config)),
   };

@@ -17,20 +17,30 @@ export function renderMetrics(s: StatusSnapshot): string {
     for (const [labels, value] of samples) out.push(`${name}${fmt(labels)} ${value}`);
   };
   const states = ['MASTER', 'BACKUP', 'FAULT', 'INIT', 'STOP'];
+  // One row per VRRP instance, labelled with keepalived's instance name; an agent from
+  // before instances (no `instances`) or a node not taking part shows its one `vrrp`.
+  const vrrps = s.instances && s.instances.length > 0 ? s.instances.map((i) => ({ instance: i.keepalivedName, vrrp: i.vrrp })) : [{ instance: s.vrrp?.instance ?? 'none', vrrp: s.vrrp }];
   metric(
     'vipkeeper_vrrp_state',
     'gauge',
-    '1 for the current VRRP state of this node',
-    states.map((st) => [{ instance: s.vrrp?.instance ?? 'none', state: st }, s.vrrp?.state === st ? 1 : 0]),
+    '1 for the current VRRP state of this node, per VRRP instance',
+    vrrps.flatMap(({ instance, vrrp }) => states.map((st): [Labels, number] => [{ instance, state: st }, vrrp?.state === st ? 1 : 0])),
   );
   metric(
     'vipkeeper_vrrp_transitions_total',
     'counter',
-    'VRRP state transitions reported by keepalived',
-    states.map((st) => [{ instance: s.vrrp?.instance ?? 'none', state: st }, s.vrrp?.transitionCounts[st] ?? 0]),
+    'VRRP state transitions reported by keepalived, per VRRP instance',
+    vrrps.flatMap(({ instance, vrrp }) => states.map((st): [Labels, number] => [{ instance, state: st }, vrrp?.transitionCounts[st] ?? 0])),
   );
-  metric('vipkeeper_vips_held', 'gauge', 'VIPs on this node\'s interface', [[{}, s.vrrp?.vipsHeld.length ?? 0]]);
-  metric('vipkeeper_vip_state_consistent', 'gauge', '1 when VIPs are held if and only if MASTER', [[{}, s.vrrp === null || s.vrrp.consistent ? 1 : 0]]);
+  metric('vipkeeper_vips_held', 'gauge', 'VIPs on this node\'s interfaces, all instances', [[{}, vrrps.reduce((n, v) => n + (v.vrrp?.vipsHeld.length ?? 0), 0)]]);
+  metric('vipkeeper_vip_state_consistent', 'gauge', '1 when every instance holds its VIPs if and only if it is MASTER', [[{}, vrrps.every((v) => v.vrrp === null || v.vrrp.consistent) ? 1 : 0]]);
+  metric('vipkeeper_instance_vips_held', 'gauge', 'VIPs on this node\'s interface, per VRRP instance', vrrps.map(({ instance, vrrp }) => [{ instance }, vrrp?.vipsHeld.length ?? 0]));
+  metric(
+    'vipkeeper_instance_vip_state_consistent',
+    'gauge',
+    '1 when the instance holds its VIPs if and only if it is MASTER',
+    vrrps.map(({ instance, vrrp }) => [{ instance }, vrrp === null || vrrp.consistent ? 1 : 0]),
+  );
   metric(
     'vipkeeper_passes_total',
     'counter',

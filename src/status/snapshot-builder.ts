@@ -4,7 +4,7 @@ import type { Config } from '../config/env.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
 import type { ServerStatRow } from '../haproxy/server-stats.js';
-import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
+import type { InstanceVrrpSnapshot, VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
 import type { Service, SkippedContainer } from '../model/desired-state.js';
 import type { OperatorStatus } from '../operator/operator-state.js';
 import { servingLine } from '../render/haproxy-servers.js';
@@ -19,6 +19,8 @@ export interface SnapshotInputs {
   readonly config: Config;
   readonly nodeRoleOk: boolean;
   readonly vrrp: VrrpSnapshot | null;
+  /** Every instance's VRRP state; absent: only `vrrp`, the first instance's. */
+  readonly vrrpInstances?: readonly InstanceVrrpSnapshot[];
   readonly services: readonly Service[];
   readonly rows: readonly ServerStateRow[];
   readonly lastPass: PassRecord | null;
@@ -54,6 +56,17 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       vrrpSettings: { virtualRouterId: c.virtualRouterId, priority: c.priority, nopreempt: c.nopreempt, advertInt: c.advertInt, version: c.vrrpVersion },
     },
     vrrp: i.nodeRoleOk ? i.vrrp : null,
+    instances: c.instances.map((inst, n) => ({
+      name: inst.name,
+      keepalivedName: inst.keepalivedName,
+      interface: inst.interface,
+      vips: inst.virtualIps.map((v) => `${v.address}/${v.prefix}`),
+      virtualRouterId: inst.virtualRouterId,
+      priority: inst.priority,
+      nopreempt: inst.nopreempt,
+      advertInt: inst.advertInt,
+      vrrp: !i.nodeRoleOk ? null : (i.vrrpInstances?.find((v) => v.name === inst.name) ?? (n === 0 ? i.vrrp : null)),
+    })),
     services: i.services.map((s) => {
       const backend = backendName(s.name);
       return {
@@ -69,18 +82,18 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
           const row = rows.get(line);
           const stat = stats.get(line);
           return {
-          name: x.name,
-          container: x.containerId.slice(0, 12),
-          address: `${x.address}:${x.port}`,
-          // A single-class backup's health is that of the line that carries its role (NAME:backup).
-          health: serverHealth(row),
-          role: x.role,
-          standby: x.standby,
-          ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
-          containerName: x.containerName,
-          ...(x.engine !== undefined ? { engine: x.engine } : {}),
-          weight: row?.weight ?? x.weight,
-          ...(stat ? { sessions: stat.sessions, rate: stat.rate } : {}),
+            name: x.name,
+            container: x.containerId.slice(0, 12),
+            address: `${x.address}:${x.port}`,
+            // A single-class backup's health is that of the line that carries its role (NAME:backup).
+            health: serverHealth(row),
+            role: x.role,
+            standby: x.standby,
+            ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
+            containerName: x.containerName,
+            ...(x.engine !== undefined ? { engine: x.engine } : {}),
+            weight: row?.weight ?? x.weight,
+            ...(stat ? { sessions: stat.sessions, rate: stat.rate } : {}),
           };
         }),
       };

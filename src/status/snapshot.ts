@@ -52,6 +52,22 @@ export interface StatusService {
 }
 
 
+/** One VRRP instance as /status shows it. */
+export interface StatusInstance {
+  /** The operator's name (`web`), `default` without VIPKEEPER_INSTANCES. */
+  readonly name: string;
+  /** keepalived's vrrp_instance name: the `instance` label of the metrics. */
+  readonly keepalivedName: string;
+  readonly interface: string;
+  readonly vips: readonly string[];
+  readonly virtualRouterId: number;
+  readonly priority: number;
+  readonly nopreempt: boolean;
+  readonly advertInt: number;
+  /** null while the node does not take part (node role missing). */
+  readonly vrrp: VrrpSnapshot | null;
+}
+
 export interface StatusSnapshot {
   readonly node: {
     readonly routerId: string;
@@ -67,7 +83,10 @@ export interface StatusSnapshot {
       readonly version: number;
     };
   };
+  /** The first instance's VRRP state (the only one without VIPKEEPER_INSTANCES). */
   readonly vrrp: VrrpSnapshot | null;
+  /** Every VRRP instance, settings and state. Optional: an agent from before instances does not send it. */
+  readonly instances?: readonly StatusInstance[];
   readonly services: readonly StatusService[];
   readonly lastPass: PassRecord | null;
   readonly passes: PassTotals;
@@ -81,7 +100,8 @@ export interface StatusSnapshot {
     /** Every source of backends: an engine each, or the swarm. */
     readonly engines: readonly EngineStatus[];
   };
-  readonly drill: { readonly mode: string; readonly since: string } | null;
+  /** `instance`: the VRRP instance a `drill --instance` gives up. */
+  readonly drill: { readonly mode: string; readonly since: string; readonly instance?: string } | null;
   /** What operators asked of this node (vipkeeper disable, maintenance), and whether the state file could be read. */
   readonly operator?: OperatorStatus;
   /** What is failing now and retried with backoff: passes, a drill restore, ... */

@@ -6,7 +6,7 @@ import type { DrillController } from '../drill/drill-controller.js';
 import type { OperatorController } from '../operator/operator-controller.js';
 import type { RuntimeApi } from '../haproxy/runtime-api.js';
 import { parseServerStats, SHOW_SERVER_STATS, type ServerStatRow } from '../haproxy/server-stats.js';
-import type { VrrpMonitor } from '../keepalived/vrrp-monitor.js';
+import type { VrrpInstances, VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedProcess } from '../supervisor/supervised-process.js';
 import { buildSnapshot, judgeHealth, type Health } from './snapshot-builder.js';
 import type { StatusSnapshot } from './snapshot.js';
@@ -23,7 +23,7 @@ export interface StatusParts {
   readonly config: () => Config;
   readonly isClosed: () => boolean;
   readonly nodeRoleOk: () => boolean;
-  readonly vrrp: Pick<VrrpMonitor, 'snapshot'>;
+  readonly vrrp: Pick<VrrpMonitor, 'snapshot'> & Partial<Pick<VrrpInstances, 'snapshots'>>;
   readonly reconciler: Pick<Reconciler, 'applied' | 'lastPass' | 'totals'> & Partial<Pick<Reconciler, 'history'>>;
   /** `command` (optional in fakes) asks `show stat` for sessions and rates. */
   readonly api: Pick<RuntimeApi, 'serversState'> & Partial<Pick<RuntimeApi, 'command'>>;
@@ -80,6 +80,7 @@ export class AgentStatus implements StatusSource {
       config: p.config(),
       nodeRoleOk: p.nodeRoleOk(),
       vrrp: p.vrrp.snapshot(),
+      ...(p.vrrp.snapshots ? { vrrpInstances: p.vrrp.snapshots() } : {}),
       services: p.reconciler.applied?.state.services ?? [],
       rows,
       stats,
