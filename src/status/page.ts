@@ -242,7 +242,7 @@ export function renderFragment(s: PageSnapshot, now: number): string {
   const banner = a.length
     ? `<div id="banner" class="banner bad" role="alert"><strong>Needs a human:</strong><ul>${a.map((m) => `<li>${esc(m)}</li>`).join('')}</ul></div>`
     : `<div id="banner" class="banner ok">${esc(s.health?.reason ?? 'ok')}</div>`;
-  const drill = s.drill ? `<p class="warn">drill in progress: ${esc(s.drill.mode)} since ${when(s.drill.since, now)}</p>` : '';
+  const drill = s.drill ? `<p class="warn">drill in progress: ${esc(s.drill.mode)}${s.drill.instance ? ` of instance ${esc(s.drill.instance)}` : ''} since ${when(s.drill.since, now)}</p>` : '';
   const maint = s.operator?.maintenance ? `<p class="warn">node in maintenance (operator)</p>` : '';
   const head = `<header><h1>vipkeeper <span class="dim">${esc(s.node.routerId)} · ${esc(s.node.interface)}</span></h1><p class="dim">rendered <time datetime="${esc(new Date(now).toISOString())}">${esc(new Date(now).toISOString())}</time></p></header>`;
   return head + banner + drill + maint + vrrpSection(s, now) + servicesSection(s) + passesSection(s, now) + skippedSection(s) + processesSection(s, now);

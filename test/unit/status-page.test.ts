@@ -146,6 +146,11 @@ describe('what the page shows', () => {
     expect(html).toMatch(/Skipped containers \(1\).*bad-1.*vipkeeper\.port is not a port/s);
   });
 
+  it('a drill in progress, naming its instance', () => {
+    const html = renderFragment(snap({ drill: { mode: 'graceful', since: '2026-12-01T07:59:55.000Z', instance: 'web<1>' } }), NOW);
+    expect(html).toContain('drill in progress: graceful of instance web&lt;1&gt; since');
+  });
+
   it('no banner when all is well, only the health line', () => {
     expect(alarms(snap(), NOW)).toEqual([]);
     expect(renderFragment(snap(), NOW)).toContain('<div id="banner" class="banner ok">ok</div>');
