@@ -166,8 +166,6 @@ describe('the operator page in a real browser', () => {
     })();
     const rates = () => page.locator('#services tbody tr td:last-child').allTextContents();
     await waitFor('a request rate on the page', async () => (await rates()).some((r) => Number(r) > 0), 10_000);
-    sending = false;
-    await traffic;
     await proxy.close();
     measured.engineDownBannerMs = await within(
       'the banner naming the stopped engine',
@@ -176,7 +174,11 @@ describe('the operator page in a real browser', () => {
     );
     expect(await page.locator('#banner').textContent()).toContain(proxy.endpoint);
     mkdirSync(join(REPO, 'docs'), { recursive: true });
+    // Traffic runs on until the screenshot, so that it shows rates too.
+    await waitFor('a request rate on the page again', async () => (await rates()).some((r) => Number(r) > 0), 10_000);
     await page.screenshot({ path: join(REPO, 'docs', 'operator-page.png'), fullPage: true });
+    sending = false;
+    await traffic;
     expect(blocked).toEqual([]);
     await context.close();
   });
