@@ -382,7 +382,7 @@ export const ENV = {
   statusAddr: spec({
     name: 'VIPKEEPER_STATUS_ADDR',
     meaning:
-      'Address of the read-only status server (`/healthz`, `/status`, `/metrics`; GET and HEAD only). Keep it on loopback: elsewhere it shows service, container and backend names and addresses to whoever reaches it (the agent logs a warning). Drills go through `control.sock` in VIPKEEPER_RUN_DIR, not here. A frontend port equal to its port is refused.',
+      'Address of the read-only status server (the operator page `/`, `/healthz`, `/status`, `/metrics`; GET and HEAD only). Keep it on loopback: elsewhere it shows service, container and backend names and addresses to whoever reaches it (the agent logs a warning). Drills go through `control.sock` in VIPKEEPER_RUN_DIR, not here. A frontend port equal to its port is refused.',
     defaultText: '127.0.0.1:9321',
     schema: z
       .string()

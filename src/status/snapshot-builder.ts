@@ -3,8 +3,9 @@ import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { Config } from '../config/env.js';
 import type { EngineStatus } from '../docker/engine-link.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
+import type { ServerStatRow } from '../haproxy/server-stats.js';
 import type { InstanceVrrpSnapshot, VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
-import type { Service } from '../model/desired-state.js';
+import type { Service, SkippedContainer } from '../model/desired-state.js';
 import type { OperatorStatus } from '../operator/operator-state.js';
 import { servingLine } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
@@ -34,6 +35,11 @@ export interface SnapshotInputs {
   /** The live plan's judged certificates (absent: HTTPS is off). */
   readonly certificates?: readonly CertEntry[];
   readonly now?: Date;
+  /** `show stat` rows: sessions and rates (absent or empty: the page shows none). */
+  readonly stats?: readonly ServerStatRow[];
+  /** The last passes, oldest first. */
+  readonly history?: readonly PassRecord[];
+  readonly skipped?: readonly SkippedContainer[];
 }
 
 /** Judged certificates -> what /status shows: names and expiry, or the reason; never the PEM. Pure. */
@@ -45,9 +51,13 @@ export function statusCertificates(entries: readonly CertEntry[], now: Date): St
   );
 }
 
+/** Passes /status lists in recentPasses. */
+export const RECENT_PASSES = 10;
+
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const c = i.config;
   const rows = new Map(i.rows.map((r) => [`${r.backend}/${r.server}`, r]));
+  const stats = new Map((i.stats ?? []).map((r) => [`${r.backend}/${r.server}`, r]));
   const lastEvent = i.engines.map((e) => e.lastEventAt).filter((t) => t !== null).sort().pop() ?? null;
   return {
     node: {
@@ -78,16 +88,27 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         mode: s.mode,
         frontendPort: s.frontendPort,
         memberClass: s.memberClass,
-        servers: s.servers.map((x) => ({
-          name: x.name,
-          container: x.containerId.slice(0, 12),
-          address: `${x.address}:${x.port}`,
-          // A single-class backup's health is that of the line that carries its role (NAME:backup).
-          health: serverHealth(rows.get(`${backend}/${servingLine(s, x)}`)),
-          role: x.role,
-          standby: x.standby,
-          ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
-        })),
+        hosts: s.hosts,
+        path: s.path,
+        servers: s.servers.map((x) => {
+          const line = `${backend}/${servingLine(s, x)}`;
+          const row = rows.get(line);
+          const stat = stats.get(line);
+          return {
+            name: x.name,
+            container: x.containerId.slice(0, 12),
+            address: `${x.address}:${x.port}`,
+            // A single-class backup's health is that of the line that carries its role (NAME:backup).
+            health: serverHealth(row),
+            role: x.role,
+            standby: x.standby,
+            ...(x.adminSource ? { adminSource: x.adminSource, admin: x.admin ?? 'ready', adminReason: x.adminReason ?? null } : {}),
+            containerName: x.containerName,
+            ...(x.engine !== undefined ? { engine: x.engine } : {}),
+            weight: row?.weight ?? x.weight,
+            ...(stat ? { sessions: stat.sessions, rate: stat.rate } : {}),
+          };
+        }),
       };
     }),
     lastPass: i.lastPass,
@@ -99,6 +120,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     failing: i.failing,
     health: i.health,
     ...(i.certificates ? { certificates: statusCertificates(i.certificates, i.now ?? new Date()) } : {}),
+    ...(i.history ? { recentPasses: i.history.slice(-RECENT_PASSES) } : {}),
+    ...(i.skipped ? { skipped: i.skipped.map((k) => ({ containerName: k.containerName, container: k.containerId.slice(0, 12), reason: k.reason })) } : {}),
   };
 }
 

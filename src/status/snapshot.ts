@@ -26,6 +26,16 @@ export interface StatusServer {
   readonly role: 'active' | 'backup';
   /** The backup HAProxy switches to at once when the active server fails. */
   readonly standby: boolean;
+  /** The container's name (untrusted: from Docker). Optional: older agents do not send it. */
+  readonly containerName?: string;
+  /** The engine its container runs on, when several engines are read. */
+  readonly engine?: string;
+  /** HAProxy's weight for it now (show servers state). */
+  readonly weight?: number;
+  /** Current sessions (show stat scur). */
+  readonly sessions?: number;
+  /** Sessions per second over the last second (show stat rate); in HTTP mode one per request. */
+  readonly rate?: number;
 }
 
 export interface StatusService {
@@ -35,6 +45,9 @@ export interface StatusService {
   readonly frontendPort: number;
   /** vipkeeper.class. Optional: an agent from before it knew classes does not send it. */
   readonly memberClass?: 'single' | 'multiple';
+  /** Host names and path its frontend routes by (http). */
+  readonly hosts?: readonly string[];
+  readonly path?: string | null;
   readonly servers: readonly StatusServer[];
 }
 
@@ -106,6 +119,16 @@ export interface StatusSnapshot {
   readonly health?: { readonly ok: boolean; readonly reason: string };
   /** HTTPS: the certificates directory as the live plan judged it (absent: HTTPS is off). */
   readonly certificates?: readonly StatusCertificate[];
+  /** The last passes, oldest first (lastPass is the last of them). */
+  readonly recentPasses?: readonly PassRecord[];
+  /** Candidate containers not served, and why (their labels broke a rule). */
+  readonly skipped?: readonly StatusSkipped[];
+}
+
+export interface StatusSkipped {
+  readonly containerName: string;
+  readonly container: string;
+  readonly reason: string;
 }
 
 /** HAProxy's srv_op_state and srv_admin_state -> one word. Pure. */

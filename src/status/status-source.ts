@@ -5,6 +5,7 @@ import type { EngineLink } from '../docker/engine-link.js';
 import type { DrillController } from '../drill/drill-controller.js';
 import type { OperatorController } from '../operator/operator-controller.js';
 import type { RuntimeApi } from '../haproxy/runtime-api.js';
+import { parseServerStats, SHOW_SERVER_STATS, type ServerStatRow } from '../haproxy/server-stats.js';
 import type { VrrpInstances, VrrpMonitor } from '../keepalived/vrrp-monitor.js';
 import type { SupervisedProcess } from '../supervisor/supervised-process.js';
 import { buildSnapshot, judgeHealth, type Health } from './snapshot-builder.js';
@@ -23,8 +24,11 @@ export interface StatusParts {
   readonly isClosed: () => boolean;
   readonly nodeRoleOk: () => boolean;
   readonly vrrp: Pick<VrrpMonitor, 'snapshot'> & Partial<Pick<VrrpInstances, 'snapshots'>>;
-  readonly reconciler: Pick<Reconciler, 'applied' | 'lastPass' | 'totals'>;
-  readonly api: Pick<RuntimeApi, 'serversState'>;
+  readonly reconciler: Pick<Reconciler, 'applied' | 'lastPass' | 'totals'> & Partial<Pick<Reconciler, 'history'>>;
+  /** `command` (optional in fakes) asks `show stat` for sessions and rates. */
+  readonly api: Pick<RuntimeApi, 'serversState'> & Partial<Pick<RuntimeApi, 'command'>>;
+  /** Clock for the `show stat` cache (tests). */
+  readonly now?: () => number;
   readonly haproxy: Child;
   readonly keepalived: Child;
   readonly links: readonly Pick<EngineLink, 'status'>[];
@@ -38,7 +42,23 @@ export interface StatusParts {
 export const SERVERS_STATE_MAX_AGE_MS = 500;
 
 export class AgentStatus implements StatusSource {
+  #stats: { readonly rows: Promise<ServerStatRow[]>; at: number } | null = null;
+
   constructor(private readonly p: StatusParts) {}
+
+  /**
+   * Sessions and rates from one `show stat` per SERVERS_STATE_MAX_AGE_MS, shared by
+   * every reader in between (a page open in ten browsers costs one); [] when it fails.
+   */
+  #serverStats(): Promise<ServerStatRow[]> {
+    const { api } = this.p;
+    if (!api.command) return Promise.resolve([]);
+    const now = (this.p.now ?? Date.now)();
+    if (this.#stats && now - this.#stats.at <= SERVERS_STATE_MAX_AGE_MS) return this.#stats.rows;
+    const rows = api.command(SHOW_SERVER_STATS).then(parseServerStats, () => []);
+    this.#stats = { rows, at: now };
+    return rows;
+  }
 
   health(): Health {
     const { p } = this;
@@ -55,13 +75,15 @@ export class AgentStatus implements StatusSource {
 
   async snapshot(): Promise<StatusSnapshot> {
     const { p } = this;
+    const [rows, stats] = await Promise.all([p.api.serversState(SERVERS_STATE_MAX_AGE_MS).catch(() => []), this.#serverStats()]);
     return buildSnapshot({
       config: p.config(),
       nodeRoleOk: p.nodeRoleOk(),
       vrrp: p.vrrp.snapshot(),
       ...(p.vrrp.snapshots ? { vrrpInstances: p.vrrp.snapshots() } : {}),
       services: p.reconciler.applied?.state.services ?? [],
-      rows: await p.api.serversState(SERVERS_STATE_MAX_AGE_MS).catch(() => []),
+      rows,
+      stats,
       lastPass: p.reconciler.lastPass,
       totals: p.reconciler.totals(),
       children: [p.haproxy.process.state(), p.keepalived.process.state()],
@@ -71,6 +93,8 @@ export class AgentStatus implements StatusSource {
       failing: p.retry.failing(),
       health: this.health(),
       ...(p.reconciler.applied?.state.certificates ? { certificates: p.reconciler.applied.state.certificates } : {}),
+      ...(p.reconciler.history ? { history: p.reconciler.history } : {}),
+      skipped: p.reconciler.applied?.state.skipped ?? [],
     });
   }
 }

@@ -137,9 +137,11 @@ describe('buildSnapshot: server health', () => {
     ]);
   });
 
-  it('shows each server with its short container id and address', () => {
+  it("shows each server with its short container id, container name, address and HAProxy's weight", () => {
     const snap = buildSnapshot(inputs([service([web('web-1', 1)])], [row('be_apps', 'web-1', 2)]));
-    expect(snap.services[0]!.servers[0]).toEqual({ name: 'web-1', container: idFor('web-1').slice(0, 12), address: '172.17.0.1:80', health: 'up', role: 'active', standby: false });
+    expect(snap.services[0]!.servers[0]).toEqual({
+      name: 'web-1', container: idFor('web-1').slice(0, 12), containerName: 'web-1', address: '172.17.0.1:80', health: 'up', role: 'active', standby: false, weight: 100,
+    });
   });
 
   it('gets all of 1000 servers right', () => {

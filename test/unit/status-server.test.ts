@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrillRequest } from '../../src/control/control-types.js';
 import type { StatusSnapshot } from '../../src/status/snapshot.js';
-import { startStatusServer, statusExposureWarning } from '../../src/status/status-server.js';
+import { PAGE_CSP, startStatusServer, statusExposureWarning } from '../../src/status/status-server.js';
 
 const snapshot: StatusSnapshot = {
   node: {
@@ -112,6 +113,59 @@ describe('the status server', () => {
     const r = await fetch(`${base}/drill`);
     expect(r.status).toBe(404);
     expect(await r.text()).toMatch(/control socket/);
+  });
+
+  it('serves the operator page at / with a strict CSP and nosniff, its script, style and fragment from itself', async () => {
+    await start();
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toBe(PAGE_CSP);
+    expect(PAGE_CSP).toContain("default-src 'none'");
+    expect(PAGE_CSP).toContain("script-src 'self'");
+    expect(PAGE_CSP).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    const html = await page.text();
+    expect(html).toContain('<script src="/page.js" defer></script>');
+    expect(html).toContain('web-1');
+    const fragment = await fetch(`${base}/fragment`);
+    expect(fragment.headers.get('content-security-policy')).toBe(PAGE_CSP);
+    const inner = await fragment.text();
+    expect(inner).toContain('web-1');
+    expect(inner).not.toContain('<html');
+    const js = await fetch(`${base}/page.js`);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain("fetch('/fragment'");
+    const css = await fetch(`${base}/page.css`);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('sends the page gzipped to a client that takes gzip, plain to one that does not', async () => {
+    await start();
+    const { request } = await import('node:http');
+    const raw = (encoding: string | null) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(`${base}/`, { headers: encoding ? { 'accept-encoding': encoding } : {} }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const zipped = await raw('gzip, deflate');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers['content-security-policy']).toBe(PAGE_CSP);
+    expect(gunzipSync(zipped.body).toString()).toContain('web-1');
+    const plain = await raw(null);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString()).toContain('web-1');
+  });
+
+  it('the page holds no control: no form, and POST / is 405', async () => {
+    await start();
+    expect(await (await fetch(`${base}/`)).text()).not.toMatch(/<form|<button|<input/);
+    const r = await fetch(`${base}/`, { method: 'POST', body: 'x' });
+    expect(r.status).toBe(405);
   });
 
   it('warns on a non-loopback address, and not on loopback', async () => {

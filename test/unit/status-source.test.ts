@@ -64,7 +64,7 @@ function rig() {
     },
     retry,
   };
-  return { status: new AgentStatus(parts), state, clock, retry };
+  return { status: new AgentStatus(parts), state, clock, retry, api: parts.api as { command?: (c: string) => Promise<string> } };
 }
 
 describe('AgentStatus: health from the parts as they are now', () => {
@@ -110,7 +110,9 @@ describe('AgentStatus: the snapshot gathers every part when asked', () => {
     r.state.drill = { mode: 'graceful', since: '2026-01-01T00:00:00.000Z' };
     r.retry.failed('drill restore', new Error('keepalived would not start'));
     const snap = await r.status.snapshot();
-    expect(snap.services[0]!.servers).toEqual([{ name: 'web-1', container: 'id-web-1', address: '10.0.0.1:80', health: 'up', role: 'active', standby: false }]);
+    expect(snap.services[0]!.servers).toEqual([
+      { name: 'web-1', container: 'id-web-1', address: '10.0.0.1:80', health: 'up', role: 'active', standby: false, containerName: 'web-1', weight: 100 },
+    ]);
     expect(snap.children.map((c) => c.name)).toEqual(['haproxy', 'keepalived']);
     expect(snap.docker.engines).toEqual([{ name: 'local', state: 'up' }]);
     expect(snap.vrrp?.state).toBe('MASTER');
@@ -124,6 +126,30 @@ describe('AgentStatus: the snapshot gathers every part when asked', () => {
     const r = rig();
     await r.status.snapshot();
     expect(r.state.asked).toEqual([SERVERS_STATE_MAX_AGE_MS]);
+  });
+
+  it("adds each server's sessions and rate from one `show stat` (servers only), shared by readers for SERVERS_STATE_MAX_AGE_MS", async () => {
+    const r = rig();
+    r.state.services = [service([server('web-1'), server('web-2', '10.0.0.2')])];
+    const asked: string[] = [];
+    r.api.command = async (c: string) => {
+      asked.push(c);
+      return '# pxname,svname,qcur,qmax,scur,smax,slim,stot,rate\nbe_apps,web-1,0,0,3,9,,120,7\nbe_apps,web-2,0,0,0,1,,4,0\n';
+    };
+    const snap = await r.status.snapshot();
+    expect(snap.services[0]!.servers.map((x) => [x.name, x.sessions, x.rate])).toEqual([['web-1', 3, 7], ['web-2', 0, 0]]);
+    await r.status.snapshot();
+    expect(asked).toEqual(['show stat -1 4 -1']);
+  });
+
+  it('a failing `show stat` costs only the sessions and rates', async () => {
+    const r = rig();
+    r.state.services = [service([server('web-1')])];
+    r.api.command = async () => {
+      throw new Error('connect ENOENT');
+    };
+    const snap = await r.status.snapshot();
+    expect(snap.services[0]!.servers[0]).not.toHaveProperty('sessions');
   });
 
   it('an admin socket that fails costs only the servers\' health: /status still answers', async () => {
