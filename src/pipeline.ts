@@ -16,6 +16,12 @@ export interface PlanContext extends SelectionContext {
   readonly certificates?: readonly CertEntry[];
   /** Frontend ports no service may use now, with the reason (in use by another process, one of ours). */
   readonly unavailablePorts?: ReadonlyMap<number, string>;
+  /**
+   * VIPKEEPER_HTTPS_PORT cannot be bound now, with the reason: HTTPS is left out (every
+   * certificate shows as not served, with it) and HTTP keeps serving, instead of a reload
+   * that fails on the busy port in every pass.
+   */
+  readonly httpsBlocked?: string;
 }
 
 /** The pure core end to end: config + containers + templates -> desired state and both files. */
@@ -31,6 +37,11 @@ export function planConfigs(
 
 /** The first half of planConfigs: what should run, without printing the files. Pure. */
 export function desiredState(config: Config, containers: readonly ContainerInfo[], context: PlanContext = {}): DesiredState {
+  if (context.httpsBlocked !== undefined && context.certificates !== undefined) {
+    const why = `not served: HTTPS port ${config.httpsPort} ${context.httpsBlocked}`;
+    const certificates = context.certificates.map((e): CertEntry => (e.state === 'ok' ? { file: e.file, state: 'refused', reason: why } : e));
+    return desiredState(config, containers, { ...context, certificates, httpsBlocked: undefined });
+  }
   // While HTTPS serves, its port is HAProxy's HTTPS frontend: a service claiming it would share
   // the port with it (SO_REUSEPORT), each taking some of the connections.
   const https = accepted(context.certificates).length > 0;

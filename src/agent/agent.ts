@@ -38,6 +38,8 @@ import { stat } from 'node:fs/promises';
 import { CertSource, defaultCertPem } from '../tls/cert-source.js';
 import { socketCertRuntime, swapCerts } from '../tls/cert-swap.js';
 import { installDefaultCert, makeSelfSigned, readCertsDir, syncTlsFiles } from '../tls/tls-files.js';
+import { tlsPlan } from '../tls/tls-plan.js';
+import { servedOnHttps } from '../render/haproxy-view.js';
 
 // The composition root: builds each part from the edges it is given (or the
 // real ones) and wires them; the parts do the work. AgentLifecycle: the run lock
@@ -89,6 +91,10 @@ export class Agent {
       prepare: () => certs.refresh(),
       desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides(), ...(certs.current ? { certificates: certs.current } : {}) }),
       render: (state) => renderConfigs(config.current, state, templates.current()),
+      httpsPortOf: (state) => {
+        const tls = tlsPlan(config.current, state.certificates);
+        return state.services.some((s) => servedOnHttps(s, tls)) ? config.current.httpsPort : null;
+      },
       templatesKey: () => templates.key(),
       haproxy: haproxyApplier,
       keepalived: keepalivedApplier,

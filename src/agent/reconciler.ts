@@ -43,6 +43,8 @@ export interface ReconcilerParts {
   readonly readLive: () => Promise<{ haproxy: string | null; keepalived: string | null }>;
   readonly stopping: { current(containers: readonly ContainerInfo[]): ReadonlySet<string> };
   readonly ports: Pick<PortGuard, 'unavailable' | 'noteUnbound'>;
+  /** The HTTPS port this state would serve on, or null (no HTTPS frontend): probed like a frontend port. */
+  readonly httpsPortOf?: (state: DesiredState) => number | null;
   readonly retry: RetryPolicy;
   /** Asks for another pass after `delayMs`. */
   readonly retryLater: (delayMs: number, reason: string) => void;
@@ -77,6 +79,8 @@ export function boundPorts(cfg: string): number[] {
   return [...cfg.matchAll(/^\s*bind\s+\S*?:(\d+)(?=\s|$)/gm)].map((m) => Number(m[1]));
 }
 const HISTORY = 20;
+/** How soon a plan that found the HTTPS port busy looks again. */
+export const HTTPS_PORT_RECHECK_MS = 5_000;
 interface PassStart {
   readonly t0: number;
   readonly timer: PassTimer;
@@ -95,6 +99,8 @@ export class Reconciler {
   #byMethod: Record<string, number> = {};
   #seconds = 0;
   #failed = 0;
+  /** Why the HTTPS port could not be used at the last plan (undefined: it could, or no HTTPS). */
+  #httpsBlocked: string | undefined = undefined;
   readonly #clock: Clock;
   readonly #stopwatch: () => number;
 
@@ -280,11 +286,21 @@ export class Reconciler {
     const state = await timer.time('plan', async () => {
       const stopping = this.p.stopping.current(containers);
       const first = this.p.desire(containers, { stopping });
-      const wanted = first.services.map((s) => s.frontendPort);
+      const httpsPort = this.p.httpsPortOf?.(first) ?? null;
+      const wanted = [...first.services.map((s) => s.frontendPort), ...(httpsPort === null ? [] : [httpsPort])];
       // A stale applied state (kept from before) knows no services: the live file says which ports our haproxy holds.
       const live = new Set(applied === null ? startPorts : [...applied.haproxy.services.map((s) => s.frontendPort), ...boundPorts(applied.haproxy.text)]);
       const unavailable = await this.p.ports.unavailable(wanted, live);
-      return unavailable.size === 0 ? first : this.p.desire(containers, { stopping, unavailablePorts: unavailable });
+      const httpsBlocked = httpsPort === null ? undefined : unavailable.get(httpsPort);
+      if (httpsBlocked !== this.#httpsBlocked) {
+        if (httpsBlocked !== undefined) this.p.log.warn({ port: httpsPort, reason: httpsBlocked }, `HTTPS is off: port ${httpsPort} ${httpsBlocked}; HTTP keeps serving, and HTTPS comes back once the port is free`);
+        else if (this.#httpsBlocked !== undefined) this.p.log.info({ port: httpsPort }, 'the HTTPS port is free again: HTTPS comes back');
+        this.#httpsBlocked = httpsBlocked;
+      }
+      // Nothing else would trigger a pass when the port comes free: look again in a while.
+      if (httpsBlocked !== undefined) this.p.retryLater(HTTPS_PORT_RECHECK_MS, `the HTTPS port ${httpsPort} was busy`);
+      if (unavailable.size === 0) return first;
+      return this.p.desire(containers, { stopping, unavailablePorts: unavailable, ...(httpsBlocked !== undefined ? { httpsBlocked } : {}) });
     });
     return { state, rendered: timer.timeSync('render', () => this.p.render(state)) };
   }

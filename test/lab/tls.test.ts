@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
@@ -9,7 +10,7 @@ import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
 import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { makeTestCa, type TestCa } from '../unit/support/test-certs.js';
 import { AgentUnderTest, get } from './support/agent.js';
-import { removeTestContainers, runApp, waitFor } from './support/lab.js';
+import { httpGet, removeTestContainers, runApp, waitFor } from './support/lab.js';
 
 // HTTPS from files against the real agent, haproxy and dockerd: the right
 // certificate by SNI (verified against the test CA), redirect, HSTS and h2; a
@@ -26,8 +27,12 @@ interface Answer {
 
 /** One GET over a fresh TLS connection with SNI `host`, verified against `ca`; resolves with the served leaf too. */
 function getTls(host: string, ca: string, path = '/'): Promise<Answer & { serial: string; cn: string; headers: Record<string, unknown> }> {
+  return getTlsOn(HTTPS_PORT, host, ca, path);
+}
+
+function getTlsOn(port: number, host: string, ca: string, path = '/'): Promise<Answer & { serial: string; cn: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: HTTPS_PORT, path, servername: host, headers: { host }, ca, agent: false, timeout: 5000 }, (res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent: false, timeout: 5000 }, (res) => {
       const peer = (res.socket as TLSSocket).getPeerCertificate();
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
@@ -194,5 +199,44 @@ describe('HTTPS from the certificates directory', () => {
     expect(JSON.stringify(status)).not.toMatch(/PRIVATE KEY|BEGIN/);
     const metrics = await (await fetch('http://127.0.0.1:9321/metrics')).text();
     expect(metrics).toMatch(/^vipkeeper_certificate_expiry_seconds\{file="shop\.pem"\} \d+$/m);
+  });
+});
+
+describe('HTTPS while another process holds its port', () => {
+  const BUSY_PORT = 18444;
+  let agent: AgentUnderTest;
+  let ca: TestCa;
+  let holder: Server | null = null;
+
+  beforeAll(async () => {
+    await removeTestContainers();
+    ca = makeTestCa();
+    holder = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => holder!.listen(BUSY_PORT, '0.0.0.0', resolve));
+    agent = new AgentUnderTest({ VIPKEEPER_HTTPS_PORT: String(BUSY_PORT) });
+    const certsDir = join(agent.configDir, 'certs');
+    mkdirSync(certsDir, { recursive: true });
+    const leaf = ca.leaf(['busy.example.test']);
+    writeFileSync(join(certsDir, 'busy.pem'), leaf.chain + leaf.key, { mode: 0o600 });
+    await runApp({ name: 'vkt-tls-busy', labels: { role: 'apps', 'vipkeeper.host': 'busy.example.test' }, publish: ['80'] });
+    agent.start();
+    await agent.waitLog('the initial pass', (l) => l.msg === 'pass');
+  });
+  afterAll(async () => {
+    await new Promise((r) => (holder ? holder.close(r) : r(undefined)));
+    await agent?.stop();
+    await removeTestContainers();
+    ca?.cleanup();
+  });
+
+  it('leaves HTTPS out and says why; HTTP serves; once the port is free HTTPS comes back by itself', async () => {
+    await agent.waitServers(['vkt-tls-busy']);
+    expect(await get('/', '127.0.0.1', { host: 'busy.example.test' })).toEqual({ status: 200, body: 'vkt-tls-busy' });
+    await agent.waitLog('the warning', (l) => typeof l.msg === 'string' && l.msg.startsWith(`HTTPS is off: port ${BUSY_PORT}`));
+    const status = JSON.parse((await httpGet({ host: '127.0.0.1', port: 9321, path: '/status' })).body) as { certificates?: { file: string; state: string; reason?: string }[] };
+    expect(status.certificates).toEqual([{ file: 'busy.pem', state: 'refused', reason: expect.stringContaining(`not served: HTTPS port ${BUSY_PORT}`) }]);
+    await new Promise((r) => holder!.close(r));
+    holder = null;
+    await waitFor('HTTPS to answer once the port is free', async () => (await getTlsOn(BUSY_PORT, 'busy.example.test', ca.certPem).catch(() => null))?.status === 200, 20_000, 250);
   });
 });

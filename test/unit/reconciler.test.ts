@@ -11,6 +11,9 @@ import type { ContainerInfo } from '../../src/model/container.js';
 import { desiredState } from '../../src/pipeline.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
 import { loadTemplates, type Templates } from '../../src/render/load-templates.js';
+import { servedOnHttps } from '../../src/render/haproxy-view.js';
+import type { CertEntry } from '../../src/tls/cert-inventory.js';
+import { tlsPlan } from '../../src/tls/tls-plan.js';
 import { container, FACTS, MINIMAL_ENV } from './fixtures.js';
 import { fakeHaproxyEdges, validatorRefusing } from './support/fakes.js';
 
@@ -24,7 +27,7 @@ beforeAll(async () => {
   builtin = await loadTemplates(null);
 });
 
-function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: boolean } = {}) {
+function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: boolean; certificates?: CertEntry[] } = {}) {
   const { log, clock, files, api, control, deletes } = fakeHaproxyEdges();
   let templates: Templates | Error = builtin;
   let templatesKey = 'builtin';
@@ -48,7 +51,8 @@ function rig(opts: { containers?: ContainerInfo[]; busyPorts?: number[]; kept?: 
   });
   const parts: ReconcilerParts = {
     list: async () => containers,
-    desire: (cs, ctx) => desiredState(config, cs, ctx),
+    desire: (cs, ctx) => desiredState(config, cs, { ...ctx, ...(opts.certificates ? { certificates: opts.certificates } : {}) }),
+    httpsPortOf: (state) => (state.services.some((s) => servedOnHttps(s, tlsPlan(config, state.certificates))) ? config.httpsPort : null),
     render: (state) => {
       if (templates instanceof Error) throw templates;
       return renderConfigs(config, state, templates);
@@ -247,6 +251,19 @@ describe('Reconciler.initial', () => {
     await r.reconciler.initial(r.children);
     expect(r.files.live.get('haproxy.cfg')).not.toContain('bind :80');
     expect(r.reconciler.applied?.state.skipped[0]?.reason).toMatch(/frontend port 80: another process/);
+  });
+
+  it('a busy HTTPS port (another process holds 443) leaves HTTPS out, says why per certificate, and HTTP keeps serving', async () => {
+    const cert: CertEntry = { file: 'a.pem', state: 'ok', names: ['a.example.com'], notBefore: new Date(0), notAfter: new Date(4e12), digest: 'd', pem: 'PEM' };
+    const r = rig({ containers: [web('a', { 'vipkeeper.host': 'a.example.com' })], busyPorts: [config.httpsPort], certificates: [cert] });
+    await r.reconciler.initial(r.children);
+    const cfg = r.files.live.get('haproxy.cfg')!;
+    expect(cfg).toContain('server a ');
+    expect(cfg).not.toContain(' ssl crt ');
+    expect(r.reconciler.applied?.state.certificates).toEqual([
+      { file: 'a.pem', state: 'refused', reason: `not served: HTTPS port ${config.httpsPort} another process on this host already listens on it` },
+    ]);
+    expect(r.reconciler.lastPass?.error ?? null).toBeNull();
   });
 
   it('a rejected first haproxy.cfg is not recorded as applied: later passes retry it', async () => {
