@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { adminOf } from '../model/desired-state.js';
+import { BACKUP_SUFFIX } from '../render/haproxy-servers.js';
 import { serverOptions } from '../render/haproxy-view.js';
 import { type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
@@ -47,7 +48,13 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     if (adminOf(server) !== 'maint') steps.push({ command: `set server ${id} state ${adminOf(server)}`, ok: 'empty' });
   }
   const grows = (u: ChangeSet['update'][number]) => u.after.weight > u.before.weight;
-  for (const { backend, before, after } of [...changes.update.filter(grows), ...changes.update.filter((u) => !grows(u))]) {
+  // Normal lines before backup lines: HAProxy sends to a backup only while no normal server
+  // serves, and then to the first backup in its order. In a single-class rollback (the
+  // newest died) the old standby's normal line must get its weight before the next-older
+  // container's backup line does, or that older one answers for the moment between.
+  const isBackup = (u: ChangeSet['update'][number]) => Number(u.after.name.endsWith(BACKUP_SUFFIX));
+  const normalFirst = (a: ChangeSet['update'][number], b: ChangeSet['update'][number]) => isBackup(a) - isBackup(b);
+  for (const { backend, before, after } of [...changes.update.filter(grows).sort(normalFirst), ...changes.update.filter((u) => !grows(u))]) {
     const id = `${backend}/${after.name}`;
     if (before.address !== after.address || before.port !== after.port) {
       steps.push({ command: `set server ${id} addr ${after.address} port ${after.port}`, ok: /changed|no need to change/i });

@@ -103,6 +103,27 @@ describe('applyServerChanges', () => {
     expect(batches).toEqual([[`set server ${BE}/old:backup weight 100`, `set server ${BE}/old weight 0`, `set server ${BE}/prev:backup weight 0`]]);
   });
 
+  it("a single-class rollback gives the standby's normal line its weight before the next-older backup line gets one, so the older container never answers", async () => {
+    const { api, batches } = fakeApi(haproxyLike);
+    const at = (name: string, weight: number) => ({ ...modelServer(name, 1), weight });
+    await applyServerChanges(
+      api,
+      {
+        structural: null,
+        add: [],
+        remove: [],
+        // In name order, as diffServices lists them: v1's backup line sorts before v2's normal line.
+        update: [
+          { backend: BE, service: checked, before: at('v1:backup', 0), after: at('v1:backup', 100) },
+          { backend: BE, service: checked, before: at('v2', 0), after: at('v2', 100) },
+          { backend: BE, service: checked, before: at('v2:backup', 100), after: at('v2:backup', 0) },
+        ],
+      },
+      log,
+    );
+    expect(batches).toEqual([[`set server ${BE}/v2 weight 100`, `set server ${BE}/v1:backup weight 100`, `set server ${BE}/v2:backup weight 0`]]);
+  });
+
   it('an answer that says a command failed throws RuntimeApiError naming that command', async () => {
     const { api } = fakeApi((c) => (c === `enable health ${BE}/new` ? 'Health check was not configured on this server, cannot enable.' : haproxyLike(c)));
     const err = await applyServerChanges(api, { ...changes, update: [] }, log).catch((e: unknown) => e);
