@@ -6,18 +6,13 @@ import { ABSOLUTE_PATH, inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.j
 import { maskSecret, Secret } from './secret.js';
 import { closestName } from '../util/closest-name.js';
 
-export interface Config {
-  /** Every VIP of every instance (what this node may hold); the one instance's list without VIPKEEPER_INSTANCES. */
-  readonly virtualIps: readonly Cidr[];
-  readonly interface: string;
-  readonly virtualRouterId: number;
-  readonly priority: number;
-  readonly state: 'BACKUP' | 'MASTER';
-  readonly nopreempt: boolean;
+/**
+ * The first instance's VRRP settings at the top (what the one-instance agent always had),
+ * except `virtualIps`: every VIP of every instance, what this node may hold.
+ */
+export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interface' | 'virtualRouterId' | 'priority' | 'state' | 'nopreempt' | 'advertInt' | 'authPass'> {
   readonly vrrpVersion: 2 | 3;
-  readonly advertInt: number;
   readonly unicastPeers: readonly string[];
-  readonly authPass: Secret | null;
   readonly routerId: string;
   readonly roleLabel: string;
   readonly backendRole: string;

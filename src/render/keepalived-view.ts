@@ -13,6 +13,7 @@ export interface KeepalivedInstanceView {
   readonly priority: number;
   readonly advertInt: string;
   readonly nopreempt: boolean;
+  /** The real password: the one place a secret is revealed, straight into the file. */
   readonly authPass: string | null;
   /** The VIPs VRRP advertises: one address family (IPv4 when the instance has any). */
   readonly virtualIps: readonly string[];
@@ -34,25 +35,17 @@ export interface KeepalivedTrackFileView {
   readonly overwrite: boolean;
 }
 
-export interface KeepalivedView {
+/** The first instance's fields, kept at the top: what a user template written for one instance prints. */
+type FirstInstanceFields = Pick<KeepalivedInstanceView, 'instanceName' | 'state' | 'interface' | 'virtualRouterId' | 'priority' | 'advertInt' | 'nopreempt' | 'authPass' | 'virtualIps'>;
+
+export interface KeepalivedView extends FirstInstanceFields {
   /** One per VRRP instance, in the order VIPKEEPER_INSTANCES names them. */
   readonly instances: readonly KeepalivedInstanceView[];
   /** Per-instance track files (empty with one instance): each instance can drop on its own. */
   readonly instanceTrackFiles: readonly KeepalivedTrackFileView[];
-  // The fields below describe the first instance: what a user template written for one instance prints.
   readonly routerId: string;
-  readonly instanceName: string;
-  readonly state: 'BACKUP' | 'MASTER';
-  readonly interface: string;
-  readonly virtualRouterId: number;
-  readonly priority: number;
-  readonly advertInt: string;
   readonly vrrpVersion: 2 | 3;
-  readonly nopreempt: boolean;
-  /** The real password: the one place a secret is revealed, straight into the file. */
-  readonly authPass: string | null;
   readonly unicastPeers: readonly string[];
-  readonly virtualIps: readonly string[];
   readonly trackProcessName: string;
   readonly trackedProcess: string;
   /** The start of haproxy's command line, to tell our haproxy from any other. */

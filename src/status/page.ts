@@ -1,6 +1,5 @@
 import type { PassRecord } from '../agent/pass-record.js';
-import type { VrrpSnapshot } from '../keepalived/vrrp-monitor.js';
-import type { StatusServer, StatusSnapshot } from './snapshot.js';
+import type { StatusInstance, StatusServer, StatusSnapshot } from './snapshot.js';
 
 // StatusSnapshot -> the operator's page (GET /), as HTML. Pure: the same
 // snapshot and `now` give the same bytes. Everything in a snapshot may come
@@ -9,29 +8,11 @@ import type { StatusServer, StatusSnapshot } from './snapshot.js';
 // holds no control: no form, no link that acts. /page.js only swaps in a new
 // fragment every second; without JavaScript the first render is complete.
 
-/** What a page reads of a VRRP instance; an agent with several instances sends `instances`. */
-interface PageInstance {
-  readonly name: string;
-  readonly vips: readonly string[];
-  readonly priority: number;
-  readonly vrrp: VrrpSnapshot | null;
-}
+/** What a page reads of a VRRP instance (the page's tests give no more). */
+type PageInstance = Pick<StatusInstance, 'name' | 'vips' | 'priority' | 'vrrp'>;
 
-/** What a page reads of a certificate, when the agent serves HTTPS. */
-interface PageCertificate {
-  readonly file: string;
-  readonly state: 'ok' | 'refused';
-  readonly names?: readonly string[];
-  readonly notAfter?: string;
-  readonly secondsLeft?: number;
-  readonly reason?: string;
-}
-
-/** The snapshot, with what agents that know VRRP instances or certificates add. */
-export type PageSnapshot = StatusSnapshot & {
-  readonly instances?: readonly PageInstance[];
-  readonly certificates?: readonly PageCertificate[];
-};
+/** The snapshot, read as the page needs it. */
+export type PageSnapshot = Omit<StatusSnapshot, 'instances'> & { readonly instances?: readonly PageInstance[] };
 
 /** Certificates that expire sooner than this need a human. */
 export const CERT_WARN_SECONDS = 14 * 24 * 3600;

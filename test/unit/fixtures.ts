@@ -134,3 +134,13 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+/** The `node` block of a status snapshot: lb1 on eth0 holding one VIP, VRRP v2 priority 100 nopreempt. */
+export const STATUS_NODE = {
+  routerId: 'lb1',
+  interface: 'eth0',
+  vips: ['198.18.0.100/24'],
+  frontendPort: 80,
+  nodeRole: { required: null, present: true },
+  vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
+} as const satisfies import('../../src/status/snapshot.js').StatusSnapshot['node'];

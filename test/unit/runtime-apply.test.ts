@@ -83,45 +83,24 @@ describe('applyServerChanges', () => {
     expect(batch.indexOf(`set server ${BE}/new state ready`)).toBeLessThan(batch.indexOf(`set server ${BE}/old state maint`));
   });
 
-  it('weights that grow go before weights that shrink, so a switch-over never leaves no server with a weight', async () => {
+  const at = (name: string, weight: number) => ({ ...modelServer(name, 1), weight });
+  const weights = (...changes: [string, number, number][]) => changes.map(([name, from, to]) => ({ backend: BE, service: checked, before: at(name, from), after: at(name, to) }));
+  it.each([
+    [
+      'weights that grow go before weights that shrink, so a switch-over never leaves no server with a weight',
+      weights(['old', 100, 0], ['prev:backup', 100, 0], ['old:backup', 0, 100]),
+      ['old:backup weight 100', 'old weight 0', 'prev:backup weight 0'],
+    ],
+    [
+      // In name order, as diffServices lists them: v1's backup line sorts before v2's normal line.
+      "a single-class rollback gives the standby's normal line its weight before the next-older backup line gets one, so the older container never answers",
+      weights(['v1:backup', 0, 100], ['v2', 0, 100], ['v2:backup', 100, 0]),
+      ['v2 weight 100', 'v1:backup weight 100', 'v2:backup weight 0'],
+    ],
+  ])('%s', async (_what, update, sent) => {
     const { api, batches } = fakeApi(haproxyLike);
-    const at = (name: string, weight: number) => ({ ...modelServer(name, 1), weight });
-    await applyServerChanges(
-      api,
-      {
-        structural: null,
-        add: [],
-        remove: [],
-        update: [
-          { backend: BE, service: checked, before: at('old', 100), after: at('old', 0) },
-          { backend: BE, service: checked, before: at('prev:backup', 100), after: at('prev:backup', 0) },
-          { backend: BE, service: checked, before: at('old:backup', 0), after: at('old:backup', 100) },
-        ],
-      },
-      log,
-    );
-    expect(batches).toEqual([[`set server ${BE}/old:backup weight 100`, `set server ${BE}/old weight 0`, `set server ${BE}/prev:backup weight 0`]]);
-  });
-
-  it("a single-class rollback gives the standby's normal line its weight before the next-older backup line gets one, so the older container never answers", async () => {
-    const { api, batches } = fakeApi(haproxyLike);
-    const at = (name: string, weight: number) => ({ ...modelServer(name, 1), weight });
-    await applyServerChanges(
-      api,
-      {
-        structural: null,
-        add: [],
-        remove: [],
-        // In name order, as diffServices lists them: v1's backup line sorts before v2's normal line.
-        update: [
-          { backend: BE, service: checked, before: at('v1:backup', 0), after: at('v1:backup', 100) },
-          { backend: BE, service: checked, before: at('v2', 0), after: at('v2', 100) },
-          { backend: BE, service: checked, before: at('v2:backup', 100), after: at('v2:backup', 0) },
-        ],
-      },
-      log,
-    );
-    expect(batches).toEqual([[`set server ${BE}/v2 weight 100`, `set server ${BE}/v1:backup weight 100`, `set server ${BE}/v2:backup weight 0`]]);
+    await applyServerChanges(api, { structural: null, add: [], remove: [], update }, log);
+    expect(batches).toEqual([sent.map((c) => `set server ${BE}/${c}`)]);
   });
 
   it('an answer that says a command failed throws RuntimeApiError naming that command', async () => {

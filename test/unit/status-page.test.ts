@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { STATUS_NODE } from './fixtures.js';
 import { parseServerStats } from '../../src/haproxy/server-stats.js';
 import { age, alarms, esc, renderFragment, renderPage, type PageSnapshot } from '../../src/status/page.js';
 
@@ -9,14 +10,7 @@ const NOW = Date.parse('2026-12-01T08:00:00.000Z');
 
 function snap(over: Partial<PageSnapshot> = {}): PageSnapshot {
   return {
-    node: {
-      routerId: 'lb1',
-      interface: 'eth0',
-      vips: ['198.18.0.100/24'],
-      frontendPort: 80,
-      nodeRole: { required: null, present: true },
-      vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
-    },
+    node: STATUS_NODE,
     vrrp: {
       instance: 'vipkeeper_51',
       state: 'MASTER',

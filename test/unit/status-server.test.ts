@@ -3,19 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { STATUS_NODE } from './fixtures.js';
 import type { DrillRequest } from '../../src/control/control-types.js';
 import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { PAGE_CSP, startStatusServer, statusExposureWarning } from '../../src/status/status-server.js';
 
 const snapshot: StatusSnapshot = {
-  node: {
-    routerId: 'lb1',
-    interface: 'eth0',
-    vips: ['198.18.0.100/24'],
-    frontendPort: 80,
-    nodeRole: { required: null, present: true },
-    vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
-  },
+  node: STATUS_NODE,
   vrrp: { instance: 'vipkeeper_51', state: 'MASTER', since: null, transitions: [], transitionCounts: { MASTER: 1 }, vipsHeld: ['198.18.0.100/24'], consistent: true },
   services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up', role: 'active', standby: false }] }],
   lastPass: null,

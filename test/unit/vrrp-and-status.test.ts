@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { STATUS_NODE } from './fixtures.js';
 import { parseAdvertLine } from '../../src/drill/advert-watch.js';
 import { buildReport, type DrillObservations } from '../../src/drill/drill-report.js';
 import { parseNotifyLine } from '../../src/keepalived/notify-fifo.js';
@@ -46,14 +47,7 @@ describe("HAProxy's server state in one word", () => {
 });
 
 const snapshot: StatusSnapshot = {
-  node: {
-    routerId: 'lb1',
-    interface: 'eth0',
-    vips: ['198.18.0.100/24'],
-    frontendPort: 80,
-    nodeRole: { required: null, present: true },
-    vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
-  },
+  node: STATUS_NODE,
   vrrp: { instance: 'vipkeeper_51', state: 'MASTER', since: null, transitions: [], transitionCounts: { BACKUP: 1, MASTER: 1 }, vipsHeld: ['198.18.0.100/24'], consistent: true },
   services: [{ name: 'apps', backend: 'be_apps', mode: 'http', frontendPort: 80, servers: [{ name: 'web-1', container: 'abc', address: '127.0.0.1:1', health: 'up', role: 'active', standby: false }] }],
   lastPass: null,
