@@ -19,4 +19,6 @@ fi
 
 npm run build
 npx tsc -p test/tsconfig.json --noEmit
+# The benches are not run here, but they must still build against the code (a merge broke one once).
+npx tsc -p bench/tsconfig.json --noEmit
 npx vitest run "$@"
