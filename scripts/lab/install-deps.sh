@@ -17,6 +17,10 @@ have tcpdump || need+=(tcpdump)
 have ps || need+=(procps)
 # The operator page's browser test drives Debian's chromium with playwright-core (no browser download).
 have chromium || need+=(chromium)
+# ACME tests run Debian's pebble (the ACME server) and pebble-challtestsrv (its DNS).
+have pebble || need+=(pebble)
+# The TLS handshake rate in the bench is measured with h2load.
+have h2load || need+=(nghttp2-client)
 # The app image is built from the statically linked busybox, not a dynamic one.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 # An independent YAML reader: a unit test reads `vipkeeper show --yaml` and hostile strings back with it.
