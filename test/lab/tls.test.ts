@@ -1,9 +1,8 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
@@ -11,6 +10,7 @@ import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { makeTestCa, type TestCa } from '../unit/support/test-certs.js';
 import { AgentUnderTest, get } from './support/agent.js';
 import { httpGet, removeTestContainers, runApp, waitFor } from './support/lab.js';
+import { getTlsOn, type TlsAnswer, tlsLoad } from './support/tls-load.js';
 
 // HTTPS from files against the real agent, haproxy and dockerd: the right
 // certificate by SNI (verified against the test CA), redirect, HSTS and h2; a
@@ -20,57 +20,13 @@ import { httpGet, removeTestContainers, runApp, waitFor } from './support/lab.js
 
 const HTTPS_PORT = 18443;
 
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-}
-
 /** One GET over a fresh TLS connection with SNI `host`, verified against `ca`; resolves with the served leaf too. */
-function getTls(host: string, ca: string, path = '/'): Promise<Answer & { serial: string; cn: string; headers: Record<string, unknown> }> {
+function getTls(host: string, ca: string, path = '/'): Promise<TlsAnswer> {
   return getTlsOn(HTTPS_PORT, host, ca, path);
 }
 
-function getTlsOn(port: number, host: string, ca: string, path = '/'): Promise<Answer & { serial: string; cn: string; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent: false, timeout: 5000 }, (res) => {
-      const peer = (res.socket as TLSSocket).getPeerCertificate();
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim(), serial: peer.serialNumber, cn: String(peer.subject?.CN ?? ''), headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.end();
-  });
-}
-
 /** Closed-loop HTTPS load with a new TLS handshake per request. */
-function load(host: string, ca: string, workers = 4) {
-  const seen: string[] = [];
-  let ok = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped) {
-      try {
-        const r = await getTls(host, ca);
-        if (r.status === 200) ok += 1;
-        else seen.push(`${r.status} ${r.body}`);
-      } catch (err) {
-        seen.push((err as Error).message);
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: workers }, worker));
-  return {
-    answered: () => ok + seen.length,
-    async stop() {
-      stopped = true;
-      await done;
-      return { ok, failed: seen };
-    },
-  };
-}
+const load = (host: string, ca: string, workers = 4) => tlsLoad(HTTPS_PORT, host, ca, workers);
 
 describe('HTTPS from the certificates directory', () => {
   let agent: AgentUnderTest;
