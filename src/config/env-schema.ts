@@ -285,7 +285,7 @@ export const ENV = {
   defaultCert: spec({
     name: 'VIPKEEPER_DEFAULT_CERT',
     meaning:
-      'PEM file (chain and key) HTTPS answers with when no certificate names the requested host (or the client sends no SNI). Checked like the certificates directory\'s files; refused, or unset, a self-signed one is made at start in VIPKEEPER_CONFIG_DIR (`default-cert.pem`, mode 0600).',
+      'PEM file (chain and key) HTTPS answers with when no certificate names the requested host (or the client sends no SNI). Checked like the certificates directory\'s files; refused, or unset, a self-signed one is made at start (`tls/default.pem` in VIPKEEPER_CONFIG_DIR, mode 0600).',
     defaultText: 'a self-signed certificate made at start',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),
