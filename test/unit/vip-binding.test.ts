@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnvironment } from '../../src/config/env.js';
 import { buildDesiredState, type InstanceVips, resolveVip, type SelectionSettings } from '../../src/model/desired-state.js';
 import type { VipLabel } from '../../src/labels/parse-labels.js';
-import { haproxyView } from '../../src/render/haproxy-view.js';
+import { haproxyView, type TlsPlan } from '../../src/render/haproxy-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
 import { container, FACTS, SETTINGS } from './fixtures.js';
@@ -149,6 +149,21 @@ describe('buildDesiredState with vipkeeper.vip', () => {
     expect(state.services.map((s) => [s.name, s.frontendPort, s.bind === null])).toEqual([
       ['apps', 80, true],
       ['site', 80, false],
+    ]);
+  });
+});
+
+describe('HTTPS with vipkeeper.vip', () => {
+  const tls: TlsPlan = { httpsPort: 443, httpPort: 80, defaultCertPath: '/etc/vk/default.pem', crtListPath: '/etc/vk/crt-list', ciphers: 'ECDHE', minVersion: 'TLSv1.2', certificates: 1 };
+  it('a bound service is served on HTTPS on its own addresses only; an unbound one on every address', () => {
+    const state = buildDesiredState(
+      [c('w1', { 'vipkeeper.service': 'shop', 'vipkeeper.vip': 'web', 'vipkeeper.host': 'shop.example' }), c('p1', { 'vipkeeper.service': 'plain', 'vipkeeper.host': 'plain.example' }, 1_700_000_001)],
+      WITH,
+    );
+    const https = haproxyView(state.services, { adminSocket: '/s' }, tls).frontends.filter((f) => f.name.startsWith('fe_https'));
+    expect(https.map((f) => [f.name, f.bind.split(' ssl ')[0], f.routes.map((r) => r.backend)])).toEqual([
+      ['fe_https_443', ':443', ['be_plain']],
+      ['fe_https_443_web', '198.18.0.10:443,[2001:db8::10]:443 transparent', ['be_shop']],
     ]);
   });
 });
