@@ -148,7 +148,7 @@ export class Agent {
     });
     watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips: removeInstanceVips, isClosed, log });
     this.status = new AgentStatus({
-      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator,
+      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator, instanceHealth,
     });
     // The default certificate, before the first plan: HTTPS is offered only once it is in place.
     const prepareDefaultCert = async () => {

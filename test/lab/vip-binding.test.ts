@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.js';
+import type { StatusSnapshot } from '../../src/status/snapshot.js';
+import { CLI, runCli } from './support/cli.js';
 import { httpGet, removeTestContainers, runApp, sh, waitFor } from './support/lab.js';
 import { type LbNode, NetnsLab } from './support/netns-lab.js';
 
@@ -117,6 +118,9 @@ describe('vipkeeper.vip: services bound to one instance, two hosts, mirrored pri
     expect(await holdersOf(VB)).toEqual([lb2.name]);
     await waitFor('va answers from lb2', async () => (await answer(VA, SHARED_PORT)) === 'vkt-vb-a');
     expect(lb1.agent!.logs.some((l) => /instance vb drops/.test(l.msg))).toBe(false);
+    const status = JSON.parse((await lab.exec(lb1, process.execPath, [CLI, 'status', '--json'])).stdout) as StatusSnapshot;
+    expect(status.instances?.map((i) => [i.name, i.health?.healthy])).toEqual([['va', false], ['vb', true]]);
+    expect(status.instances?.[0]?.health?.problems).toEqual(['service onlya has no healthy server on this node (backend DOWN)']);
     const back = Date.now();
     const e = await vkt(lb1, 'enable', 'vkt-vb-a');
     expect(e.code, e.stderr).toBe(0);
