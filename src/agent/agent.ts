@@ -1,5 +1,5 @@
 import { LiveConfig } from '../config/live-config.js';
-import { instanceDownFile, runtimePaths } from '../config/paths.js';
+import { instanceDownFile, instanceHealthFile, runtimePaths } from '../config/paths.js';
 import { type ControlServer, startControlServer } from '../control/control-server.js';
 import { listEngines } from '../docker/engine-link.js';
 import { childSteps, DrillController } from '../drill/drill-controller.js';
@@ -34,7 +34,8 @@ import { StartUp } from './start-up.js';
 import { drainStopping, StopTracker } from './stop-tracker.js';
 import { TemplateSource } from './template-source.js';
 import { agentWatchedFiles, followFiles } from './watched-files.js';
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { InstanceHealthWatch } from '../health/instance-health-watch.js';
 import { CertSource, defaultCertPem } from '../tls/cert-source.js';
 import { socketCertRuntime, swapCerts } from '../tls/cert-swap.js';
 import { installDefaultCert, makeSelfSigned, readCertsDir, syncTlsFiles } from '../tls/tls-files.js';
@@ -112,9 +113,10 @@ export class Agent {
       log,
       clock,
     });
+    const namedInstances = c.instances.length > 1 || c.instances[0]?.name !== 'default' ? c.instances.map((i) => i.name) : [];
     const drill = new DrillController({
       ...childSteps(haproxy, keepalived, paths.faultFile, (name) => instanceDownFile(c, name)),
-      instances: c.instances.length > 1 || c.instances[0]?.name !== 'default' ? c.instances.map((i) => i.name) : [],
+      instances: namedInstances,
       takesPart: () => startUp.nodeRoleOk,
       pausePasses: (why) => reconciler.pause(why),
       resumePasses: (why) => {
@@ -129,6 +131,14 @@ export class Agent {
       config: c, api, served: () => reconciler.applied?.state ?? null, applyNow: (why) => (trigger(why), scheduler.idle()),
       vrrpState: () => vrrp.snapshot().state, takesPart: () => startUp.nodeRoleOk, log,
     });
+    // Each instance's health file, judged every second against the applied services (several instances only).
+    const instanceHealth = new InstanceHealthWatch({
+      instances: namedInstances,
+      services: () => reconciler.applied?.state.services ?? null,
+      ask: (command) => api.command(command),
+      write: (name, value) => writeFile(instanceHealthFile(c, name), `${value}\n`),
+      log,
+    });
     const isClosed = () => this.#life.closed;
     // Leftover VIPs are looked for on each instance's own interface (the parts below know one).
     const removeInstanceVips = async () => (await Promise.all(c.instances.map((i) => removeVips(i.interface, i.virtualIps)))).flat();
@@ -138,7 +148,7 @@ export class Agent {
     });
     watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips: removeInstanceVips, isClosed, log });
     this.status = new AgentStatus({
-      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator,
+      config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator, instanceHealth,
     });
     // The default certificate, before the first plan: HTTPS is offered only once it is in place.
     const prepareDefaultCert = async () => {
@@ -155,7 +165,7 @@ export class Agent {
     let statusServer: Closable | null = null;
     this.#life = new AgentLifecycle({
       acquireLock: () => acquireRunLock(c.runDir),
-      parts: () => [resync, watch, ...links, scheduler, deletes, drill, operator, { close: () => vrrp.stop() }, control, statusServer],
+      parts: () => [resync, watch, ...links, scheduler, deletes, drill, operator, instanceHealth, { close: () => vrrp.stop() }, control, statusServer],
       children: startUp,
       afterChildren: [api instanceof RuntimeClient ? api : null],
       log,
@@ -175,6 +185,7 @@ export class Agent {
       if (!started) return;
       trigger('started');
       vrrp.start();
+      instanceHealth.start();
       statusServer = serverPart(await startStatusServer(c.statusAddr, this.status, log));
       // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP. The operator's reads (show, check, verify) too.
       const reads = readHandlers({

@@ -22,6 +22,7 @@ export function formatStatus(s: StatusSnapshot): string {
       const iv = i.vrrp;
       const state = iv ? `${iv.state} since ${ago(iv.since)}, holding ${iv.vipsHeld.length ? iv.vipsHeld.join(', ') : 'no VIP'}${iv.consistent ? '' : '  (MISMATCH: see the log)'}` : 'not taking part';
       lines.push(`vrrp      ${i.name} (router id ${i.virtualRouterId}, priority ${i.priority}${i.nopreempt ? ', nopreempt' : ''}) ${state}`);
+      if (i.health && !i.health.healthy) lines.push(`          ${i.name} priority lowered here by its health: ${i.health.problems.join('; ')}`);
     }
   } else if (v) {
     lines.push(`vrrp      ${v.state} since ${ago(v.since)}, holding ${v.vipsHeld.length ? v.vipsHeld.join(', ') : 'no VIP'}${v.consistent ? '' : '  (MISMATCH: see the log)'}`);

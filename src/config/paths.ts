@@ -76,6 +76,15 @@ export function instanceDownFile(config: Pick<Config, 'runDir'>, instance: strin
 }
 
 /**
+ * One instance's health (several instances only): the agent writes 1 while the instance's
+ * vipkeeper.vip services have no healthy server here or their frontends do not listen, and
+ * keepalived, tracking it with a negative weight, lowers that instance's priority alone.
+ */
+export function instanceHealthFile(config: Pick<Config, 'runDir'>, instance: string): string {
+  return join(config.runDir, `instance-${instance}.health`);
+}
+
+/**
  * The listener check keepalived runs every second: succeeds while something
  * (haproxy) listens on the frontend port. Inline, not a script file, so that
  * `keepalived -t` can check the config anywhere and no file of ours has to

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DOCKER_NAME, HAPROXY_MAX_TIME_MS, HAPROXY_TIME, haproxyTimeMs, HOSTNAME, IDENTIFIER, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
+import { INSTANCE_NAME } from '../config/env-schema.js';
+import { canonicalIpv6, DOCKER_NAME, HAPROXY_MAX_TIME_MS, HAPROXY_TIME, haproxyTimeMs, HOSTNAME, IDENTIFIER, IPV4, isIpv6Address, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
+
+/** A VRRP instance's name, as VIPKEEPER_INSTANCES spells them (`default` without it). */
+const VIP_INSTANCE = INSTANCE_NAME;
+
+/** vipkeeper.vip: a VRRP instance by name, or one address (IPv6 written canonically). */
+export type VipLabel = { readonly kind: 'instance'; readonly name: string } | { readonly kind: 'address'; readonly address: string };
 
 // Every vipkeeper.* label: its strict rule, its default and its reference text.
 // Label values come from whoever can start a container, so each rule is a
@@ -95,9 +102,23 @@ export const LABELS = {
     rule: 'http or tcp',
     schema: z.enum(['http', 'tcp']),
   }),
+  vip: spec({
+    key: 'vipkeeper.vip',
+    meaning:
+      "Bind this service's frontend to one VRRP instance's VIPs (its name from VIPKEEPER_INSTANCES) or to one address that is a VIP of an instance (IPv4 or IPv6), instead of every address. HAProxy binds it with `transparent` (a non-local bind: no sysctl), so a node that does not hold the VIP yet is ready when it arrives. Services on one port with different `vipkeeper.vip` are separate frontends. A name that is no instance, or an address that is no VIP, leaves the service out with a warning.",
+    defaultText: 'none: every address',
+    scope: 'service',
+    rule: 'an instance name (a lower-case letter, then 1-14 lower-case letters or digits) or an IPv4 or IPv6 address',
+    schema: z
+      .string()
+      .refine((v) => VIP_INSTANCE.test(v) || IPV4.test(v) || isIpv6Address(v))
+      .transform((v): VipLabel =>
+        VIP_INSTANCE.test(v) ? { kind: 'instance', name: v } : { kind: 'address', address: IPV4.test(v) ? v : canonicalIpv6(v) },
+      ),
+  }),
   frontendPort: spec({
     key: 'vipkeeper.frontend.port',
-    meaning: 'Port HAProxy listens on for this service (on every address, the VIPs included).',
+    meaning: 'Port HAProxy listens on for this service (on every address, the VIPs included, unless `vipkeeper.vip` names some).',
     defaultText: 'VIPKEEPER_FRONTEND_PORT (80)',
     scope: 'service',
     rule: 'a whole number from 1 to 65535',

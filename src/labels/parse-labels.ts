@@ -1,6 +1,8 @@
 import { quoteUntrusted } from '../config/patterns.js';
 import { closestName } from '../util/closest-name.js';
-import { LABEL_PREFIX, LABEL_SPECS, LABELS, type LabelSpec, MAX_LABEL_VALUE } from './label-schema.js';
+import { LABEL_PREFIX, LABEL_SPECS, LABELS, type LabelSpec, MAX_LABEL_VALUE, type VipLabel } from './label-schema.js';
+
+export type { VipLabel } from './label-schema.js';
 
 /** One label that broke its rule. `shownValue` is quoted and cut, safe to log. */
 export interface LabelProblem {
@@ -22,6 +24,8 @@ export interface ServiceLabels {
   readonly service: string;
   readonly mode: 'http' | 'tcp';
   readonly frontendPort: number;
+  /** vipkeeper.vip as written (checked against the instances by the desired state), or null: every address. */
+  readonly vip: VipLabel | null;
   readonly hosts: readonly string[];
   readonly path: string | null;
   readonly balance: 'roundrobin' | 'leastconn' | 'random';
@@ -112,6 +116,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
     service: get(LABELS.service) ?? defaults.service,
     mode,
     frontendPort: get(LABELS.frontendPort) ?? defaults.frontendPort,
+    vip: get(LABELS.vip) ?? null,
     hosts,
     path,
     balance: get(LABELS.balance) ?? 'roundrobin',

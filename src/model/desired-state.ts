@@ -9,6 +9,7 @@ import {
   type ServiceLabels,
   showUntrusted,
   type TlsLabels,
+  type VipLabel,
 } from '../labels/parse-labels.js';
 import type { CertEntry } from '../tls/cert-inventory.js';
 import type { ContainerInfo } from './container.js';
@@ -23,6 +24,27 @@ export interface SelectionSettings {
   readonly backendRole: string;
   readonly frontendPort: number;
   readonly publishedHost: string | null;
+  /** The VRRP instances and their VIPs: what vipkeeper.vip may name (none: every such label is refused). */
+  readonly instances?: readonly InstanceVips[];
+}
+
+/** One VRRP instance as vipkeeper.vip sees it: its name and its VIPs (IPv6 written canonically). */
+export interface InstanceVips {
+  readonly name: string;
+  readonly virtualIps: readonly { readonly address: string }[];
+}
+
+/**
+ * Where a service's frontend listens when vipkeeper.vip names an instance or an address:
+ * checked against the instances before anything else sees it.
+ */
+export interface FrontendBind {
+  /** The frontend's name part: the instance's name, or the address with `_` for `.` and `:` when it is one of several VIPs. */
+  readonly name: string;
+  /** Instances whose VIPs it listens on (the named one, or the one holding the address). */
+  readonly instances: readonly string[];
+  /** The addresses to listen on, sorted: one frontend per port and address set. */
+  readonly addresses: readonly string[];
 }
 
 /** A server's admin state in HAProxy: taking requests, draining (no new ones), or in maintenance. */
@@ -68,6 +90,8 @@ export interface Service {
   readonly name: string;
   readonly mode: 'http' | 'tcp';
   readonly frontendPort: number;
+  /** vipkeeper.vip, resolved: the addresses its frontend binds; null: every address. */
+  readonly bind: FrontendBind | null;
   readonly hosts: readonly string[];
   readonly path: string | null;
   readonly balance: ServiceLabels['balance'];
@@ -111,8 +135,46 @@ export function isCandidate(c: ContainerInfo, s: SelectionSettings): boolean {
 interface Accepted {
   readonly container: ContainerInfo;
   readonly service: ServiceLabels;
+  readonly bind: FrontendBind | null;
   readonly server: Server;
 }
+
+/** The label's text as written (canonical for IPv6), for reasons and comparisons. */
+export const vipText = (v: VipLabel | null): string | null => (v === null ? null : v.kind === 'instance' ? v.name : v.address);
+
+/** The frontend's name part for an address: `198_18_0_10`, `2001_db8__10`. */
+const addressName = (address: string) => address.replace(/[.:]/g, '_');
+
+/**
+ * vipkeeper.vip against the instances: the addresses to bind, or the problem (an instance
+ * that does not exist, an address that is no instance's VIP). Pure.
+ */
+export function resolveVip(vip: VipLabel, instances: readonly InstanceVips[]): { bind: FrontendBind } | { problem: LabelProblem } {
+  const known = instances.map((i) => i.name).join(', ') || 'none';
+  if (vip.kind === 'instance') {
+    const inst = instances.find((i) => i.name === vip.name);
+    if (!inst) return { problem: { label: 'vipkeeper.vip', shownValue: showUntrusted(vip.name), rule: `an instance of VIPKEEPER_INSTANCES (here: ${known})` } };
+    const addresses = [...new Set(inst.virtualIps.map((v) => v.address))].sort();
+    return { bind: { name: inst.name, instances: [inst.name], addresses } };
+  }
+  const holders = instances.filter((i) => i.virtualIps.some((v) => v.address === vip.address));
+  if (holders.length === 0) {
+    const vips = instances.flatMap((i) => i.virtualIps.map((v) => v.address));
+    return {
+      problem: {
+        label: 'vipkeeper.vip',
+        shownValue: showUntrusted(vip.address),
+        rule: `a VIP of an instance (here: ${vips.join(', ') || 'none'}); other addresses are refused, not bound`,
+      },
+    };
+  }
+  // The one VIP of an instance is that instance: both spellings make the same frontend.
+  const only = holders.length === 1 && new Set(holders[0]!.virtualIps.map((v) => v.address)).size === 1;
+  return { bind: { name: only ? holders[0]!.name : addressName(vip.address), instances: holders.map((h) => h.name).sort(), addresses: [vip.address] } };
+}
+
+/** One frontend per port and address set: `*` is every address. */
+export const bindKey = (b: FrontendBind | null): string => (b === null ? '*' : b.addresses.join(','));
 
 const byAge = (a: ContainerInfo, b: ContainerInfo) => a.created - b.created || cmp(a.id, b.id);
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -157,6 +219,16 @@ export function buildDesiredState(
       });
     }
     const { server: serverLabels, service } = parsed.labels;
+    let bind: FrontendBind | null = null;
+    if (service.vip !== null) {
+      const resolved = resolveVip(service.vip, settings.instances ?? []);
+      if ('problem' in resolved) {
+        const p = resolved.problem;
+        skip(c, `label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`, [p]);
+        continue;
+      }
+      bind = resolved.bind;
+    }
     if (context.stopping?.has(c.id) || c.stopping === true) {
       skip(c, 'Docker is stopping it: drained, requests in flight finish, no new ones');
       continue;
@@ -185,6 +257,7 @@ export function buildDesiredState(
     accepted.push({
       container: c,
       service,
+      bind,
       server: {
         name,
         containerId: c.id,
@@ -202,11 +275,11 @@ export function buildDesiredState(
   }
 
   // Group into services; the oldest container defines the service-level settings.
-  const groups = new Map<string, { settings: ServiceLabels; owner: ContainerInfo; members: Accepted[] }>();
+  const groups = new Map<string, { settings: ServiceLabels; bind: FrontendBind | null; owner: ContainerInfo; members: Accepted[] }>();
   for (const a of accepted) {
     const group = groups.get(a.service.service);
     if (!group) {
-      groups.set(a.service.service, { settings: a.service, owner: a.container, members: [a] });
+      groups.set(a.service.service, { settings: a.service, bind: a.bind, owner: a.container, members: [a] });
       continue;
     }
     const differs = serviceDifference(group.settings, a.service);
@@ -229,16 +302,17 @@ export function buildDesiredState(
     group.members.push(a);
   }
 
-  // Frontend ports: services sharing one must be told apart by host/path rules (HTTP only).
+  // Frontend ports: services sharing one frontend (a port and its addresses) must be told
+  // apart by host/path rules (HTTP only); frontends on one port must not share an address.
   const services: Service[] = [];
-  const claims = new Map<number, { service: ServiceLabels; owner: ContainerInfo }[]>();
+  const claims = new Map<number, { service: ServiceLabels; bind: FrontendBind | null; owner: ContainerInfo }[]>();
   const ordered = [...groups.values()].sort((a, b) => byAge(a.owner, b.owner));
   for (const group of ordered) {
     const s = group.settings;
     const onPort = claims.get(s.frontendPort) ?? [];
-    const clash = onPort.find((other) => conflictReason(other.service, s) !== null);
+    const clash = onPort.find((other) => bindConflict(other, group) !== null);
     if (clash) {
-      const why = conflictReason(clash.service, s)!;
+      const why = bindConflict(clash, group)!;
       for (const m of group.members) {
         skip(
           m.container,
@@ -247,18 +321,18 @@ export function buildDesiredState(
       }
       continue;
     }
-    onPort.push({ service: s, owner: group.owner });
+    onPort.push({ service: s, bind: group.bind, owner: group.owner });
     claims.set(s.frontendPort, onPort);
     const members = withRoles(s, group.members, new Set([...(context.disabled ?? []), ...(context.operator?.keys() ?? [])]));
     notices.push(...members.notices);
-    services.push(toService(s, members.servers));
+    services.push(toService(s, members.servers, group.bind));
   }
 
   // The default pool always exists, even empty, so its frontend answers (503) and
-  // keepalived sees haproxy listening, unless another service took its port.
-  if (!groups.has(settings.backendRole) && !claims.has(settings.frontendPort)) {
+  // keepalived sees haproxy listening, unless another service took its port on every address.
+  if (!groups.has(settings.backendRole) && !(claims.get(settings.frontendPort) ?? []).some((c) => c.bind === null)) {
     const defaults = parseLabels({}, { service: settings.backendRole, frontendPort: settings.frontendPort });
-    if (defaults.ok) services.push(toService(defaults.labels.service, []));
+    if (defaults.ok) services.push(toService(defaults.labels.service, [], null));
   }
 
   services.sort((a, b) => cmp(a.name, b.name));
@@ -325,11 +399,12 @@ function withRoles(s: ServiceLabels, members: readonly Accepted[], disabled: Rea
   return { servers, notices };
 }
 
-function toService(s: ServiceLabels, servers: readonly Server[]): Service {
+function toService(s: ServiceLabels, servers: readonly Server[], bind: FrontendBind | null): Service {
   return {
     name: s.service,
     mode: s.mode,
     frontendPort: s.frontendPort,
+    bind,
     hosts: s.hosts,
     path: s.path,
     balance: s.balance,
@@ -338,6 +413,23 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
     tls: s.tls,
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
+}
+
+/**
+ * Why a service cannot take its place on a port another one holds, or null: the same
+ * addresses make one frontend (conflictReason); different address sets must not overlap,
+ * or the kernel would share one address's connections between two frontends. Every
+ * address (`*`) beside specific ones is fine: the kernel prefers the specific socket.
+ */
+function bindConflict(
+  held: { service: ServiceLabels; bind: FrontendBind | null },
+  mine: { settings: ServiceLabels; bind: FrontendBind | null },
+): string | null {
+  if (bindKey(held.bind) === bindKey(mine.bind)) return conflictReason(held.service, mine.settings);
+  if (held.bind === null || mine.bind === null) return null;
+  const shared = mine.bind.addresses.filter((a) => held.bind!.addresses.includes(a));
+  if (shared.length === 0) return null;
+  return `both listen on ${shared.join(', ')} (vipkeeper.vip ${vipText(held.service.vip)} and ${vipText(mine.settings.vip)}): use the same vipkeeper.vip, or addresses that do not overlap`;
 }
 
 /** Why two services cannot share a frontend port, or null when they can. */
@@ -362,6 +454,7 @@ function serviceDifference(
   const fields: [string, unknown, unknown][] = [
     ['vipkeeper.mode', owner.mode, mine.mode],
     ['vipkeeper.frontend.port', owner.frontendPort, mine.frontendPort],
+    ['vipkeeper.vip', vipText(owner.vip), vipText(mine.vip)],
     ['vipkeeper.host', owner.hosts.join(','), mine.hosts.join(',')],
     ['vipkeeper.path', owner.path, mine.path],
     ['vipkeeper.balance', owner.balance, mine.balance],

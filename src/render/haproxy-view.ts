@@ -1,5 +1,5 @@
 import { haproxyTimeMs } from '../config/patterns.js';
-import { adminOf, type Server, type Service } from '../model/desired-state.js';
+import { adminOf, bindKey, type FrontendBind, type Server, type Service } from '../model/desired-state.js';
 import { haproxyServers } from './haproxy-servers.js';
 
 // DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
@@ -97,7 +97,34 @@ export const ADMIN_SOCKET_MAXCONN = 32;
 export const ADMIN_SOCKET_BACKLOG = 256;
 
 export const backendName = (service: string) => `be_${service}`;
-export const frontendName = (port: number) => `fe_${port}`;
+/** `fe_80` on every address; `fe_80_web` on instance web's VIPs (vipkeeper.vip). */
+export const frontendName = (port: number, bind: FrontendBind | null = null) => (bind === null ? `fe_${port}` : `fe_${port}_${bind.name}`);
+
+/**
+ * The bind line's addresses. Every address: `:PORT` (`:::PORT v4v6` with IPv6 VIPs). A
+ * vipkeeper.vip frontend: its addresses with `transparent`, so HAProxy listens on a VIP this
+ * node does not hold yet and serves it the moment keepalived adds it. HAProxy 2.6 has no
+ * `freebind` keyword; `transparent` sets IP_TRANSPARENT (with CAP_NET_ADMIN, which the agent
+ * has for keepalived) or else IP_FREEBIND on the socket: no ip_nonlocal_bind sysctl, nothing
+ * host-wide, and no iptables TPROXY rule, so it changes nothing else.
+ */
+export function bindAddresses(port: number, bind: FrontendBind | null, ipv6: boolean): string {
+  if (bind === null) return ipv6 ? `:::${port} v4v6` : `:${port}`;
+  return `${bind.addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)).join(',')} transparent`;
+}
+
+/** Services grouped by frontend: by port, every address first, then by address set. */
+function byFrontend(services: readonly Service[]): { port: number; bind: FrontendBind | null; services: Service[] }[] {
+  const groups = new Map<string, { port: number; bind: FrontendBind | null; services: Service[] }>();
+  for (const s of services) {
+    const key = `${s.frontendPort}|${bindKey(s.bind)}`;
+    const g = groups.get(key) ?? { port: s.frontendPort, bind: s.bind, services: [] };
+    g.services.push(s);
+    groups.set(key, g);
+  }
+  const rank = (b: FrontendBind | null) => (b === null ? '' : `1${b.name}`);
+  return [...groups.values()].sort((a, b) => a.port - b.port || (rank(a.bind) < rank(b.bind) ? -1 : rank(a.bind) > rank(b.bind) ? 1 : 0));
+}
 
 /**
  * Check interval while a server is down or changing state (`downinter`,
@@ -151,16 +178,14 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     })),
   }));
 
-  const ports = [...new Set(services.map((s) => s.frontendPort))].sort((a, b) => a - b);
-  const frontends: FrontendView[] = ports.map((port) => {
-    const onPort = services.filter((s) => s.frontendPort === port);
-    const mode = onPort[0]!.mode; // desired state guarantees one mode per port
+  const frontends: FrontendView[] = byFrontend(services).map(({ port, bind, services: onPort }) => {
+    const mode = onPort[0]!.mode; // desired state guarantees one mode per frontend
     const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
     const redirects = mode === 'http' ? ruled.filter((s) => s.tls.redirect && https.includes(s)) : [];
     return {
-      name: frontendName(port),
-      bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
+      name: frontendName(port, bind),
+      bind: bindAddresses(port, bind, paths.ipv6 === true),
       mode,
       requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
@@ -168,16 +193,18 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     };
   });
 
-  if (tls !== null && https.length > 0) {
-    frontends.push({
-      name: httpsFrontendName(tls.httpsPort),
-      // The first certificate of a bind line answers names no other one covers (and clients without SNI).
-      bind: `${paths.ipv6 ? `:::${tls.httpsPort} v4v6` : `:${tls.httpsPort}`} ssl crt ${tls.defaultCertPath} crt-list ${tls.crtListPath} alpn h2,http/1.1`,
-      mode: 'http',
-      requestRules: [],
-      routes: [...https].sort(bySpecificity).map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
-      defaultBackend: null,
-    });
+  if (tls !== null) {
+    for (const { bind, services: group } of byFrontend(https)) {
+      frontends.push({
+        name: bind === null ? httpsFrontendName(tls.httpsPort) : `${httpsFrontendName(tls.httpsPort)}_${bind.name}`,
+        // The first certificate of a bind line answers names no other one covers (and clients without SNI).
+        bind: `${bindAddresses(tls.httpsPort, bind, paths.ipv6 === true)} ssl crt ${tls.defaultCertPath} crt-list ${tls.crtListPath} alpn h2,http/1.1`,
+        mode: 'http',
+        requestRules: [],
+        routes: [...group].sort(bySpecificity).map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
+        defaultBackend: null,
+      });
+    }
   }
   const tlsGlobal =
     tls !== null && https.length > 0

@@ -1,6 +1,7 @@
 import { isIpv6Cidr } from '../config/env-schema.js';
 import type { Config, VrrpInstanceConfig } from '../config/env.js';
-import { haproxyTrackedArgs, instanceDownFile, listenerCheckCommand, runtimePaths } from '../config/paths.js';
+import { haproxyTrackedArgs, instanceDownFile, instanceHealthFile, listenerCheckCommand, runtimePaths } from '../config/paths.js';
+import { INSTANCE_HEALTH_DROP } from '../health/instance-health.js';
 
 // Config -> exactly what keepalived.conf.ejs prints.
 
@@ -23,7 +24,7 @@ export interface KeepalivedInstanceView {
    * per instance (keepalived >= 1.2.20 refuses mixed families in virtual_ipaddress).
    */
   readonly excludedIps: readonly string[];
-  /** track_file names in the instance's block: the node's fault and maintenance files, then its own. */
+  /** track_file names in the instance's block: the node's fault and maintenance files, then its own down and health files. */
   readonly trackFiles: readonly string[];
 }
 
@@ -33,6 +34,11 @@ export interface KeepalivedTrackFileView {
   readonly file: string;
   /** `init_file 0 overwrite` (reset at start) or `init_file 0` (kept: maintenance survives restarts). */
   readonly overwrite: boolean;
+  /**
+   * 0: non-zero content puts the instance in FAULT (the drill's down file). Negative: the
+   * content times this is added to the priority (the health file: 1 drops it by INSTANCE_HEALTH_DROP).
+   */
+  readonly weight: number;
 }
 
 /** The first instance's fields, kept at the top: what a user template written for one instance prints. */
@@ -73,6 +79,7 @@ export function keepalivedView(config: Config): KeepalivedView {
   const paths = runtimePaths(config);
   const several = config.instances.length > 1 || config.instances.some((i) => i.name !== 'default');
   const ownTrack = (i: VrrpInstanceConfig) => `vipkeeper_${i.name}_down`;
+  const healthTrack = (i: VrrpInstanceConfig) => `vipkeeper_${i.name}_health`;
   const instanceView = (i: VrrpInstanceConfig): KeepalivedInstanceView => {
     const v4 = i.virtualIps.filter((v) => !isIpv6Cidr(v));
     const v6 = i.virtualIps.filter(isIpv6Cidr);
@@ -88,13 +95,16 @@ export function keepalivedView(config: Config): KeepalivedView {
       authPass: i.authPass?.reveal() ?? null,
       virtualIps: advertised.map((v) => vipLine(v, i.interface)),
       excludedIps: excluded.map((v) => vipLine(v, i.interface)),
-      trackFiles: ['vipkeeper_fault', 'vipkeeper_maintenance', ...(several ? [ownTrack(i)] : [])],
+      trackFiles: ['vipkeeper_fault', 'vipkeeper_maintenance', ...(several ? [ownTrack(i), healthTrack(i)] : [])],
     };
   };
   return {
     instances: config.instances.map(instanceView),
     instanceTrackFiles: several
-      ? config.instances.map((i) => ({ name: ownTrack(i), file: instanceDownFile(config, i.name), overwrite: true }))
+      ? config.instances.flatMap((i) => [
+          { name: ownTrack(i), file: instanceDownFile(config, i.name), overwrite: true, weight: 0 },
+          { name: healthTrack(i), file: instanceHealthFile(config, i.name), overwrite: true, weight: -INSTANCE_HEALTH_DROP },
+        ])
       : [],
     routerId: config.routerId,
     instanceName: config.instances[0]?.keepalivedName ?? `vipkeeper_${config.virtualRouterId}`,

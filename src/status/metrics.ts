@@ -41,6 +41,15 @@ export function renderMetrics(s: StatusSnapshot): string {
     '1 when the instance holds its VIPs if and only if it is MASTER',
     vrrps.map(({ instance, vrrp }) => [{ instance }, vrrp === null || vrrp.consistent ? 1 : 0]),
   );
+  const judged = (s.instances ?? []).filter((i) => i.health !== undefined);
+  if (judged.length > 0) {
+    metric(
+      'vipkeeper_instance_healthy',
+      'gauge',
+      "1 while the instance's vipkeeper.vip services are served on this node; 0 lowers its priority here",
+      judged.map((i) => [{ instance: i.keepalivedName }, i.health!.healthy ? 1 : 0]),
+    );
+  }
   metric(
     'vipkeeper_passes_total',
     'counter',

@@ -1,3 +1,4 @@
+import type { InstanceHealth } from '../health/instance-health.js';
 import type { FailingItem } from '../agent/retry-policy.js';
 import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { Config } from '../config/env.js';
@@ -40,6 +41,8 @@ export interface SnapshotInputs {
   /** The last passes, oldest first. */
   readonly history?: readonly PassRecord[];
   readonly skipped?: readonly SkippedContainer[];
+  /** Each instance's health verdict (instance-health.ts), when judged. */
+  readonly instanceHealth?: readonly InstanceHealth[];
 }
 
 /** Judged certificates -> what /status shows: names and expiry, or the reason; never the PEM. Pure. */
@@ -53,6 +56,11 @@ export function statusCertificates(entries: readonly CertEntry[], now: Date): St
 
 /** Passes /status lists in recentPasses. */
 export const RECENT_PASSES = 10;
+
+const healthOf = (all: readonly InstanceHealth[] | undefined, name: string) => {
+  const h = all?.find((x) => x.instance === name);
+  return h ? { health: { healthy: h.healthy, problems: h.problems } } : {};
+};
 
 export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const c = i.config;
@@ -79,6 +87,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
       nopreempt: inst.nopreempt,
       advertInt: inst.advertInt,
       vrrp: !i.nodeRoleOk ? null : (i.vrrpInstances?.find((v) => v.name === inst.name) ?? (n === 0 ? i.vrrp : null)),
+      ...healthOf(i.instanceHealth, inst.name),
     })),
     services: i.services.map((s) => {
       const backend = backendName(s.name);
@@ -90,6 +99,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         memberClass: s.memberClass,
         hosts: s.hosts,
         path: s.path,
+        ...(s.bind ? { vip: { instances: s.bind.instances, addresses: s.bind.addresses } } : {}),
         servers: s.servers.map((x) => {
           const line = `${backend}/${servingLine(s, x)}`;
           const row = rows.get(line);

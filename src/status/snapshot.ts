@@ -48,6 +48,8 @@ export interface StatusService {
   /** Host names and path its frontend routes by (http). */
   readonly hosts?: readonly string[];
   readonly path?: string | null;
+  /** vipkeeper.vip: the addresses its frontend binds (absent: every address). */
+  readonly vip?: { readonly instances: readonly string[]; readonly addresses: readonly string[] };
   readonly servers: readonly StatusServer[];
 }
 
@@ -75,6 +77,11 @@ export interface StatusInstance {
   readonly advertInt: number;
   /** null while the node does not take part (node role missing). */
   readonly vrrp: VrrpSnapshot | null;
+  /**
+   * Its vipkeeper.vip services on this node (several instances only): unhealthy drops its
+   * priority here. Optional: absent before the first look, and from older agents.
+   */
+  readonly health?: { readonly healthy: boolean; readonly problems: readonly string[] };
 }
 
 export interface StatusSnapshot {

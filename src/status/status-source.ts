@@ -1,3 +1,4 @@
+import type { InstanceHealthWatch } from '../health/instance-health-watch.js';
 import { PASS, type Reconciler } from '../agent/reconciler.js';
 import type { RetryPolicy } from '../agent/retry-policy.js';
 import type { Config } from '../config/env.js';
@@ -36,6 +37,8 @@ export interface StatusParts {
   readonly retry: Pick<RetryPolicy, 'get' | 'failingForMs' | 'failing'>;
   /** Operator overrides and maintenance (absent in tests that have none). */
   readonly operator?: Pick<OperatorController, 'status'>;
+  /** Each instance's health verdict (absent with one instance and in tests that have none). */
+  readonly instanceHealth?: Pick<InstanceHealthWatch, 'snapshot'>;
 }
 
 /** Status readers share haproxy's server states up to this old: a flood of them costs one command. */
@@ -95,6 +98,7 @@ export class AgentStatus implements StatusSource {
       ...(p.reconciler.applied?.state.certificates ? { certificates: p.reconciler.applied.state.certificates } : {}),
       ...(p.reconciler.history ? { history: p.reconciler.history } : {}),
       skipped: p.reconciler.applied?.state.skipped ?? [],
+      ...(p.instanceHealth ? { instanceHealth: p.instanceHealth.snapshot() } : {}),
     });
   }
 }

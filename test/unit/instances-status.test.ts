@@ -1,3 +1,4 @@
+import type { InstanceHealth } from '../../src/health/instance-health.js';
 import { describe, expect, it } from 'vitest';
 import { formatStatus } from '../../src/cli/status-command.js';
 import { parseEnvironment } from '../../src/config/env.js';
@@ -51,13 +52,14 @@ describe('VrrpInstances: each instance has its own state', () => {
   });
 });
 
-function snapshotWith(nodeRoleOk = true) {
+function snapshotWith(nodeRoleOk = true, instanceHealth?: InstanceHealth[]) {
   const w = watcher();
   w.onTransition({ instance: 'vipkeeper_web', state: 'MASTER', priority: 150 });
   w.onTransition({ instance: 'vipkeeper_api', state: 'BACKUP', priority: 100 });
   return buildSnapshot({
     config, nodeRoleOk, vrrp: w.snapshot(), vrrpInstances: w.snapshots(), services: [], rows: [], lastPass: null,
     totals: { byMethod: {}, secondsTotal: 0, failed: 0 }, children: [], engines: [], drill: null, failing: [], health: { ok: true, reason: 'ok' },
+    ...(instanceHealth ? { instanceHealth } : {}),
   });
 }
 
@@ -82,6 +84,26 @@ describe('/status and /metrics per instance', () => {
     'vipkeeper_instance_vip_state_consistent{instance="vipkeeper_api"} 1',
   ])('/metrics has %s', (line) => {
     expect(renderMetrics(snapshotWith()).split('\n')).toContain(line);
+  });
+
+  describe('health per instance', () => {
+    const verdicts: InstanceHealth[] = [
+      { instance: 'web', healthy: false, problems: ['service shop has no healthy server on this node (backend DOWN)'] },
+      { instance: 'api', healthy: true, problems: [] },
+    ];
+    it('/status carries each verdict; before the first look there is none', () => {
+      expect(snapshotWith(true, verdicts).instances!.map((i) => [i.name, i.health?.healthy])).toEqual([['web', false], ['api', true]]);
+      expect(snapshotWith().instances!.map((i) => i.health)).toEqual([undefined, undefined]);
+    });
+    it('/metrics has vipkeeper_instance_healthy per instance, only once judged', () => {
+      const lines = renderMetrics(snapshotWith(true, verdicts)).split('\n');
+      expect(lines).toContain('vipkeeper_instance_healthy{instance="vipkeeper_web"} 0');
+      expect(lines).toContain('vipkeeper_instance_healthy{instance="vipkeeper_api"} 1');
+      expect(renderMetrics(snapshotWith())).not.toContain('vipkeeper_instance_healthy');
+    });
+    it('`vipkeeper status` says why an instance is lowered', () => {
+      expect(formatStatus(snapshotWith(true, verdicts))).toContain('web priority lowered here by its health: service shop has no healthy server on this node (backend DOWN)');
+    });
   });
 
   it('`vipkeeper status` prints a line per instance', () => {

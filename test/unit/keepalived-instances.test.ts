@@ -43,10 +43,12 @@ describe('keepalivedView: one vrrp_instance per instance', () => {
     ["web's advertised VIPs: its IPv4 family", web!.virtualIps, ['198.18.0.10/24 dev eth1']],
     ["web's IPv6 VIP moves with it, excluded from adverts", web!.excludedIps, ['fd00::10/64 dev eth1']],
     ['api has no excluded VIPs', api!.excludedIps, []],
-    ["web tracks the node's fault and maintenance files and its own", web!.trackFiles, ['vipkeeper_fault', 'vipkeeper_maintenance', 'vipkeeper_web_down']],
-    ['each instance has its own track file in the run dir', view.instanceTrackFiles, [
-      { name: 'vipkeeper_web_down', file: '/run/vk/instance-web.down', overwrite: true },
-      { name: 'vipkeeper_api_down', file: '/run/vk/instance-api.down', overwrite: true },
+    ["web tracks the node's fault and maintenance files and its own down and health files", web!.trackFiles, ['vipkeeper_fault', 'vipkeeper_maintenance', 'vipkeeper_web_down', 'vipkeeper_web_health']],
+    ['each instance has its own track files in the run dir: down (FAULT) and health (a priority drop)', view.instanceTrackFiles, [
+      { name: 'vipkeeper_web_down', file: '/run/vk/instance-web.down', overwrite: true, weight: 0 },
+      { name: 'vipkeeper_web_health', file: '/run/vk/instance-web.health', overwrite: true, weight: -100 },
+      { name: 'vipkeeper_api_down', file: '/run/vk/instance-api.down', overwrite: true, weight: 0 },
+      { name: 'vipkeeper_api_health', file: '/run/vk/instance-api.health', overwrite: true, weight: -100 },
     ]],
   ])('%s', (_what, got, expected) => {
     expect(got).toEqual(expected);

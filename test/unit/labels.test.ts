@@ -27,6 +27,7 @@ describe('parseLabels: defaults', () => {
           service: 'apps',
           mode: 'http',
           frontendPort: 8080,
+          vip: null,
           hosts: [],
           path: null,
           balance: 'roundrobin',
@@ -66,6 +67,10 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.mode', value: 'tcp', get: (l) => l.service.mode, expected: 'tcp' },
     { label: 'vipkeeper.frontend.port', value: '8443', get: (l) => l.service.frontendPort, expected: 8443 },
     { label: 'vipkeeper.frontend.port', value: '1', get: (l) => l.service.frontendPort, expected: 1 },
+    { label: 'vipkeeper.vip', value: 'web', get: (l) => l.service.vip, expected: { kind: 'instance', name: 'web' } },
+    { label: 'vipkeeper.vip', value: 'default', get: (l) => l.service.vip, expected: { kind: 'instance', name: 'default' } },
+    { label: 'vipkeeper.vip', value: '198.18.0.10', get: (l) => l.service.vip, expected: { kind: 'address', address: '198.18.0.10' } },
+    { label: 'vipkeeper.vip', value: '2001:DB8:0:0::a', get: (l) => l.service.vip, expected: { kind: 'address', address: '2001:db8::a' } },
     { label: 'vipkeeper.host', value: 'example.com', get: (l) => l.service.hosts, expected: ['example.com'] },
     { label: 'vipkeeper.host', value: 'b.example.com,a.example.com,b.example.com', get: (l) => l.service.hosts, expected: ['a.example.com', 'b.example.com'] },
     { label: 'vipkeeper.host', value: 'localhost', get: (l) => l.service.hosts, expected: ['localhost'] },
@@ -100,7 +105,7 @@ describe('parseLabels: valid values for every label', () => {
     // Keeps this file honest when a label is added to LABELS.
     const covered = new Set([
       'vipkeeper.port', 'vipkeeper.network', 'vipkeeper.weight', 'vipkeeper.maxconn', 'vipkeeper.docker-health',
-      'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.host', 'vipkeeper.path',
+      'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.vip', 'vipkeeper.host', 'vipkeeper.path',
       'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
       'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
     ]);
@@ -113,6 +118,7 @@ describe('parseLabels: valid values for every label', () => {
         'vipkeeper.service': 'api',
         'vipkeeper.mode': 'http',
         'vipkeeper.frontend.port': '8080',
+        'vipkeeper.vip': '2001:DB8:0::10',
         'vipkeeper.host': 'api.example.com',
         'vipkeeper.path': '/v1',
         'vipkeeper.balance': 'leastconn',
@@ -136,6 +142,7 @@ describe('parseLabels: valid values for every label', () => {
         service: 'api',
         mode: 'http',
         frontendPort: 8080,
+        vip: { kind: 'address', address: '2001:db8::10' },
         hosts: ['api.example.com'],
         path: '/v1',
         balance: 'leastconn',
@@ -160,6 +167,7 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.service': 'web',
     'vipkeeper.mode': 'http',
     'vipkeeper.frontend.port': '8080',
+    'vipkeeper.vip': '2001:db8::10',
     'vipkeeper.host': 'a.example.com',
     'vipkeeper.path': '/api',
     'vipkeeper.balance': 'random',
@@ -247,6 +255,17 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     ['vipkeeper.check', 'yes'],
     ['vipkeeper.docker-health', 'Ignore'],
     ['vipkeeper.balance', 'source'],
+    ['vipkeeper.vip', 'Web'],
+    ['vipkeeper.vip', 'a'],
+    ['vipkeeper.vip', 'web-1'],
+    ['vipkeeper.vip', '198.18.0.256'],
+    ['vipkeeper.vip', '198.18.0.10/24'],
+    ['vipkeeper.vip', '198.18.0.10:80'],
+    ['vipkeeper.vip', '[2001:db8::10]'],
+    ['vipkeeper.vip', '2001:db8::10%eth0'],
+    ['vipkeeper.vip', '2001:db8:::10'],
+    ['vipkeeper.vip', '::ffff:198.18.0.10'],
+    ['vipkeeper.vip', 'web,api'],
   ])('%s=%j breaks the rule', (label, value) => {
     expect(problems(parseLabels({ [label]: value }, DEFAULTS)).map((p) => p.label)).toEqual([label]);
   });
@@ -296,7 +315,7 @@ describe('parseLabels: unknown vipkeeper.* labels', () => {
     ['vipkeeper.dockerhealth', 'vipkeeper.docker-health'],
     ['vipkeeper.something-else-entirely', null],
     ['vipkeeper.tsl', 'vipkeeper.tls'],
-    ['vipkeeper.', 'vipkeeper.tls'],
+    ['vipkeeper.', 'vipkeeper.vip'],
   ])('%s -> closest %j', (label, closest) => {
     expect(ok({ [label]: 'x' }).unknown).toEqual([{ label, closest }]);
   });
