@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { runtimeCommand } from '../src/haproxy/runtime-api.js';
 import { AgentUnderTest, TEST_FRONTEND_PORT } from '../test/lab/support/agent.js';
 import { removeTestContainers, runApp, waitFor } from '../test/lab/support/lab.js';
-import { tlsLoad } from '../test/lab/support/tls-load.js';
+import { contextFor, tlsLoad } from '../test/lab/support/tls-load.js';
 import { makeTestCa } from '../test/unit/support/test-certs.js';
 import { median } from './churn-bench.js';
 
@@ -93,7 +93,7 @@ async function connectRate(tls: null | { ca: string }): Promise<H2loadResult> {
   const once = () =>
     new Promise<void>((resolve, reject) => {
       const s = tls
-        ? tlsConnect({ host: '127.0.0.1', port: HTTPS_PORT, servername: HOST, ca: tls.ca }, () => (s.destroy(), resolve()))
+        ? tlsConnect({ host: '127.0.0.1', port: HTTPS_PORT, servername: HOST, secureContext: contextFor(tls.ca) }, () => (s.destroy(), resolve()))
         : netConnect({ host: '127.0.0.1', port: TEST_FRONTEND_PORT }, () => (s.destroy(), resolve()));
       s.setTimeout(5000, () => s.destroy(new Error('timed out')));
       s.on('error', reject);
