@@ -2,7 +2,6 @@ import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
 import {
   type CheckSettings,
   type LabelProblem,
-  type LabelResult,
   type MemberClass,
   parseLabels,
   type ServerLabels,
@@ -10,6 +9,8 @@ import {
   showUntrusted,
   type TlsLabels,
 } from '../labels/parse-labels.js';
+import { type DefinitionsResult, parseDefinitions } from '../labels/definitions.js';
+import { nginxProxyLabels, wantsNginxProxy } from '../labels/nginx-proxy.js';
 import type { CertEntry } from '../tls/cert-inventory.js';
 import type { ContainerInfo } from './container.js';
 import { chooseMembers, healthyEnough, type MemberRole } from './member-roles.js';
@@ -23,6 +24,10 @@ export interface SelectionSettings {
   readonly backendRole: string;
   readonly frontendPort: number;
   readonly publishedHost: string | null;
+  /** VIPKEEPER_LABEL_PREFIX without the dot; absent: `vipkeeper`. */
+  readonly labelPrefix?: string;
+  /** VIPKEEPER_COMPAT: also serve containers by nginx-proxy's variables; absent or null: off. */
+  readonly compat?: 'nginx-proxy' | null;
 }
 
 /** A server's admin state in HAProxy: taking requests, draining (no new ones), or in maintenance. */
@@ -41,6 +46,8 @@ export interface Server {
   readonly name: string;
   readonly containerId: string;
   readonly containerName: string;
+  /** The named definition it serves (`vipkeeper.NAME.port`); absent: the unnamed one. */
+  readonly definition?: string;
   readonly address: string;
   readonly port: number;
   readonly weight: number;
@@ -105,11 +112,14 @@ export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
 
 /** Is this container one we should serve at all (before its labels are judged)? */
 export function isCandidate(c: ContainerInfo, s: SelectionSettings): boolean {
-  return c.running && c.labels[s.roleLabel] === s.backendRole && c.labels[COMPOSE_ONEOFF_LABEL] !== 'True';
+  if (!c.running || c.labels[COMPOSE_ONEOFF_LABEL] === 'True') return false;
+  // nginx-proxy needs no role label: VIRTUAL_HOST is the whole contract.
+  return c.labels[s.roleLabel] === s.backendRole || (s.compat === 'nginx-proxy' && wantsNginxProxy(c.env));
 }
 
 interface Accepted {
   readonly container: ContainerInfo;
+  readonly definition: string | null;
   readonly service: ServiceLabels;
   readonly server: Server;
 }
@@ -133,6 +143,7 @@ export function buildDesiredState(
 ): DesiredState {
   const skipped: SkippedContainer[] = [];
   const notices: LabelNotice[] = [];
+  const services: Service[] = [];
   const accepted: Accepted[] = [];
   const names = new Map<string, ContainerInfo>();
   const skip = (c: ContainerInfo, reason: string, problems: readonly LabelProblem[] = []) =>
@@ -140,66 +151,125 @@ export function buildDesiredState(
 
   // Oldest first: when containers disagree, the one that was there first keeps its claim,
   // so a newcomer can never take a running service's port or settings away.
-  for (const c of [...containers].filter((c) => isCandidate(c, settings)).sort(byAge)) {
-    const parsed = parsedLabels(c.labels, settings);
+  candidates: for (const c of [...containers].filter((c) => isCandidate(c, settings)).sort(byAge)) {
+    const parsed = parsedDefinitions(c, settings);
     if (!parsed.ok) {
       skip(
         c,
-        parsed.problems.map((p) => `label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`).join('; '),
+        parsed.problems
+          .map((p) => `${p.source === 'env' ? 'environment variable' : 'label'} ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`)
+          .join('; '),
         parsed.problems,
       );
       continue;
     }
-    for (const u of parsed.labels.unknown) {
+    for (const u of parsed.unknown) {
       notices.push({
         containerName: c.name,
         message: `unknown label ${showUntrusted(u.label)}${u.closest ? `; did you mean ${u.closest}?` : ''}`,
       });
     }
-    const { server: serverLabels, service } = parsed.labels;
+    for (const message of parsed.notices) notices.push({ containerName: c.name, message });
     if (context.stopping?.has(c.id) || c.stopping === true) {
       skip(c, 'Docker is stopping it: drained, requests in flight finish, no new ones');
       continue;
     }
-    if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
-      skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
-      continue;
+    // All of a container's definitions, or none: one that cannot be served leaves the container out.
+    const mine: Accepted[] = [];
+    const claimed: string[] = [];
+    for (const def of parsed.definitions) {
+      const { server: serverLabels, service } = def.labels;
+      const of = def.name === null ? '' : `definition ${def.name}: `;
+      if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
+        skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
+        continue candidates;
+      }
+      const endpoint = resolveEndpoint(c, serverLabels, settings);
+      if ('problem' in endpoint) {
+        skip(c, `${of}${endpoint.problem}`);
+        continue candidates;
+      }
+      // Server names are unique across every backend by construction: a name is claimed
+      // oldest first, so a newcomer can never rename or displace a running server. A clash
+      // (a container named like another's c-<id> fallback, engine-qualified names that meet)
+      // leaves out only the newer container; haproxy -c would refuse the whole file otherwise.
+      const name = serverName(c, def.name);
+      const holder = names.get(name);
+      if (holder || claimed.includes(name)) {
+        skip(c, `its server name ${name} is already taken by the older container ${who(holder ?? c)}, so ${who(c)} is left out: rename one of them`);
+        continue candidates;
+      }
+      claimed.push(name);
+      const override = context.operator?.get(c.id);
+      mine.push({
+        container: c,
+        definition: def.name,
+        service,
+        server: {
+          name,
+          containerId: c.id,
+          containerName: c.name,
+          ...(def.name !== null ? { definition: def.name } : {}),
+          address: endpoint.address,
+          port: endpoint.port,
+          weight: serverLabels.weight,
+          maxconn: serverLabels.maxconn,
+          role: 'active',
+          standby: false,
+          ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
+          ...(c.engine ? { engine: c.engine } : {}),
+        },
+      });
     }
-    const endpoint = resolveEndpoint(c, serverLabels, settings);
-    if ('problem' in endpoint) {
-      skip(c, endpoint.problem);
-      continue;
-    }
-    // Server names are unique across every backend by construction: a name is claimed
-    // oldest first, so a newcomer can never rename or displace a running server. A clash
-    // (a container named like another's c-<id> fallback, engine-qualified names that meet)
-    // leaves out only the newer container; haproxy -c would refuse the whole file otherwise.
-    const name = serverName(c);
-    const holder = names.get(name);
-    if (holder) {
-      skip(c, `its server name ${name} is already taken by the older container ${who(holder)}, so ${who(c)} is left out: rename one of them`);
-      continue;
-    }
-    names.set(name, c);
-    const override = context.operator?.get(c.id);
-    accepted.push({
-      container: c,
-      service,
-      server: {
-        name,
-        containerId: c.id,
-        containerName: c.name,
-        address: endpoint.address,
-        port: endpoint.port,
-        weight: serverLabels.weight,
-        maxconn: serverLabels.maxconn,
-        role: 'active',
-        standby: false,
-        ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
-        ...(c.engine ? { engine: c.engine } : {}),
-      },
-    });
+    for (const n of claimed) names.set(n, c);
+    accepted.push(...mine);
   }
+
+  // A container's definitions are served all or none ("never half-applied"): when one of
+  // them collides with another service, the container is left out and the services are
+  // formed again without it, until no container is half in.
+  let pool = accepted;
+  const leftOut = new Map<string, string[]>();
+  for (;;) {
+    const round = formServices(pool, settings, context);
+    const served = new Set(round.services.flatMap((s) => s.servers.map((v) => v.containerId)));
+    const half = new Set(round.skipped.filter((k) => served.has(k.containerId)).map((k) => k.containerId));
+    if (half.size === 0) {
+      skipped.push(...round.skipped);
+      notices.push(...round.notices);
+      for (const [id, reasons] of leftOut) {
+        const c = pool.find((a) => a.container.id === id)?.container ?? accepted.find((a) => a.container.id === id)!.container;
+        skip(c, `${reasons.join('; ')}; so none of its definitions is served`);
+      }
+      services.push(...round.services);
+      break;
+    }
+    for (const k of round.skipped) if (half.has(k.containerId)) leftOut.set(k.containerId, [...(leftOut.get(k.containerId) ?? []), k.reason]);
+    pool = pool.filter((a) => !half.has(a.container.id));
+  }
+
+  services.sort((a, b) => cmp(a.name, b.name));
+  // One entry per container: a container whose definitions were refused for several reasons gets them all.
+  const merged = new Map<string, SkippedContainer>();
+  for (const k of skipped) {
+    const was = merged.get(k.containerId);
+    merged.set(k.containerId, was ? { ...was, reason: `${was.reason}; ${k.reason}`, problems: [...was.problems, ...k.problems] } : k);
+  }
+  const skippedOnce = [...merged.values()].sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
+  notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
+  return { services, skipped: skippedOnce, notices };
+}
+
+/** Accepted definitions -> services, and the definitions left out by service or frontend-port conflicts. Pure. */
+function formServices(
+  accepted: readonly Accepted[],
+  settings: SelectionSettings,
+  context: SelectionContext,
+): { services: Service[]; skipped: SkippedContainer[]; notices: LabelNotice[] } {
+  const skipped: SkippedContainer[] = [];
+  const notices: LabelNotice[] = [];
+  const skip = (a: Accepted, reason: string) =>
+    skipped.push({ containerId: a.container.id, containerName: a.container.name, reason: `${a.definition === null ? '' : `definition ${a.definition}: `}${reason}`, problems: [] });
 
   // Group into services; the oldest container defines the service-level settings.
   const groups = new Map<string, { settings: ServiceLabels; owner: ContainerInfo; members: Accepted[] }>();
@@ -212,7 +282,7 @@ export function buildDesiredState(
     const differs = serviceDifference(group.settings, a.service);
     if (differs) {
       skip(
-        a.container,
+        a,
         `its ${differs.label} (${differs.mine}) disagrees with ${differs.theirs} set by ${group.owner.name}, the oldest container of service ${a.service.service}`,
       );
       continue;
@@ -241,7 +311,7 @@ export function buildDesiredState(
       const why = conflictReason(clash.service, s)!;
       for (const m of group.members) {
         skip(
-          m.container,
+          m,
           `service ${s.service} conflicts with service ${clash.service.service} (of ${clash.owner.name}) on frontend port ${s.frontendPort}: ${why}`,
         );
       }
@@ -261,36 +331,53 @@ export function buildDesiredState(
     if (defaults.ok) services.push(toService(defaults.labels.service, []));
   }
 
-  services.sort((a, b) => cmp(a.name, b.name));
-  skipped.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
-  notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
   return { services, skipped, notices };
 }
 
 /**
- * parseLabels, remembered per labels object: the engine link hands in the same container
+ * parseDefinitions, remembered per labels object: the engine link hands in the same container
  * objects pass after pass for containers without events, so at 1000 backends a pass parses
  * the labels of the one that changed, not all 1000 (a third of this function's time).
  * Results are never changed, so sharing them keeps this pure.
  */
-const parsedByLabels = new WeakMap<object, { readonly service: string; readonly frontendPort: number; readonly result: LabelResult }>();
+interface ParsedEntry {
+  readonly service: string;
+  readonly frontendPort: number;
+  readonly prefix: string;
+  readonly env: ContainerInfo['env'] | null;
+  readonly result: DefinitionsResult;
+}
+const parsedByLabels = new WeakMap<object, ParsedEntry>();
 
-function parsedLabels(labels: ContainerInfo['labels'], settings: SelectionSettings): LabelResult {
-  const known = parsedByLabels.get(labels);
-  if (known && known.service === settings.backendRole && known.frontendPort === settings.frontendPort) return known.result;
-  const result = parseLabels(labels, { service: settings.backendRole, frontendPort: settings.frontendPort });
-  parsedByLabels.set(labels, { service: settings.backendRole, frontendPort: settings.frontendPort, result });
+function parsedDefinitions(c: ContainerInfo, settings: SelectionSettings): DefinitionsResult {
+  const prefix = settings.labelPrefix ?? 'vipkeeper';
+  // Compat variables count only with compat on, and only for a container nginx-proxy would serve.
+  const env = settings.compat === 'nginx-proxy' && c.env !== undefined && wantsNginxProxy(c.env) ? c.env : null;
+  const known = parsedByLabels.get(c.labels);
+  if (known && known.service === settings.backendRole && known.frontendPort === settings.frontendPort && known.prefix === prefix && known.env === env) {
+    return known.result;
+  }
+  const result = parseDefinitions(
+    c.labels,
+    { service: settings.backendRole, frontendPort: settings.frontendPort },
+    { prefix, implied: env === null ? null : nginxProxyLabels(env, c.exposedTcpPorts) },
+  );
+  parsedByLabels.set(c.labels, { service: settings.backendRole, frontendPort: settings.frontendPort, prefix, env, result });
   return result;
 }
 
 /** A container in a reason: its name, quoted because it is untrusted, and its short id. */
 const who = (c: ContainerInfo) => `${showUntrusted(c.name)} (${c.id.slice(0, 12)})`;
 
-/** HAProxy server name: the container name (qualified by its engine when there are several), or c-<id> when that is no safe word. */
-export function serverName(c: ContainerInfo): string {
-  const qualified = c.engine ? `${c.engine}_${c.name}` : c.name;
+/**
+ * HAProxy server name: the container name (qualified by its engine when there are several),
+ * or c-<id> when that is no safe word; a named definition's server adds `_<name>`.
+ */
+export function serverName(c: ContainerInfo, definition: string | null = null): string {
+  const suffix = definition === null ? '' : `_${definition}`;
+  const qualified = `${c.engine ? `${c.engine}_${c.name}` : c.name}${suffix}`;
   if (DOCKER_NAME.test(qualified) && qualified.length <= 64) return qualified;
-  return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}` : `c-${c.id.slice(0, 12)}`;
+  return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}${suffix}` : `c-${c.id.slice(0, 12)}${suffix}`;
 }
 
 /**
