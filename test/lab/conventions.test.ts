@@ -26,14 +26,14 @@ describe('conventions users bring', () => {
   it('serves a container with only VIRTUAL_HOST in its environment (no role label) by host name', async () => {
     // The agent also sees containers that are none of its business: never served.
     await runApp({ name: 'vkt-np-other', publish: ['80'] });
-    await runApp({ name: 'vkt-np', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=np.example.test', '-e', 'HTTPS_METHOD=noredirect'] });
+    await runApp({ name: 'vkt-np', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=np.example.test'] });
     await agent.waitServers(['vkt-np'], 'be_np_example_test');
     expect(await byHost('np.example.test')).toEqual({ status: 200, body: 'vkt-np' });
     // Another host name is not this service's.
     expect((await byHost('other.example.test')).status).not.toBe(200);
 
     // A second replica with the same VIRTUAL_HOST joins the same service, as in nginx-proxy's upstream.
-    await runApp({ name: 'vkt-np-2', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=np.example.test', '-e', 'HTTPS_METHOD=noredirect'] });
+    await runApp({ name: 'vkt-np-2', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=np.example.test'] });
     await agent.waitServers(['vkt-np', 'vkt-np-2'], 'be_np_example_test');
     const answers = new Set<string>();
     await waitFor('both replicas to answer', async () => {
