@@ -238,7 +238,7 @@ export function buildDesiredState(
       skipped.push(...round.skipped);
       notices.push(...round.notices);
       for (const [id, reasons] of leftOut) {
-        const c = pool.find((a) => a.container.id === id)?.container ?? accepted.find((a) => a.container.id === id)!.container;
+        const c = accepted.find((a) => a.container.id === id)!.container;
         skip(c, `${reasons.join('; ')}; so none of its definitions is served`);
       }
       services.push(...round.services);
