@@ -181,7 +181,7 @@ export function buildDesiredState(
       const { server: serverLabels, service } = def.labels;
       const of = def.name === null ? '' : `definition ${def.name}: `;
       if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
-        skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
+        skip(c, `Docker healthcheck is ${c.health}: served once healthy (${labelKey(settings, 'docker-health')}=ignore serves it anyway)`);
         continue candidates;
       }
       const endpoint = resolveEndpoint(c, serverLabels, settings);
@@ -279,7 +279,7 @@ function formServices(
       groups.set(a.service.service, { settings: a.service, owner: a.container, members: [a] });
       continue;
     }
-    const differs = serviceDifference(group.settings, a.service);
+    const differs = serviceDifference(group.settings, a.service, settings.labelPrefix);
     if (differs) {
       skip(
         a,
@@ -293,7 +293,7 @@ function formServices(
     if (a.service.memberClass !== group.settings.memberClass) {
       notices.push({
         containerName: a.container.name,
-        message: `its vipkeeper.class (${a.service.memberClass}) disagrees with ${group.settings.memberClass} set by ${group.owner.name}, the oldest container of service ${a.service.service}: it is served as ${group.settings.memberClass}`,
+        message: `its ${labelKey(settings, 'class')} (${a.service.memberClass}) disagrees with ${group.settings.memberClass} set by ${group.owner.name}, the oldest container of service ${a.service.service}: it is served as ${group.settings.memberClass}`,
       });
     }
     group.members.push(a);
@@ -306,9 +306,9 @@ function formServices(
   for (const group of ordered) {
     const s = group.settings;
     const onPort = claims.get(s.frontendPort) ?? [];
-    const clash = onPort.find((other) => conflictReason(other.service, s) !== null);
+    const clash = onPort.find((other) => conflictReason(other.service, s, settings.labelPrefix) !== null);
     if (clash) {
-      const why = conflictReason(clash.service, s)!;
+      const why = conflictReason(clash.service, s, settings.labelPrefix)!;
       for (const m of group.members) {
         skip(
           m,
@@ -365,6 +365,9 @@ function parsedDefinitions(c: ContainerInfo, settings: SelectionSettings): Defin
   parsedByLabels.set(c.labels, { service: settings.backendRole, frontendPort: settings.frontendPort, prefix, env, result });
   return result;
 }
+
+/** A label key as containers spell it under VIPKEEPER_LABEL_PREFIX, for reasons: `vipkeeper.port`. */
+const labelKey = (settings: Pick<SelectionSettings, 'labelPrefix'>, rest: string) => `${settings.labelPrefix ?? 'vipkeeper'}.${rest}`;
 
 /** A container in a reason: its name, quoted because it is untrusted, and its short id. */
 const who = (c: ContainerInfo) => `${showUntrusted(c.name)} (${c.id.slice(0, 12)})`;
@@ -428,16 +431,16 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
 }
 
 /** Why two services cannot share a frontend port, or null when they can. */
-export function conflictReason(a: ServiceLabels, b: ServiceLabels): string | null {
+export function conflictReason(a: ServiceLabels, b: ServiceLabels, prefix = 'vipkeeper'): string | null {
   if (a.frontendPort !== b.frontendPort) return null;
   if (a.mode === 'tcp' || b.mode === 'tcp') {
-    return 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)';
+    return `a TCP service needs a frontend port of its own (set ${prefix}.frontend.port)`;
   }
   const sameHosts = a.hosts.join(',') === b.hosts.join(',');
   if (sameHosts && a.path === b.path) {
     return a.hosts.length === 0 && a.path === null
-      ? 'neither has a vipkeeper.host or vipkeeper.path rule to tell their requests apart'
-      : 'both have the same vipkeeper.host and vipkeeper.path rules';
+      ? `neither has a ${prefix}.host or ${prefix}.path rule to tell their requests apart`
+      : `both have the same ${prefix}.host and ${prefix}.path rules`;
   }
   return null;
 }
@@ -445,21 +448,22 @@ export function conflictReason(a: ServiceLabels, b: ServiceLabels): string | nul
 function serviceDifference(
   owner: ServiceLabels,
   mine: ServiceLabels,
+  prefix = 'vipkeeper',
 ): { label: string; mine: string; theirs: string } | null {
   const fields: [string, unknown, unknown][] = [
-    ['vipkeeper.mode', owner.mode, mine.mode],
-    ['vipkeeper.frontend.port', owner.frontendPort, mine.frontendPort],
-    ['vipkeeper.host', owner.hosts.join(','), mine.hosts.join(',')],
-    ['vipkeeper.path', owner.path, mine.path],
-    ['vipkeeper.balance', owner.balance, mine.balance],
-    ['vipkeeper.check', owner.check.enabled, mine.check.enabled],
-    ['vipkeeper.check.path', owner.check.path, mine.check.path],
-    ['vipkeeper.check.interval', owner.check.interval, mine.check.interval],
-    ['vipkeeper.check.rise', owner.check.rise, mine.check.rise],
-    ['vipkeeper.check.fall', owner.check.fall, mine.check.fall],
-    ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
-    ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
-    ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
+    [`${prefix}.mode`, owner.mode, mine.mode],
+    [`${prefix}.frontend.port`, owner.frontendPort, mine.frontendPort],
+    [`${prefix}.host`, owner.hosts.join(','), mine.hosts.join(',')],
+    [`${prefix}.path`, owner.path, mine.path],
+    [`${prefix}.balance`, owner.balance, mine.balance],
+    [`${prefix}.check`, owner.check.enabled, mine.check.enabled],
+    [`${prefix}.check.path`, owner.check.path, mine.check.path],
+    [`${prefix}.check.interval`, owner.check.interval, mine.check.interval],
+    [`${prefix}.check.rise`, owner.check.rise, mine.check.rise],
+    [`${prefix}.check.fall`, owner.check.fall, mine.check.fall],
+    [`${prefix}.tls`, owner.tls.enabled, mine.tls.enabled],
+    [`${prefix}.tls.redirect`, owner.tls.redirect, mine.tls.redirect],
+    [`${prefix}.tls.hsts`, owner.tls.hsts, mine.tls.hsts],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };
@@ -484,8 +488,8 @@ export function resolveEndpoint(
       return {
         problem:
           exposed.length === 0
-            ? 'it exposes no TCP port: set vipkeeper.port'
-            : `it exposes ${exposed.length} TCP ports (${exposed.join(', ')}): set vipkeeper.port to choose one`,
+            ? `it exposes no TCP port: set ${labelKey(settings, 'port')}`
+            : `it exposes ${exposed.length} TCP ports (${exposed.join(', ')}): set ${labelKey(settings, 'port')} to choose one`,
       };
     }
     port = exposed[0]!;
@@ -495,7 +499,7 @@ export function resolveEndpoint(
     const net = c.networks.find((n) => n.network === labels.network);
     if (!net) {
       const names = c.networks.map((n) => n.network).join(', ') || 'none';
-      return { problem: `vipkeeper.network=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
+      return { problem: `${labelKey(settings, 'network')}=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
     }
     if (!IPV4.test(net.ip)) return { problem: `it has no IPv4 address in network ${labels.network}` };
     return { address: net.ip, port };
@@ -509,7 +513,7 @@ export function resolveEndpoint(
       problem:
         bindings.length > 0
           ? `port ${port}/tcp is published only on an IPv6 address, which is not supported yet`
-          : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set vipkeeper.network`,
+          : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set ${labelKey(settings, 'network')}`,
     };
   }
   const specific = !ANY_ADDRESS.has(binding.hostIp);

@@ -571,6 +571,19 @@ describe('buildDesiredState: VIPKEEPER_LABEL_PREFIX', () => {
     const state = build([container({ name: 'web', extraLabels: { 'lb.service': 'shop', 'vipkeeper.service': 'ignored' } })], { labelPrefix: 'lb' });
     expect(summary(state).services).toEqual({ shop: ['web'] });
   });
+
+  it('reasons name the labels with the configured prefix', () => {
+    const state = build(
+      [
+        container({ name: 'a', created: 1, extraLabels: { 'lb.service': 'a' } }),
+        container({ name: 'b', created: 2, extraLabels: { 'lb.service': 'b' } }),
+        container({ name: 'c', created: 3, exposedTcpPorts: [80, 81], extraLabels: { 'lb.service': 'a' } }),
+      ],
+      { labelPrefix: 'lb' },
+    );
+    expect(reasonOf(state, 'b')).toBe('service b conflicts with service a (of a) on frontend port 80: neither has a lb.host or lb.path rule to tell their requests apart');
+    expect(reasonOf(state, 'c')).toBe('it exposes 2 TCP ports (80, 81): set lb.port to choose one');
+  });
 });
 
 describe('buildDesiredState: VIPKEEPER_COMPAT=nginx-proxy', () => {
