@@ -1,5 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentUnderTest, get } from './support/agent.js';
+import { makeTestCa, type TestCa } from '../unit/support/test-certs.js';
+import { AgentUnderTest, get, TEST_FRONTEND_PORT } from './support/agent.js';
 import { APP_IMAGE, docker, removeTestContainers, runApp, TEST_LABEL, waitFor } from './support/lab.js';
 
 // Conventions users bring (issue 16), against real dockerd and haproxy:
@@ -76,5 +81,56 @@ describe('conventions users bring', () => {
 
     await docker('rm', '-f', 'vkt-two');
     await agent.waitServers([], 'be_web');
+  });
+});
+
+describe("nginx-proxy's HTTPS defaults with a certificate loaded", () => {
+  const HTTPS_PORT = 18443;
+  let agent: AgentUnderTest;
+  let ca: TestCa;
+
+  /** Status and headers of one request, plain or HTTPS (SNI and Host `host`, verified against the test CA). */
+  const ask = (tls: boolean, host: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const options = { host: '127.0.0.1', path: '/', headers: { host }, agent: false as const, timeout: 5000 };
+      const done = (res: import('node:http').IncomingMessage) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      };
+      const req = tls ? httpsRequest({ ...options, port: HTTPS_PORT, servername: host, ca: ca.certPem }, done) : httpRequest({ ...options, port: TEST_FRONTEND_PORT }, done);
+      req.on('error', reject);
+      req.end();
+    });
+
+  beforeAll(async () => {
+    await removeTestContainers();
+    ca = makeTestCa();
+    agent = new AgentUnderTest({ VIPKEEPER_COMPAT: 'nginx-proxy', VIPKEEPER_HTTPS_PORT: String(HTTPS_PORT) });
+    const certs = join(agent.configDir, 'certs');
+    mkdirSync(certs, { recursive: true });
+    const leaf = ca.leaf(['secure.example.test', 'plain.example.test']);
+    writeFileSync(join(certs, 'test.pem'), leaf.chain + leaf.key, { mode: 0o600 });
+    await runApp({ name: 'vkt-np-secure', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=secure.example.test'] });
+    await runApp({ name: 'vkt-np-plain', publish: ['80'], extra: ['-e', 'VIRTUAL_HOST=plain.example.test', '-e', 'HTTPS_METHOD=noredirect'] });
+    agent.start();
+    await agent.waitLog('the initial pass', (l) => l.msg === 'pass');
+    await waitFor('HTTPS to answer', async () => (await ask(true, 'secure.example.test').catch(() => null))?.status === 200);
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await removeTestContainers();
+    ca?.cleanup();
+  });
+
+  it('VIRTUAL_HOST alone redirects to HTTPS and sends a year of HSTS, as nginx-proxy does; noredirect does neither', async () => {
+    const secure = await ask(false, 'secure.example.test');
+    expect(secure.status).toBe(308);
+    expect(secure.headers.location).toBe(`https://secure.example.test:${HTTPS_PORT}/`);
+    expect((await ask(true, 'secure.example.test')).headers['strict-transport-security']).toBe('max-age=31536000');
+
+    expect((await ask(false, 'plain.example.test')).status).toBe(200);
+    const plainTls = await ask(true, 'plain.example.test');
+    expect(plainTls.status).toBe(200);
+    expect(plainTls.headers['strict-transport-security']).toBeUndefined();
   });
 });
