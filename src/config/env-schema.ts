@@ -7,6 +7,7 @@ import {
   IPV4,
   isIpv6Address,
   LABEL_KEY,
+  LABEL_PREFIX_PATTERN,
   LABEL_VALUE_WORD,
   quoteUntrusted,
   ROUTER_ID,
@@ -243,6 +244,21 @@ export const ENV = {
     meaning: 'Role value that marks backend containers. Also the name of the default service.',
     defaultText: 'apps',
     schema: z.string().regex(LABEL_VALUE_WORD, 'must be 1-63 letters, digits, `.`, `_` or `-`'),
+  }),
+  labelPrefix: spec({
+    name: 'VIPKEEPER_LABEL_PREFIX',
+    meaning:
+      'First part of every container label vipkeeper reads: `PREFIX.port`, `PREFIX.host`, `PREFIX.NAME.port`, ... (the reference below spells them with the default). Lets two agents with different prefixes share one fleet, or keep labels another tool already uses.',
+    defaultText: 'vipkeeper',
+    schema: z.string().regex(LABEL_PREFIX_PATTERN, 'must be 1-48 lower-case letters, digits, `.` or `-`, starting and ending with a letter or digit'),
+  }),
+  compat: spec({
+    name: 'VIPKEEPER_COMPAT',
+    meaning:
+      "`nginx-proxy`: also serve running containers that carry nginx-proxy's environment variables (`VIRTUAL_HOST`, `VIRTUAL_PORT`, `VIRTUAL_PATH`, ...), with no role label needed, as if they carried the equivalent labels; a label always wins. Costs one inspect per container on the engine, once (docs/nginx-proxy-compat.md). Empty: off.",
+    defaultText: 'off',
+    emptyMeansNone: true,
+    schema: z.enum(['nginx-proxy'], 'must be empty or nginx-proxy'),
   }),
   nodeRole: spec({
     name: 'VIPKEEPER_NODE_ROLE',

@@ -16,6 +16,10 @@ export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interfa
   readonly routerId: string;
   readonly roleLabel: string;
   readonly backendRole: string;
+  /** VIPKEEPER_LABEL_PREFIX without the dot: `vipkeeper`. */
+  readonly labelPrefix: string;
+  /** VIPKEEPER_COMPAT: whose environment-variable contract is served too, or null. */
+  readonly compat: 'nginx-proxy' | null;
   readonly nodeRole: string | null;
   readonly publishedHost: string | null;
   readonly frontendPort: number;
@@ -426,6 +430,8 @@ export function parseEnvironment(
     routerId: routerId ?? '',
     roleLabel: read(ENV.roleLabel) ?? 'role',
     backendRole: read(ENV.backendRole) ?? 'apps',
+    labelPrefix: read(ENV.labelPrefix) ?? 'vipkeeper',
+    compat: read(ENV.compat) ?? null,
     // Unset -> the default role; set but empty -> null, meaning "no check".
     nodeRole: nodeRole === undefined ? 'load-balancer' : nodeRole,
     publishedHost: read(ENV.publishedHost) ?? null,

@@ -22,6 +22,9 @@ export const ROUTER_ID = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$/;
 /** A label key (Docker's recommendation: reverse-DNS-ish, no spaces). */
 export const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$/;
 
+/** VIPKEEPER_LABEL_PREFIX: a lower-case, dotted word (`vipkeeper`, `com.example.lb`). */
+export const LABEL_PREFIX_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,46}[a-z0-9])?$/;
+
 export const LABEL_VALUE_WORD = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/;
 
 /** An absolute path without spaces or quotes; enough for config, run and template dirs. */

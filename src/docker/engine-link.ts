@@ -6,6 +6,7 @@ import { mapBounded } from './bounded.js';
 import { connectDocker, type DockerEngine, INSPECT_CONCURRENCY } from './docker-engine.js';
 import { type ContainerEvent, DockerEvents } from './docker-events.js';
 import { mapSwarm } from './map-task.js';
+import { wantsNginxProxy } from '../labels/nginx-proxy.js';
 
 // One source of backends kept connected: a Docker engine (its labelled
 // containers) or a Swarm (the tasks of labelled services, through the first
@@ -48,6 +49,14 @@ export interface EngineLinkOptions {
   readonly roleLabel: string;
   readonly backendRole: string;
   readonly appNodeRole: string | null;
+  /**
+   * VIPKEEPER_COMPAT=nginx-proxy (containers mode): containers with VIRTUAL_HOST are ours
+   * too, role label or not. Docker filters neither lists nor events by environment, so the
+   * link lists every container and inspects each running one without the role label once:
+   * a container's environment never changes, so one found without VIRTUAL_HOST is
+   * remembered by id and never inspected again.
+   */
+  readonly compat?: 'nginx-proxy' | null;
   readonly graceMs: number;
   /** Several engines: qualify server names with this engine's name. */
   readonly qualify: boolean;
@@ -99,6 +108,8 @@ export class EngineLink extends EventEmitter {
   readonly #pending = new Map<string, Pending>();
   /** Why the next list() must list everything, or null. */
   #stale: string | null = 'start';
+  /** Compat: containers inspected once and found without the role label or VIRTUAL_HOST (their environment is fixed). */
+  #notOurs = new Set<string>();
   #listing: Promise<unknown> = Promise.resolve();
   #stats: ListStats | null = null;
   #pingFailures = 0;
@@ -181,13 +192,18 @@ export class EngineLink extends EventEmitter {
     // Containers mode: only our containers' events (Swarm takes service and node events, which carry no such label).
     const events = swarm
       ? new DockerEvents(engine, this.o.log, ['container', 'service', 'node'])
-      : new DockerEvents(engine, this.o.log, ['container'], { label: `${this.o.roleLabel}=${this.o.backendRole}` });
+      : new DockerEvents(engine, this.o.log, ['container'], { label: this.#compat ? null : `${this.o.roleLabel}=${this.o.backendRole}` });
     this.#events = events;
     // Events missed before the stream opened (or while it reconnects) are in no cache: list everything again.
     this.markStale('event stream (re)opened');
     events.on('data', () => this.#answered());
     events.on('event', (e: ContainerEvent) => {
       this.#lastEventAt = Date.now();
+      // Compat follows every container: one already known to be none of ours asks for nothing.
+      if (!swarm && e.type === 'container' && e.id && this.#notOurs.has(e.id)) {
+        if (e.action === 'destroy') this.#notOurs.delete(e.id);
+        return;
+      }
       if (!swarm && e.type === 'container' && e.id) {
         // Before 'event' goes out: the pass it triggers must see the container pending.
         // Docker holds a container's lock while it stops it, so an inspect then can block for
@@ -345,7 +361,7 @@ export class EngineLink extends EventEmitter {
         // The list below covers every event so far; events while it runs stay pending and are inspected after it.
         this.#pending.clear();
         const t0 = Date.now();
-        const ids = await engine.listLabelledIds(this.o.roleLabel, this.o.backendRole);
+        const ids = this.#compat ? await this.#compatIds(engine) : await engine.listLabelledIds(this.o.roleLabel, this.o.backendRole);
         const t1 = Date.now();
         listMs += t1 - t0;
         const found = await mapBounded(ids, INSPECT_CONCURRENCY, (id) => engine.inspectContainer(id));
@@ -353,6 +369,7 @@ export class EngineLink extends EventEmitter {
         inspectMs += Date.now() - t1;
         const known = new Map<string, ContainerInfo>();
         for (const c of found) if (c !== null && this.#ours(c)) known.set(c.id, c);
+        for (const c of found) if (c !== null && !this.#ours(c)) this.#notOurs.add(c.id);
         this.#known = known;
       }
       if (this.#pending.size === 0) break;
@@ -384,6 +401,7 @@ export class EngineLink extends EventEmitter {
         // Destroyed while we asked: that wins, whatever the inspect said. (An event while inspecting keeps it pending.)
         if (this.#pending.get(r.id) === 'remove' || r.c === null || !this.#ours(r.c)) this.#known.delete(r.id);
         else this.#known.set(r.id, r.c);
+        if (this.#compat && r.c !== null && !this.#ours(r.c)) this.#notOurs.add(r.id);
       }
       if (failed === null) break;
       // Not a 404: the cache cannot be trusted for that container; list everything (once) rather than guess.
@@ -396,9 +414,27 @@ export class EngineLink extends EventEmitter {
     return containers;
   }
 
-  /** Our role label, checked again: an event or inspect may name a container that is none of ours. */
+  /** Our role label (or, with compat, VIRTUAL_HOST), checked again: an event or inspect may name a container that is none of ours. */
   #ours(c: ContainerInfo): boolean {
-    return c.labels[this.o.roleLabel] === this.o.backendRole;
+    return c.labels[this.o.roleLabel] === this.o.backendRole || (this.#compat && wantsNginxProxy(c.env));
+  }
+
+  get #compat(): boolean {
+    return this.o.compat === 'nginx-proxy' && this.o.mode === 'containers';
+  }
+
+  /**
+   * Compat: the containers worth an inspect, from one list of all of them: those with the
+   * role label, and running ones not yet known to be none of ours. Forgets ids the engine no
+   * longer has, so the memory stays as large as the engine's container list.
+   */
+  async #compatIds(engine: DockerEngine): Promise<string[]> {
+    const all = await engine.listAll(this.o.name);
+    const present = new Set(all.map((c) => c.id));
+    for (const id of this.#notOurs) if (!present.has(id)) this.#notOurs.delete(id);
+    return all
+      .filter((c) => c.labels[this.o.roleLabel] === this.o.backendRole || (c.running && !this.#notOurs.has(c.id)))
+      .map((c) => c.id);
   }
 
   async #listSwarm(engine: DockerEngine): Promise<ContainerInfo[]> {
@@ -427,7 +463,9 @@ export class EngineLink extends EventEmitter {
   async listNow(): Promise<ContainerInfo[]> {
     const engine = this.#upEngine();
     if (this.o.mode === 'swarm') return mapSwarm(await engine.listSwarm(this.o.roleLabel, this.o.backendRole), this.o).containers;
-    const found = await engine.listLabelled(this.o.roleLabel, this.o.backendRole);
+    const found = this.#compat
+      ? (await mapBounded(await this.#compatIds(engine), INSPECT_CONCURRENCY, (id) => engine.inspectContainer(id))).filter((c) => c !== null)
+      : await engine.listLabelled(this.o.roleLabel, this.o.backendRole);
     return this.#decorate(found.filter((c) => this.#ours(c)));
   }
 
@@ -493,11 +531,20 @@ export function engineLinks(
     readonly backendRole: string;
     readonly appNodeRole: string | null;
     readonly engineGraceMs: number;
+    readonly compat?: 'nginx-proxy' | null;
   },
   log: Logger,
   follow = true,
 ): EngineLink[] {
-  const common = { roleLabel: config.roleLabel, backendRole: config.backendRole, appNodeRole: config.appNodeRole, graceMs: config.engineGraceMs, log, follow };
+  const common = {
+    roleLabel: config.roleLabel,
+    backendRole: config.backendRole,
+    appNodeRole: config.appNodeRole,
+    compat: config.compat ?? null,
+    graceMs: config.engineGraceMs,
+    log,
+    follow,
+  };
   if (config.swarm) return [new EngineLink({ ...common, name: 'swarm', targets: config.engines, mode: 'swarm', qualify: false })];
   return config.engines.map((e) => new EngineLink({ ...common, name: e.name, targets: [e], mode: 'containers', qualify: config.engines.length > 1 }));
 }

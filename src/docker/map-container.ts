@@ -1,3 +1,4 @@
+import { pickCompatVariables } from '../labels/nginx-proxy.js';
 import type { ContainerHealth, ContainerInfo, ContainerSummary, PortBinding } from '../model/container.js';
 
 // Docker's inspect document -> our ContainerInfo. The only place Docker's
@@ -12,6 +13,8 @@ export interface DockerInspect {
   readonly Config: {
     readonly Labels?: Record<string, string> | null;
     readonly ExposedPorts?: Record<string, unknown> | null;
+    /** `NAME=value` lines; only VIPKEEPER_COMPAT's variables are kept, never the rest. */
+    readonly Env?: readonly string[] | null;
   };
   readonly NetworkSettings: {
     readonly Ports?: Record<string, ReadonlyArray<{ HostIp: string; HostPort: string }> | null> | null;
@@ -51,6 +54,7 @@ export function mapContainer(d: DockerInspect): ContainerInfo {
     }
   }
   const created = Date.parse(d.Created);
+  const env = pickCompatVariables(d.Config.Env);
   return {
     id: d.Id,
     name: d.Name.replace(/^\//, ''),
@@ -58,6 +62,7 @@ export function mapContainer(d: DockerInspect): ContainerInfo {
     running: d.State.Running,
     startedAt: Number.isNaN(Date.parse(d.State.StartedAt ?? '')) ? 0 : Date.parse(d.State.StartedAt ?? ''),
     labels: { ...(d.Config.Labels ?? {}) },
+    ...(Object.keys(env).length > 0 ? { env } : {}),
     health: HEALTH.get(d.State.Health?.Status ?? '') ?? 'none',
     exposedTcpPorts: [...exposed].sort((a, b) => a - b),
     bindings,

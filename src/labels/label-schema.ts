@@ -13,6 +13,15 @@ export type VipLabel = { readonly kind: 'instance'; readonly name: string } | { 
 // whitelist pattern, never a blacklist.
 
 export const LABEL_PREFIX = 'vipkeeper.';
+/**
+ * A named definition's name (`vipkeeper.NAME.port`): it becomes the default service
+ * name and part of HAProxy server names, so it is strict: lower-case letters, digits
+ * and `-`, starting with a letter, at most 32 characters.
+ */
+export const DEFINITION_NAME = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
+export const DEFINITION_NAME_RULE =
+  'a definition name: 1-32 lower-case letters, digits or `-`, starting with a letter and ending with a letter or digit, and not a label word (port, host, check, tls, frontend, ...)';
+
 /** Longest label value we look at; longer values are refused before any pattern runs. */
 export const MAX_LABEL_VALUE = 256;
 
@@ -233,3 +242,6 @@ export const LABELS = {
 } as const;
 
 export const LABEL_SPECS: readonly LabelSpec<unknown>[] = Object.values(LABELS) as LabelSpec<unknown>[];
+
+/** Words that start a label key (`check` of vipkeeper.check.path): never a definition name, or keys would be ambiguous. */
+export const RESERVED_DEFINITION_NAMES: ReadonlySet<string> = new Set(LABEL_SPECS.map((s) => s.key.slice(LABEL_PREFIX.length).split('.')[0]!));

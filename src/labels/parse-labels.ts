@@ -6,7 +6,10 @@ export type { VipLabel } from './label-schema.js';
 
 /** One label that broke its rule. `shownValue` is quoted and cut, safe to log. */
 export interface LabelProblem {
+  /** The label key as the container spells it (with its prefix), or the environment variable's name. */
   readonly label: string;
+  /** Where the value came from: a label, or an environment variable read for VIPKEEPER_COMPAT. Absent: a label. */
+  readonly source?: 'label' | 'env';
   readonly shownValue: string;
   readonly rule: string;
 }
@@ -71,20 +74,38 @@ export function showUntrusted(value: string, max = 64): string {
   return quoteUntrusted(value, max);
 }
 
-/** A container's labels -> validated settings, or every problem found. Pure. */
-export function parseLabels(labels: Readonly<Record<string, string>>, defaults: LabelDefaults): LabelResult {
+/** How a problem names a canonical key (`vipkeeper.port`): the container's own spelling and where it came from. */
+export interface KeyOrigin {
+  readonly name: string;
+  readonly source: 'label' | 'env';
+}
+
+/**
+ * A container's labels -> validated settings, or every problem found. Pure.
+ * `labels` are in canonical form (`vipkeeper.port`); `origin` says how each key is
+ * named in a warning (its real prefix, a named definition, an environment variable).
+ */
+export function parseLabels(
+  labels: Readonly<Record<string, string>>,
+  defaults: LabelDefaults,
+  origin: (key: string) => KeyOrigin = (key) => ({ name: key, source: 'label' }),
+): LabelResult {
   const problems: LabelProblem[] = [];
+  const problem = (key: string, shownValue: string, rule: string) => {
+    const o = origin(key);
+    problems.push({ label: o.name, ...(o.source === 'env' ? { source: 'env' as const } : {}), shownValue, rule });
+  };
 
   const get = <T>(spec: LabelSpec<T>): T | undefined => {
     const raw = labels[spec.key];
     if (raw === undefined) return undefined;
     if (raw.length > MAX_LABEL_VALUE) {
-      problems.push({ label: spec.key, shownValue: showUntrusted(raw), rule: `${spec.rule} (and at most ${MAX_LABEL_VALUE} characters)` });
+      problem(spec.key, showUntrusted(raw), `${spec.rule} (and at most ${MAX_LABEL_VALUE} characters)`);
       return undefined;
     }
     const result = spec.schema.safeParse(raw);
     if (result.success) return result.data;
-    problems.push({ label: spec.key, shownValue: showUntrusted(raw), rule: spec.rule });
+    problem(spec.key, showUntrusted(raw), spec.rule);
     return undefined;
   };
 
@@ -107,7 +128,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       [LABELS.tlsHsts, tls.hsts !== null],
     ] as const) {
       if (present) {
-        problems.push({ label: spec.key, shownValue: showUntrusted(labels[spec.key] ?? ''), rule: 'only with vipkeeper.mode=http' });
+        problem(spec.key, showUntrusted(labels[spec.key] ?? ''), `only with ${origin(LABELS.mode.key).name}=http`);
       }
     }
   }
@@ -144,6 +165,9 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
   const unknown = Object.keys(labels)
     .filter((k) => k.startsWith(LABEL_PREFIX) && !known.has(k as `vipkeeper.${string}`))
     .sort()
-    .map((label) => ({ label, closest: closestName(label, LABEL_SPECS.map((l) => l.key), 3) }));
+    .map((label) => {
+      const closest = closestName(label, LABEL_SPECS.map((l) => l.key), 3);
+      return { label: origin(label).name, closest: closest === null ? null : origin(closest).name };
+    });
   return { ok: true, labels: { service, server, unknown } };
 }

@@ -25,6 +25,11 @@ export interface ContainerInfo {
   /** When it last started, ms since the epoch by the engine's clock (0 if unknown). */
   readonly startedAt: number;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Only the environment variables VIPKEEPER_COMPAT reads (VIRTUAL_HOST, ...): never the
+   * rest of a container's environment, which may hold secrets.
+   */
+  readonly env?: Readonly<Record<string, string>>;
   readonly health: ContainerHealth;
   /** Private TCP ports the image exposes or the container publishes. */
   readonly exposedTcpPorts: readonly number[];

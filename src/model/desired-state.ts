@@ -2,7 +2,6 @@ import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
 import {
   type CheckSettings,
   type LabelProblem,
-  type LabelResult,
   type MemberClass,
   parseLabels,
   type ServerLabels,
@@ -11,6 +10,8 @@ import {
   type TlsLabels,
   type VipLabel,
 } from '../labels/parse-labels.js';
+import { type DefinitionsResult, parseDefinitions } from '../labels/definitions.js';
+import { nginxProxyLabels, wantsNginxProxy } from '../labels/nginx-proxy.js';
 import type { CertEntry } from '../tls/cert-inventory.js';
 import type { ContainerInfo } from './container.js';
 import { chooseMembers, healthyEnough, type MemberRole } from './member-roles.js';
@@ -26,6 +27,10 @@ export interface SelectionSettings {
   readonly publishedHost: string | null;
   /** The VRRP instances and their VIPs: what vipkeeper.vip may name (none: every such label is refused). */
   readonly instances?: readonly InstanceVips[];
+  /** VIPKEEPER_LABEL_PREFIX without the dot; absent: `vipkeeper`. */
+  readonly labelPrefix?: string;
+  /** VIPKEEPER_COMPAT: also serve containers by nginx-proxy's variables; absent or null: off. */
+  readonly compat?: 'nginx-proxy' | null;
 }
 
 /** One VRRP instance as vipkeeper.vip sees it: its name and its VIPs (IPv6 written canonically). */
@@ -63,6 +68,8 @@ export interface Server {
   readonly name: string;
   readonly containerId: string;
   readonly containerName: string;
+  /** The named definition it serves (`vipkeeper.NAME.port`); absent: the unnamed one. */
+  readonly definition?: string;
   readonly address: string;
   readonly port: number;
   readonly weight: number;
@@ -129,11 +136,14 @@ export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
 
 /** Is this container one we should serve at all (before its labels are judged)? */
 export function isCandidate(c: ContainerInfo, s: SelectionSettings): boolean {
-  return c.running && c.labels[s.roleLabel] === s.backendRole && c.labels[COMPOSE_ONEOFF_LABEL] !== 'True';
+  if (!c.running || c.labels[COMPOSE_ONEOFF_LABEL] === 'True') return false;
+  // nginx-proxy needs no role label: VIRTUAL_HOST is the whole contract.
+  return c.labels[s.roleLabel] === s.backendRole || (s.compat === 'nginx-proxy' && wantsNginxProxy(c.env));
 }
 
 interface Accepted {
   readonly container: ContainerInfo;
+  readonly definition: string | null;
   readonly service: ServiceLabels;
   readonly bind: FrontendBind | null;
   readonly server: Server;
@@ -149,11 +159,11 @@ const addressName = (address: string) => address.replace(/[.:]/g, '_');
  * vipkeeper.vip against the instances: the addresses to bind, or the problem (an instance
  * that does not exist, an address that is no instance's VIP). Pure.
  */
-export function resolveVip(vip: VipLabel, instances: readonly InstanceVips[]): { bind: FrontendBind } | { problem: LabelProblem } {
+export function resolveVip(vip: VipLabel, instances: readonly InstanceVips[], prefix = 'vipkeeper'): { bind: FrontendBind } | { problem: LabelProblem } {
   const known = instances.map((i) => i.name).join(', ') || 'none';
   if (vip.kind === 'instance') {
     const inst = instances.find((i) => i.name === vip.name);
-    if (!inst) return { problem: { label: 'vipkeeper.vip', shownValue: showUntrusted(vip.name), rule: `an instance of VIPKEEPER_INSTANCES (here: ${known})` } };
+    if (!inst) return { problem: { label: `${prefix}.vip`, shownValue: showUntrusted(vip.name), rule: `an instance of VIPKEEPER_INSTANCES (here: ${known})` } };
     const addresses = [...new Set(inst.virtualIps.map((v) => v.address))].sort();
     return { bind: { name: inst.name, instances: [inst.name], addresses } };
   }
@@ -162,7 +172,7 @@ export function resolveVip(vip: VipLabel, instances: readonly InstanceVips[]): {
     const vips = instances.flatMap((i) => i.virtualIps.map((v) => v.address));
     return {
       problem: {
-        label: 'vipkeeper.vip',
+        label: `${prefix}.vip`,
         shownValue: showUntrusted(vip.address),
         rule: `a VIP of an instance (here: ${vips.join(', ') || 'none'}); other addresses are refused, not bound`,
       },
@@ -195,6 +205,7 @@ export function buildDesiredState(
 ): DesiredState {
   const skipped: SkippedContainer[] = [];
   const notices: LabelNotice[] = [];
+  const services: Service[] = [];
   const accepted: Accepted[] = [];
   const names = new Map<string, ContainerInfo>();
   const skip = (c: ContainerInfo, reason: string, problems: readonly LabelProblem[] = []) =>
@@ -202,77 +213,136 @@ export function buildDesiredState(
 
   // Oldest first: when containers disagree, the one that was there first keeps its claim,
   // so a newcomer can never take a running service's port or settings away.
-  for (const c of [...containers].filter((c) => isCandidate(c, settings)).sort(byAge)) {
-    const parsed = parsedLabels(c.labels, settings);
+  candidates: for (const c of [...containers].filter((c) => isCandidate(c, settings)).sort(byAge)) {
+    const parsed = parsedDefinitions(c, settings);
     if (!parsed.ok) {
       skip(
         c,
-        parsed.problems.map((p) => `label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`).join('; '),
+        parsed.problems
+          .map((p) => `${p.source === 'env' ? 'environment variable' : 'label'} ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`)
+          .join('; '),
         parsed.problems,
       );
       continue;
     }
-    for (const u of parsed.labels.unknown) {
+    for (const u of parsed.unknown) {
       notices.push({
         containerName: c.name,
         message: `unknown label ${showUntrusted(u.label)}${u.closest ? `; did you mean ${u.closest}?` : ''}`,
       });
     }
-    const { server: serverLabels, service } = parsed.labels;
-    let bind: FrontendBind | null = null;
-    if (service.vip !== null) {
-      const resolved = resolveVip(service.vip, settings.instances ?? []);
-      if ('problem' in resolved) {
-        const p = resolved.problem;
-        skip(c, `label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`, [p]);
-        continue;
-      }
-      bind = resolved.bind;
-    }
+    for (const message of parsed.notices) notices.push({ containerName: c.name, message });
     if (context.stopping?.has(c.id) || c.stopping === true) {
       skip(c, 'Docker is stopping it: drained, requests in flight finish, no new ones');
       continue;
     }
-    if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
-      skip(c, `Docker healthcheck is ${c.health}: served once healthy (vipkeeper.docker-health=ignore serves it anyway)`);
-      continue;
+    // All of a container's definitions, or none: one that cannot be served leaves the container out.
+    const mine: Accepted[] = [];
+    const claimed: string[] = [];
+    for (const def of parsed.definitions) {
+      const { server: serverLabels, service } = def.labels;
+      const of = def.name === null ? '' : `definition ${def.name}: `;
+      let bind: FrontendBind | null = null;
+      if (service.vip !== null) {
+        const resolved = resolveVip(service.vip, settings.instances ?? [], settings.labelPrefix);
+        if ('problem' in resolved) {
+          const p = resolved.problem;
+          skip(c, `${of}label ${p.label}=${p.shownValue} breaks the rule: ${p.rule}`, [p]);
+          continue candidates;
+        }
+        bind = resolved.bind;
+      }
+      if (serverLabels.dockerHealth === 'respect' && (c.health === 'starting' || c.health === 'unhealthy')) {
+        skip(c, `Docker healthcheck is ${c.health}: served once healthy (${labelKey(settings, 'docker-health')}=ignore serves it anyway)`);
+        continue candidates;
+      }
+      const endpoint = resolveEndpoint(c, serverLabels, settings);
+      if ('problem' in endpoint) {
+        skip(c, `${of}${endpoint.problem}`);
+        continue candidates;
+      }
+      // Server names are unique across every backend by construction: a name is claimed
+      // oldest first, so a newcomer can never rename or displace a running server. A clash
+      // (a container named like another's c-<id> fallback, engine-qualified names that meet)
+      // leaves out only the newer container; haproxy -c would refuse the whole file otherwise.
+      const name = serverName(c, def.name);
+      const holder = names.get(name);
+      if (holder || claimed.includes(name)) {
+        skip(c, `its server name ${name} is already taken by the older container ${who(holder ?? c)}, so ${who(c)} is left out: rename one of them`);
+        continue candidates;
+      }
+      claimed.push(name);
+      const override = context.operator?.get(c.id);
+      mine.push({
+        container: c,
+        definition: def.name,
+        service,
+        bind,
+        server: {
+          name,
+          containerId: c.id,
+          containerName: c.name,
+          ...(def.name !== null ? { definition: def.name } : {}),
+          address: endpoint.address,
+          port: endpoint.port,
+          weight: serverLabels.weight,
+          maxconn: serverLabels.maxconn,
+          role: 'active',
+          standby: false,
+          ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
+          ...(c.engine ? { engine: c.engine } : {}),
+        },
+      });
     }
-    const endpoint = resolveEndpoint(c, serverLabels, settings);
-    if ('problem' in endpoint) {
-      skip(c, endpoint.problem);
-      continue;
-    }
-    // Server names are unique across every backend by construction: a name is claimed
-    // oldest first, so a newcomer can never rename or displace a running server. A clash
-    // (a container named like another's c-<id> fallback, engine-qualified names that meet)
-    // leaves out only the newer container; haproxy -c would refuse the whole file otherwise.
-    const name = serverName(c);
-    const holder = names.get(name);
-    if (holder) {
-      skip(c, `its server name ${name} is already taken by the older container ${who(holder)}, so ${who(c)} is left out: rename one of them`);
-      continue;
-    }
-    names.set(name, c);
-    const override = context.operator?.get(c.id);
-    accepted.push({
-      container: c,
-      service,
-      bind,
-      server: {
-        name,
-        containerId: c.id,
-        containerName: c.name,
-        address: endpoint.address,
-        port: endpoint.port,
-        weight: serverLabels.weight,
-        maxconn: serverLabels.maxconn,
-        role: 'active',
-        standby: false,
-        ...(override ? { admin: override.admin, adminSource: 'operator' as const, adminReason: override.reason } : {}),
-        ...(c.engine ? { engine: c.engine } : {}),
-      },
-    });
+    for (const n of claimed) names.set(n, c);
+    accepted.push(...mine);
   }
+
+  // A container's definitions are served all or none ("never half-applied"): when one of
+  // them collides with another service, the container is left out and the services are
+  // formed again without it, until no container is half in.
+  let pool = accepted;
+  const leftOut = new Map<string, string[]>();
+  for (;;) {
+    const round = formServices(pool, settings, context);
+    const served = new Set(round.services.flatMap((s) => s.servers.map((v) => v.containerId)));
+    const half = new Set(round.skipped.filter((k) => served.has(k.containerId)).map((k) => k.containerId));
+    if (half.size === 0) {
+      skipped.push(...round.skipped);
+      notices.push(...round.notices);
+      for (const [id, reasons] of leftOut) {
+        const c = accepted.find((a) => a.container.id === id)!.container;
+        skip(c, `${reasons.join('; ')}; so none of its definitions is served`);
+      }
+      services.push(...round.services);
+      break;
+    }
+    for (const k of round.skipped) if (half.has(k.containerId)) leftOut.set(k.containerId, [...(leftOut.get(k.containerId) ?? []), k.reason]);
+    pool = pool.filter((a) => !half.has(a.container.id));
+  }
+
+  services.sort((a, b) => cmp(a.name, b.name));
+  // One entry per container: a container whose definitions were refused for several reasons gets them all.
+  const merged = new Map<string, SkippedContainer>();
+  for (const k of skipped) {
+    const was = merged.get(k.containerId);
+    merged.set(k.containerId, was ? { ...was, reason: `${was.reason}; ${k.reason}`, problems: [...was.problems, ...k.problems] } : k);
+  }
+  const skippedOnce = [...merged.values()].sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
+  notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
+  return { services, skipped: skippedOnce, notices };
+}
+
+/** Accepted definitions -> services, and the definitions left out by service or frontend-port conflicts. Pure. */
+function formServices(
+  accepted: readonly Accepted[],
+  settings: SelectionSettings,
+  context: SelectionContext,
+): { services: Service[]; skipped: SkippedContainer[]; notices: LabelNotice[] } {
+  const skipped: SkippedContainer[] = [];
+  const notices: LabelNotice[] = [];
+  const skip = (a: Accepted, reason: string) =>
+    skipped.push({ containerId: a.container.id, containerName: a.container.name, reason: `${a.definition === null ? '' : `definition ${a.definition}: `}${reason}`, problems: [] });
 
   // Group into services; the oldest container defines the service-level settings.
   const groups = new Map<string, { settings: ServiceLabels; bind: FrontendBind | null; owner: ContainerInfo; members: Accepted[] }>();
@@ -282,10 +352,10 @@ export function buildDesiredState(
       groups.set(a.service.service, { settings: a.service, bind: a.bind, owner: a.container, members: [a] });
       continue;
     }
-    const differs = serviceDifference(group.settings, a.service);
+    const differs = serviceDifference(group.settings, a.service, settings.labelPrefix);
     if (differs) {
       skip(
-        a.container,
+        a,
         `its ${differs.label} (${differs.mine}) disagrees with ${differs.theirs} set by ${group.owner.name}, the oldest container of service ${a.service.service}`,
       );
       continue;
@@ -296,7 +366,7 @@ export function buildDesiredState(
     if (a.service.memberClass !== group.settings.memberClass) {
       notices.push({
         containerName: a.container.name,
-        message: `its vipkeeper.class (${a.service.memberClass}) disagrees with ${group.settings.memberClass} set by ${group.owner.name}, the oldest container of service ${a.service.service}: it is served as ${group.settings.memberClass}`,
+        message: `its ${labelKey(settings, 'class')} (${a.service.memberClass}) disagrees with ${group.settings.memberClass} set by ${group.owner.name}, the oldest container of service ${a.service.service}: it is served as ${group.settings.memberClass}`,
       });
     }
     group.members.push(a);
@@ -310,12 +380,12 @@ export function buildDesiredState(
   for (const group of ordered) {
     const s = group.settings;
     const onPort = claims.get(s.frontendPort) ?? [];
-    const clash = onPort.find((other) => bindConflict(other, group) !== null);
+    const clash = onPort.find((other) => bindConflict(other, group, settings.labelPrefix) !== null);
     if (clash) {
-      const why = bindConflict(clash, group)!;
+      const why = bindConflict(clash, group, settings.labelPrefix)!;
       for (const m of group.members) {
         skip(
-          m.container,
+          m,
           `service ${s.service} conflicts with service ${clash.service.service} (of ${clash.owner.name}) on frontend port ${s.frontendPort}: ${why}`,
         );
       }
@@ -335,36 +405,56 @@ export function buildDesiredState(
     if (defaults.ok) services.push(toService(defaults.labels.service, [], null));
   }
 
-  services.sort((a, b) => cmp(a.name, b.name));
-  skipped.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.containerId, b.containerId));
-  notices.sort((a, b) => cmp(a.containerName, b.containerName) || cmp(a.message, b.message));
   return { services, skipped, notices };
 }
 
 /**
- * parseLabels, remembered per labels object: the engine link hands in the same container
+ * parseDefinitions, remembered per labels object: the engine link hands in the same container
  * objects pass after pass for containers without events, so at 1000 backends a pass parses
  * the labels of the one that changed, not all 1000 (a third of this function's time).
  * Results are never changed, so sharing them keeps this pure.
  */
-const parsedByLabels = new WeakMap<object, { readonly service: string; readonly frontendPort: number; readonly result: LabelResult }>();
+interface ParsedEntry {
+  readonly service: string;
+  readonly frontendPort: number;
+  readonly prefix: string;
+  readonly env: ContainerInfo['env'] | null;
+  readonly result: DefinitionsResult;
+}
+const parsedByLabels = new WeakMap<object, ParsedEntry>();
 
-function parsedLabels(labels: ContainerInfo['labels'], settings: SelectionSettings): LabelResult {
-  const known = parsedByLabels.get(labels);
-  if (known && known.service === settings.backendRole && known.frontendPort === settings.frontendPort) return known.result;
-  const result = parseLabels(labels, { service: settings.backendRole, frontendPort: settings.frontendPort });
-  parsedByLabels.set(labels, { service: settings.backendRole, frontendPort: settings.frontendPort, result });
+function parsedDefinitions(c: ContainerInfo, settings: SelectionSettings): DefinitionsResult {
+  const prefix = settings.labelPrefix ?? 'vipkeeper';
+  // Compat variables count only with compat on, and only for a container nginx-proxy would serve.
+  const env = settings.compat === 'nginx-proxy' && c.env !== undefined && wantsNginxProxy(c.env) ? c.env : null;
+  const known = parsedByLabels.get(c.labels);
+  if (known && known.service === settings.backendRole && known.frontendPort === settings.frontendPort && known.prefix === prefix && known.env === env) {
+    return known.result;
+  }
+  const result = parseDefinitions(
+    c.labels,
+    { service: settings.backendRole, frontendPort: settings.frontendPort },
+    { prefix, implied: env === null ? null : nginxProxyLabels(env, c.exposedTcpPorts) },
+  );
+  parsedByLabels.set(c.labels, { service: settings.backendRole, frontendPort: settings.frontendPort, prefix, env, result });
   return result;
 }
+
+/** A label key as containers spell it under VIPKEEPER_LABEL_PREFIX, for reasons: `vipkeeper.port`. */
+const labelKey = (settings: Pick<SelectionSettings, 'labelPrefix'>, rest: string) => `${settings.labelPrefix ?? 'vipkeeper'}.${rest}`;
 
 /** A container in a reason: its name, quoted because it is untrusted, and its short id. */
 const who = (c: ContainerInfo) => `${showUntrusted(c.name)} (${c.id.slice(0, 12)})`;
 
-/** HAProxy server name: the container name (qualified by its engine when there are several), or c-<id> when that is no safe word. */
-export function serverName(c: ContainerInfo): string {
-  const qualified = c.engine ? `${c.engine}_${c.name}` : c.name;
+/**
+ * HAProxy server name: the container name (qualified by its engine when there are several),
+ * or c-<id> when that is no safe word; a named definition's server adds `_<name>`.
+ */
+export function serverName(c: ContainerInfo, definition: string | null = null): string {
+  const suffix = definition === null ? '' : `_${definition}`;
+  const qualified = `${c.engine ? `${c.engine}_${c.name}` : c.name}${suffix}`;
   if (DOCKER_NAME.test(qualified) && qualified.length <= 64) return qualified;
-  return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}` : `c-${c.id.slice(0, 12)}`;
+  return c.engine && DOCKER_NAME.test(c.engine) && c.engine.length <= 48 ? `${c.engine}_c-${c.id.slice(0, 12)}${suffix}` : `c-${c.id.slice(0, 12)}${suffix}`;
 }
 
 /**
@@ -424,25 +514,26 @@ function toService(s: ServiceLabels, servers: readonly Server[], bind: FrontendB
 function bindConflict(
   held: { service: ServiceLabels; bind: FrontendBind | null },
   mine: { settings: ServiceLabels; bind: FrontendBind | null },
+  prefix = 'vipkeeper',
 ): string | null {
-  if (bindKey(held.bind) === bindKey(mine.bind)) return conflictReason(held.service, mine.settings);
+  if (bindKey(held.bind) === bindKey(mine.bind)) return conflictReason(held.service, mine.settings, prefix);
   if (held.bind === null || mine.bind === null) return null;
   const shared = mine.bind.addresses.filter((a) => held.bind!.addresses.includes(a));
   if (shared.length === 0) return null;
-  return `both listen on ${shared.join(', ')} (vipkeeper.vip ${vipText(held.service.vip)} and ${vipText(mine.settings.vip)}): use the same vipkeeper.vip, or addresses that do not overlap`;
+  return `both listen on ${shared.join(', ')} (${prefix}.vip ${vipText(held.service.vip)} and ${vipText(mine.settings.vip)}): use the same ${prefix}.vip, or addresses that do not overlap`;
 }
 
 /** Why two services cannot share a frontend port, or null when they can. */
-export function conflictReason(a: ServiceLabels, b: ServiceLabels): string | null {
+export function conflictReason(a: ServiceLabels, b: ServiceLabels, prefix = 'vipkeeper'): string | null {
   if (a.frontendPort !== b.frontendPort) return null;
   if (a.mode === 'tcp' || b.mode === 'tcp') {
-    return 'a TCP service needs a frontend port of its own (set vipkeeper.frontend.port)';
+    return `a TCP service needs a frontend port of its own (set ${prefix}.frontend.port)`;
   }
   const sameHosts = a.hosts.join(',') === b.hosts.join(',');
   if (sameHosts && a.path === b.path) {
     return a.hosts.length === 0 && a.path === null
-      ? 'neither has a vipkeeper.host or vipkeeper.path rule to tell their requests apart'
-      : 'both have the same vipkeeper.host and vipkeeper.path rules';
+      ? `neither has a ${prefix}.host or ${prefix}.path rule to tell their requests apart`
+      : `both have the same ${prefix}.host and ${prefix}.path rules`;
   }
   return null;
 }
@@ -450,22 +541,23 @@ export function conflictReason(a: ServiceLabels, b: ServiceLabels): string | nul
 function serviceDifference(
   owner: ServiceLabels,
   mine: ServiceLabels,
+  prefix = 'vipkeeper',
 ): { label: string; mine: string; theirs: string } | null {
   const fields: [string, unknown, unknown][] = [
-    ['vipkeeper.mode', owner.mode, mine.mode],
-    ['vipkeeper.frontend.port', owner.frontendPort, mine.frontendPort],
-    ['vipkeeper.vip', vipText(owner.vip), vipText(mine.vip)],
-    ['vipkeeper.host', owner.hosts.join(','), mine.hosts.join(',')],
-    ['vipkeeper.path', owner.path, mine.path],
-    ['vipkeeper.balance', owner.balance, mine.balance],
-    ['vipkeeper.check', owner.check.enabled, mine.check.enabled],
-    ['vipkeeper.check.path', owner.check.path, mine.check.path],
-    ['vipkeeper.check.interval', owner.check.interval, mine.check.interval],
-    ['vipkeeper.check.rise', owner.check.rise, mine.check.rise],
-    ['vipkeeper.check.fall', owner.check.fall, mine.check.fall],
-    ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
-    ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
-    ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
+    [`${prefix}.mode`, owner.mode, mine.mode],
+    [`${prefix}.frontend.port`, owner.frontendPort, mine.frontendPort],
+    [`${prefix}.vip`, vipText(owner.vip), vipText(mine.vip)],
+    [`${prefix}.host`, owner.hosts.join(','), mine.hosts.join(',')],
+    [`${prefix}.path`, owner.path, mine.path],
+    [`${prefix}.balance`, owner.balance, mine.balance],
+    [`${prefix}.check`, owner.check.enabled, mine.check.enabled],
+    [`${prefix}.check.path`, owner.check.path, mine.check.path],
+    [`${prefix}.check.interval`, owner.check.interval, mine.check.interval],
+    [`${prefix}.check.rise`, owner.check.rise, mine.check.rise],
+    [`${prefix}.check.fall`, owner.check.fall, mine.check.fall],
+    [`${prefix}.tls`, owner.tls.enabled, mine.tls.enabled],
+    [`${prefix}.tls.redirect`, owner.tls.redirect, mine.tls.redirect],
+    [`${prefix}.tls.hsts`, owner.tls.hsts, mine.tls.hsts],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };
@@ -490,8 +582,8 @@ export function resolveEndpoint(
       return {
         problem:
           exposed.length === 0
-            ? 'it exposes no TCP port: set vipkeeper.port'
-            : `it exposes ${exposed.length} TCP ports (${exposed.join(', ')}): set vipkeeper.port to choose one`,
+            ? `it exposes no TCP port: set ${labelKey(settings, 'port')}`
+            : `it exposes ${exposed.length} TCP ports (${exposed.join(', ')}): set ${labelKey(settings, 'port')} to choose one`,
       };
     }
     port = exposed[0]!;
@@ -501,7 +593,7 @@ export function resolveEndpoint(
     const net = c.networks.find((n) => n.network === labels.network);
     if (!net) {
       const names = c.networks.map((n) => n.network).join(', ') || 'none';
-      return { problem: `vipkeeper.network=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
+      return { problem: `${labelKey(settings, 'network')}=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
     }
     if (!IPV4.test(net.ip)) return { problem: `it has no IPv4 address in network ${labels.network}` };
     return { address: net.ip, port };
@@ -515,7 +607,7 @@ export function resolveEndpoint(
       problem:
         bindings.length > 0
           ? `port ${port}/tcp is published only on an IPv6 address, which is not supported yet`
-          : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set vipkeeper.network`,
+          : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set ${labelKey(settings, 'network')}`,
     };
   }
   const specific = !ANY_ADDRESS.has(binding.hostIp);

@@ -97,7 +97,8 @@ export function checkContainers(i: CheckInputs): CheckAnswer {
     const found = { ...base, container: ref(c) };
     if (!c.running) return { ...found, ok: false, verdict: 'not-running', reason: `not running (Docker says ${c.state})` };
     const role = c.labels[roleLabel];
-    if (role !== backendRole) {
+    // With VIPKEEPER_COMPAT a container may be ours by its environment, which a list does not show: the applied state knows.
+    if (role !== backendRole && !served.has(c.id) && !skipped.has(c.id)) {
       const why = role === undefined ? `it has no ${roleLabel} label` : `its label ${roleLabel}=${showUntrusted(role)} is not ${roleLabel}=${backendRole}`;
       return { ...found, ok: false, verdict: 'no-role', reason: `${why}: only containers labelled ${roleLabel}=${backendRole} are served` };
     }

@@ -499,3 +499,143 @@ describe('buildDesiredState: determinism', () => {
     expect(input).toEqual(copy);
   });
 });
+
+describe('buildDesiredState: named definitions serve one service each', () => {
+  const twoPorts = (name: string, created: number, labels: Record<string, string>) =>
+    container({
+      name,
+      created,
+      exposedTcpPorts: [80, 9000],
+      bindings: [binding(80, 31080), binding(9000, 31900)],
+      extraLabels: labels,
+    });
+
+  it('a two-port container with two named definitions is two services, two servers', () => {
+    const state = build([
+      twoPorts('shop', 100, {
+        'vipkeeper.web.port': '80',
+        'vipkeeper.web.host': 'www.example.com',
+        'vipkeeper.admin.port': '9000',
+        'vipkeeper.admin.host': 'admin.example.com',
+      }),
+    ]);
+    expect(state.skipped).toEqual([]);
+    expect(service(state, 'web').servers.map((s) => [s.name, s.definition, s.address, s.port])).toEqual([['shop_web', 'web', '127.0.0.1', 31080]]);
+    expect(service(state, 'admin').servers.map((s) => [s.name, s.definition, s.port])).toEqual([['shop_admin', 'admin', 31900]]);
+    expect(service(state, 'admin').hosts).toEqual(['admin.example.com']);
+    expect(state.services.map((s) => s.name)).toEqual(['admin', 'web']);
+  });
+
+  it('replicas with the same named definitions join the same services', () => {
+    const labels = { 'vipkeeper.web.port': '80', 'vipkeeper.web.host': 'www.example.com', 'vipkeeper.admin.port': '9000', 'vipkeeper.admin.host': 'admin.example.com' };
+    const state = build([twoPorts('shop-1', 100, labels), twoPorts('shop-2', 200, labels)]);
+    expect(summary(state).services).toMatchObject({ web: ['shop-1', 'shop-2'], admin: ['shop-1', 'shop-2'] });
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    [
+      'one definition collides on the frontend port: the whole newer container is left out, both containers named',
+      { 'vipkeeper.web.port': '80', 'vipkeeper.web.host': 'taken.example.com', 'vipkeeper.admin.port': '9000', 'vipkeeper.admin.host': 'admin.example.com' },
+      'definition web: service web conflicts with service old (of older) on frontend port 80: both have the same vipkeeper.host and vipkeeper.path rules; so none of its definitions is served',
+    ],
+    [
+      'one definition disagrees with an existing service: the whole container is left out',
+      { 'vipkeeper.web.port': '80', 'vipkeeper.web.service': 'old', 'vipkeeper.web.host': 'other.example.com', 'vipkeeper.admin.port': '9000', 'vipkeeper.admin.host': 'admin.example.com' },
+      'definition web: its vipkeeper.host (other.example.com) disagrees with taken.example.com set by older, the oldest container of service old; so none of its definitions is served',
+    ],
+  ])('%s', (_what, labels, reason) => {
+    const older = container({ name: 'older', created: 50, extraLabels: { 'vipkeeper.service': 'old', 'vipkeeper.host': 'taken.example.com' } });
+    for (const input of [[older, twoPorts('newer', 100, labels)], [twoPorts('newer', 100, labels), older]]) {
+      const state = build(input);
+      expect(summary(state).skipped).toEqual(['newer']);
+      expect(reasonOf(state, 'newer')).toBe(reason);
+      expect(state.services.flatMap((s) => s.servers.map((v) => v.containerName))).toEqual(['older']);
+      expect(state.services.map((s) => s.name)).not.toContain('admin');
+    }
+  });
+
+  it("a definition whose port is not published leaves the whole container out, naming the definition", () => {
+    const state = build([twoPorts('shop', 100, { 'vipkeeper.web.port': '80', 'vipkeeper.web.host': 'w.example.com', 'vipkeeper.admin.port': '9100' })]);
+    expect(reasonOf(state, 'shop')).toBe('definition admin: port 9100/tcp is not published (docker run -p 9100); publish it or set vipkeeper.network');
+    expect(state.services.flatMap((s) => s.servers)).toEqual([]);
+  });
+
+  it('a bad definition name skips the container with the rule', () => {
+    const state = build([twoPorts('shop', 100, { 'vipkeeper.Web.port': '80' })]);
+    expect(reasonOf(state, 'shop')).toContain('label "vipkeeper.Web.port"="80" breaks the rule: a definition name');
+  });
+});
+
+describe('buildDesiredState: VIPKEEPER_LABEL_PREFIX', () => {
+  it('labels under the configured prefix are read; vipkeeper.* ones are not ours then', () => {
+    const state = build([container({ name: 'web', extraLabels: { 'lb.service': 'shop', 'vipkeeper.service': 'ignored' } })], { labelPrefix: 'lb' });
+    expect(summary(state).services).toEqual({ shop: ['web'] });
+  });
+
+  it('reasons name the labels with the configured prefix', () => {
+    const state = build(
+      [
+        container({ name: 'a', created: 1, extraLabels: { 'lb.service': 'a' } }),
+        container({ name: 'b', created: 2, extraLabels: { 'lb.service': 'b' } }),
+        container({ name: 'c', created: 3, exposedTcpPorts: [80, 81], extraLabels: { 'lb.service': 'a' } }),
+      ],
+      { labelPrefix: 'lb' },
+    );
+    expect(reasonOf(state, 'b')).toBe('service b conflicts with service a (of a) on frontend port 80: neither has a lb.host or lb.path rule to tell their requests apart');
+    expect(reasonOf(state, 'c')).toBe('it exposes 2 TCP ports (80, 81): set lb.port to choose one');
+  });
+});
+
+describe('buildDesiredState: VIPKEEPER_COMPAT=nginx-proxy', () => {
+  const np = (name: string, env: Record<string, string>, over: Partial<ContainerSpec> = {}) => container({ name, labels: {}, env, ...over });
+  const compat = { compat: 'nginx-proxy' as const };
+
+  it('a container with only VIRTUAL_HOST (no role label) is served by host name', () => {
+    const state = build([np('app', { VIRTUAL_HOST: 'app.example.com' })], compat);
+    expect(state.skipped).toEqual([]);
+    const s = service(state, 'app_example_com');
+    expect(s.hosts).toEqual(['app.example.com']);
+    expect(s.servers.map((v) => v.containerName)).toEqual(['app']);
+    expect(s.tls).toEqual({ enabled: null, redirect: true, hsts: 31_536_000 });
+  });
+
+  it.each<[string, Record<string, string>, Partial<SelectionSettings>]>([
+    ['compat off (the default)', { VIRTUAL_HOST: 'app.example.com' }, {}],
+    ['blank VIRTUAL_HOST', { VIRTUAL_HOST: ' ' }, compat],
+    ['VIRTUAL_PORT without VIRTUAL_HOST', { VIRTUAL_PORT: '80' }, compat],
+  ])('not served: %s', (_what, env, settings) => {
+    const state = build([np('app', env)], settings);
+    expect(state.services.flatMap((s) => s.servers)).toEqual([]);
+    expect(state.skipped).toEqual([]);
+  });
+
+  it('containers with the same VIRTUAL_HOST share one service; different hosts get their own', () => {
+    const state = build(
+      [
+        np('a-1', { VIRTUAL_HOST: 'a.example.com' }, { created: 1 }),
+        np('a-2', { VIRTUAL_HOST: 'a.example.com' }, { created: 2 }),
+        np('b-1', { VIRTUAL_HOST: 'b.example.com' }, { created: 3 }),
+      ],
+      compat,
+    );
+    expect(summary(state)).toEqual({ services: { a_example_com: ['a-1', 'a-2'], b_example_com: ['b-1'] }, skipped: [] });
+  });
+
+  it('a label wins over its variable', () => {
+    const state = build([np('app', { VIRTUAL_HOST: 'app.example.com', VIRTUAL_PORT: '8080' }, { labels: { 'vipkeeper.port': '80' } })], compat);
+    expect(service(state, 'app_example_com').servers[0]!.port).toBeGreaterThan(30000);
+  });
+
+  it('a bad variable is refused like the label, the warning naming the container and the variable', () => {
+    const state = build([np('app', { VIRTUAL_HOST: 'app.example.com', VIRTUAL_PORT: '70000' }), np('fine', { VIRTUAL_HOST: 'fine.example.com' })], compat);
+    expect(summary(state).skipped).toEqual(['app']);
+    expect(reasonOf(state, 'app')).toBe('environment variable VIRTUAL_PORT="70000" breaks the rule: a whole number from 1 to 65535');
+    expect(state.skipped[0]!.problems).toEqual([{ label: 'VIRTUAL_PORT', source: 'env', shownValue: '"70000"', rule: 'a whole number from 1 to 65535' }]);
+    expect(service(state, 'fine_example_com').servers).toHaveLength(1);
+  });
+
+  it('role-labelled containers keep being served beside compat ones', () => {
+    const state = build([container({ name: 'plain' }), np('app', { VIRTUAL_HOST: 'app.example.com' })], compat);
+    expect(summary(state).services).toEqual({ app_example_com: ['app'], apps: ['plain'] });
+  });
+});

@@ -20,9 +20,9 @@ afterEach(() => {
 });
 
 /** A started link over `fake`, and the events it passed on. */
-async function started(fake: FakeDocker, mode: 'containers' | 'swarm' = 'containers') {
+async function started(fake: FakeDocker, mode: 'containers' | 'swarm' = 'containers', compat: 'nginx-proxy' | null = null) {
   const l = new EngineLink({
-    name: 'local', targets: [target], mode, roleLabel: 'role', backendRole: 'apps', appNodeRole: null,
+    name: 'local', targets: [target], mode, roleLabel: 'role', backendRole: 'apps', appNodeRole: null, compat,
     graceMs: 60_000, qualify: false, log: silentLog(), heartbeatMs: 20, connect: async () => fake.engine(),
   });
   links.push(l);
@@ -305,5 +305,44 @@ describe("EngineLink's fresh lists for the operator (verify, check)", () => {
     links.push(l);
     await expect(l.listNow()).rejects.toThrow(/^engine local \(unix:\/\/\/fake\.sock\) is connecting$/);
     await expect(l.listEverything()).rejects.toThrow(/is connecting/);
+  });
+});
+
+describe('EngineLink with VIPKEEPER_COMPAT=nginx-proxy', () => {
+  it('follows every container, inspects an unlabelled one once, and never again once it has no VIRTUAL_HOST', async () => {
+    const fake = new FakeDocker();
+    const labelled = container({ name: 'labelled' });
+    const vhost = container({ name: 'vhost', labels: {}, env: { VIRTUAL_HOST: 'a.example.com' } });
+    const other = container({ name: 'other', labels: {} });
+    const stopped = container({ name: 'stopped', labels: {}, running: false });
+    fake.add(labelled, vhost, other, stopped);
+    const { l, send, seen } = await started(fake, 'containers', 'nginx-proxy');
+    // No label filter: Docker cannot filter by environment.
+    expect(fake.calls.events[0]!.filters).toEqual({ type: ['container'], event: [...WATCHED_ACTIONS] });
+    expect(names(await l.list())).toEqual(['labelled', 'vhost']);
+    // A stopped unlabelled container is not inspected: its start event will say when it matters.
+    expect(fake.calls.inspects.sort()).toEqual([labelled.id, vhost.id, other.id].sort());
+
+    l.markStale();
+    expect(names(await l.list())).toEqual(['labelled', 'vhost']);
+    // The periodic relist does not inspect `other` again: its environment cannot have changed.
+    expect(fake.inspectsOf(other.id)).toBe(1);
+    expect(fake.inspectsOf(vhost.id)).toBe(2);
+
+    // Its events are not ours: not passed on, nothing inspected.
+    const before = seen.length;
+    fake.send('die', other);
+    await send('start', vhost);
+    expect(seen.slice(before).map((e) => e.id)).toEqual([vhost.id]);
+    await l.list();
+    expect(fake.inspectsOf(other.id)).toBe(1);
+  });
+
+  it('without compat the list and events stay filtered by the role label', async () => {
+    const fake = new FakeDocker();
+    fake.add(container({ name: 'labelled' }), container({ name: 'vhost', labels: {}, env: { VIRTUAL_HOST: 'a.example.com' } }));
+    const { l } = await started(fake);
+    expect(names(await l.list())).toEqual(['labelled']);
+    expect(fake.calls.events[0]!.filters).toMatchObject({ label: ['role=apps'] });
   });
 });

@@ -594,6 +594,8 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_STATUS_ADDR: '127.0.0.1:9321',
     VIPKEEPER_HAPROXY_METRICS_ADDR: '127.0.0.1:9101',
     VIPKEEPER_INSTANCES: 'web',
+    VIPKEEPER_LABEL_PREFIX: 'lb',
+    VIPKEEPER_COMPAT: 'nginx-proxy',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {

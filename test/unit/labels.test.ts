@@ -1,4 +1,6 @@
-import { quoteUntrusted } from '../../src/config/patterns.js';
+import { IDENTIFIER, quoteUntrusted } from '../../src/config/patterns.js';
+import { parseDefinitions } from '../../src/labels/definitions.js';
+import { nginxProxyLabels, pickCompatVariables, serviceNameFor } from '../../src/labels/nginx-proxy.js';
 import { describe, expect, it } from 'vitest';
 import { LABEL_SPECS, LABELS, MAX_LABEL_VALUE } from '../../src/labels/label-schema.js';
 import { type LabelResult, type ParsedLabels, parseLabels, showUntrusted } from '../../src/labels/parse-labels.js';
@@ -357,5 +359,195 @@ describe('parseLabels: values HAProxy itself would refuse', () => {
 
   it.each(['2147483s', '35791m', '596h', '9999999ms', '1us'])('vipkeeper.check.interval=%s (within range) is accepted', (value) => {
     expect(parseLabels({ 'vipkeeper.check.interval': value }, DEFAULTS).ok).toBe(true);
+  });
+});
+
+
+const defs = (labels: Record<string, string>, options: Parameters<typeof parseDefinitions>[2] = {}) => parseDefinitions(labels, DEFAULTS, options);
+
+/** Definition name -> [service, port, hosts] of a result that must parse. */
+function shapes(r: ReturnType<typeof parseDefinitions>) {
+  if (!r.ok) throw new Error(`expected definitions, got ${JSON.stringify(r.problems)}`);
+  return r.definitions.map((d) => [d.name, d.labels.service.service, d.labels.server.port, d.labels.service.hosts.join(',')]);
+}
+
+function defProblems(r: ReturnType<typeof parseDefinitions>) {
+  if (r.ok) throw new Error(`expected problems, got ${JSON.stringify(r.definitions)}`);
+  return r.problems.map((p) => [p.label, p.rule]);
+}
+
+describe('parseDefinitions: named definitions (vipkeeper.NAME.*)', () => {
+  it.each<[string, Record<string, string>, unknown[]]>([
+    ['no labels: one unnamed definition', {}, [[null, 'apps', null, '']]],
+    ['the unnamed form is the one-service case', { 'vipkeeper.port': '8080', 'vipkeeper.host': 'a.example.com' }, [[null, 'apps', 8080, 'a.example.com']]],
+    ['vipkeeper.check.path stays an unnamed label, not definition "check"', { 'vipkeeper.check.path': '/h' }, [[null, 'apps', null, '']]],
+    ['vipkeeper.frontend.port stays an unnamed label', { 'vipkeeper.frontend.port': '81' }, [[null, 'apps', null, '']]],
+    [
+      'two named definitions: one service each, named after them',
+      { 'vipkeeper.web.port': '80', 'vipkeeper.web.host': 'www.example.com', 'vipkeeper.admin.port': '9000', 'vipkeeper.admin.host': 'admin.example.com' },
+      [
+        ['admin', 'admin', 9000, 'admin.example.com'],
+        ['web', 'web', 80, 'www.example.com'],
+      ],
+    ],
+    ['NAME.service names the service', { 'vipkeeper.web.port': '80', 'vipkeeper.web.service': 'shop' }, [['web', 'shop', 80, '']]],
+    ['named settings may be dotted (NAME.check.path)', { 'vipkeeper.web.port': '80', 'vipkeeper.web.check.path': '/health' }, [['web', 'web', 80, '']]],
+    [
+      'unnamed labels are defaults for every named definition; the named one wins',
+      { 'vipkeeper.host': 'x.example.com', 'vipkeeper.a.port': '1', 'vipkeeper.b.port': '2', 'vipkeeper.b.host': 'b.example.com' },
+      [
+        ['a', 'a', 1, 'x.example.com'],
+        ['b', 'b', 2, 'b.example.com'],
+      ],
+    ],
+  ])('%s', (_what, labels, expected) => {
+    expect(shapes(defs(labels))).toEqual(expected);
+  });
+
+  it.each<[string, Record<string, string>, string[][]]>([
+    ['an upper-case name', { 'vipkeeper.Web.port': '80' }, [['"vipkeeper.Web.port"', 'DEF']]],
+    ['a name starting with a digit', { 'vipkeeper.1web.port': '80' }, [['"vipkeeper.1web.port"', 'DEF']]],
+    ['a name with an underscore', { 'vipkeeper.my_web.port': '80' }, [['"vipkeeper.my_web.port"', 'DEF']]],
+    ['a name ending in -', { 'vipkeeper.web-.port': '80' }, [['"vipkeeper.web-.port"', 'DEF']]],
+    ['a name of 33 characters', { [`vipkeeper.${'a'.repeat(33)}.port`]: '80' }, [[`"vipkeeper.${'a'.repeat(33)}.port"`, 'DEF']]],
+    ['a reserved word as a name (tls)', { 'vipkeeper.tls.port': '80' }, [['"vipkeeper.tls.port"', 'DEF']]],
+    ['a reserved word as a name (host)', { 'vipkeeper.host.port': '80' }, [['"vipkeeper.host.port"', 'DEF']]],
+    ['a bad value in a named definition names the named label', { 'vipkeeper.web.port': '99999' }, [['vipkeeper.web.port', LABELS.port.rule]]],
+    [
+      'an inherited bad value is reported once, under its own name',
+      { 'vipkeeper.weight': 'heavy', 'vipkeeper.a.port': '1', 'vipkeeper.b.port': '2' },
+      [['vipkeeper.weight', LABELS.weight.rule]],
+    ],
+    [
+      'vipkeeper.port beside named definitions means nothing: refused',
+      { 'vipkeeper.port': '80', 'vipkeeper.web.port': '81' },
+      [['vipkeeper.port', 'not with named definitions: set vipkeeper.NAME.port on each']],
+    ],
+  ])('refused: %s', (_what, labels, expected) => {
+    const rule = (r: string) => (r === 'DEF' ? expect.stringContaining('a definition name') : r);
+    expect(defProblems(defs(labels))).toEqual(expected.map(([l, r]) => [l, rule(r!)]));
+  });
+
+  it('a named key with an unknown setting is an unknown label, with a hint', () => {
+    const r = defs({ 'vipkeeper.web.prot': '80' });
+    expect(r.ok && r.unknown).toEqual([{ label: 'vipkeeper.web.prot', closest: null }]);
+    const typo = defs({ 'vipkeeper.prot': '80' });
+    expect(typo.ok && typo.unknown).toEqual([{ label: 'vipkeeper.prot', closest: 'vipkeeper.port' }]);
+  });
+});
+
+describe('parseDefinitions: VIPKEEPER_LABEL_PREFIX', () => {
+  it('reads labels under the configured prefix, and only those', () => {
+    expect(shapes(defs({ 'lb.port': '8080', 'vipkeeper.port': '1' }, { prefix: 'lb' }))).toEqual([[null, 'apps', 8080, '']]);
+    expect(shapes(defs({ 'com.example.lb.web.port': '80' }, { prefix: 'com.example.lb' }))).toEqual([['web', 'web', 80, '']]);
+  });
+
+  it('warnings name the label as the container spells it', () => {
+    expect(defProblems(defs({ 'lb.port': 'x' }, { prefix: 'lb' }))).toEqual([['lb.port', LABELS.port.rule]]);
+    expect(defProblems(defs({ 'lb.web.port': 'x' }, { prefix: 'lb' }))).toEqual([['lb.web.port', LABELS.port.rule]]);
+    const typo = defs({ 'lb.prot': '80' }, { prefix: 'lb' });
+    expect(typo.ok && typo.unknown).toEqual([{ label: 'lb.prot', closest: 'lb.port' }]);
+    expect(defProblems(defs({ 'lb.mode': 'tcp', 'lb.host': 'a.example.com' }, { prefix: 'lb' }))).toEqual([['lb.host', 'only with lb.mode=http']]);
+  });
+});
+
+describe('nginxProxyLabels: nginx-proxy variables as labels', () => {
+  const labelsOf = (env: Record<string, string>, exposed: number[] = [80]) => nginxProxyLabels(env, exposed).labels;
+
+  it.each<[string, Record<string, string>, Record<string, string>]>([
+    [
+      'VIRTUAL_HOST alone: host, a service per host, nginx-proxy defaults (redirect and a year of HSTS)',
+      { VIRTUAL_HOST: 'app.example.com' },
+      { 'vipkeeper.host': 'app.example.com', 'vipkeeper.service': 'app_example_com', 'vipkeeper.tls.redirect': 'true', 'vipkeeper.tls.hsts': '31536000' },
+    ],
+    [
+      'a comma list (spaces trimmed) is one service for all the names',
+      { VIRTUAL_HOST: 'a.example.com, b.example.com', HTTPS_METHOD: 'noredirect' },
+      { 'vipkeeper.host': 'a.example.com,b.example.com', 'vipkeeper.service': expect.stringMatching(/^a_example_com_[0-9a-f]{8}$/) as unknown as string },
+    ],
+    ['VIRTUAL_PORT and VIRTUAL_PATH', { VIRTUAL_HOST: 'a.example.com', VIRTUAL_PORT: '8080', VIRTUAL_PATH: '/api', HTTPS_METHOD: 'noredirect' }, {
+      'vipkeeper.host': 'a.example.com',
+      'vipkeeper.service': expect.stringMatching(/^a_example_com_[0-9a-f]{8}$/) as unknown as string,
+      'vipkeeper.port': '8080',
+      'vipkeeper.path': '/api',
+    }],
+    ['HTTPS_METHOD=nohttps: no HTTPS, no HSTS', { VIRTUAL_HOST: 'a.example.com', HTTPS_METHOD: 'nohttps' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.service': 'a_example_com', 'vipkeeper.tls': 'false' }],
+    ['HSTS=off', { VIRTUAL_HOST: 'a.example.com', HSTS: 'off' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.service': 'a_example_com', 'vipkeeper.tls.redirect': 'true' }],
+    ['HSTS=max-age=600', { VIRTUAL_HOST: 'a.example.com', HSTS: 'max-age=600' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.service': 'a_example_com', 'vipkeeper.tls.redirect': 'true', 'vipkeeper.tls.hsts': '600' }],
+    ['VIRTUAL_PROTO=http and NETWORK_ACCESS=external change nothing', { VIRTUAL_HOST: 'a.example.com', VIRTUAL_PROTO: 'http', NETWORK_ACCESS: 'external', HTTPS_METHOD: 'noredirect' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.service': 'a_example_com' }],
+  ])('%s', (_what, env, expected) => {
+    expect(labelsOf(env)).toEqual(expected);
+  });
+
+  it('several exposed ports and no VIRTUAL_PORT: port 80, as nginx-proxy picks', () => {
+    expect(labelsOf({ VIRTUAL_HOST: 'a.example.com' }, [80, 443])['vipkeeper.port']).toBe('80');
+    expect(labelsOf({ VIRTUAL_HOST: 'a.example.com' }, [8080, 9090])['vipkeeper.port']).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['VIRTUAL_PROTO=https', { VIRTUAL_PROTO: 'https' }, 'VIRTUAL_PROTO'],
+    ['VIRTUAL_PROTO=uwsgi', { VIRTUAL_PROTO: 'uwsgi' }, 'VIRTUAL_PROTO'],
+    ['VIRTUAL_DEST (path rewriting)', { VIRTUAL_DEST: '/' }, 'VIRTUAL_DEST'],
+    ['NETWORK_ACCESS=internal (would open it to everyone)', { NETWORK_ACCESS: 'internal' }, 'NETWORK_ACCESS'],
+    ['HTTPS_METHOD=nohttp', { HTTPS_METHOD: 'nohttp' }, 'HTTPS_METHOD'],
+    ['HTTPS_METHOD in another case', { HTTPS_METHOD: 'Redirect' }, 'HTTPS_METHOD'],
+    ['HSTS with includeSubDomains', { HSTS: 'max-age=31536000; includeSubDomains; preload' }, 'HSTS'],
+  ])('unsupported: %s is refused, naming the variable', (_what, env, variable) => {
+    const r = nginxProxyLabels({ VIRTUAL_HOST: 'a.example.com', ...env }, [80]);
+    expect(r.problems.map((p) => [p.label, p.source])).toEqual([[variable, 'env']]);
+  });
+
+  it('CERT_NAME is read but ignored, with a notice', () => {
+    expect(nginxProxyLabels({ VIRTUAL_HOST: 'a.example.com', CERT_NAME: 'shared' }, [80]).notices).toEqual([expect.stringContaining('CERT_NAME is ignored')]);
+  });
+
+  it('only the compat variables are ever kept from an environment (secrets are not)', () => {
+    expect(pickCompatVariables(['VIRTUAL_HOST=a.example.com', 'DB_PASSWORD=hunter2', 'PATH=/bin', 'VIRTUAL_PORT=8080=x', 'BROKEN'])).toEqual({
+      VIRTUAL_HOST: 'a.example.com',
+      VIRTUAL_PORT: '8080=x',
+    });
+    expect(pickCompatVariables(null)).toEqual({});
+  });
+
+  it.each([
+    [['a.example.com'], ''],
+    [['a.example.com', 'b.example.com'], ''],
+    [['a.example.com'], '/api'],
+    [[`${'x'.repeat(60)}.example.com`], ''],
+    [[`${'x'.repeat(60)}.example.com`], '/p'],
+    [['a-.b'.replace('-.', '.')], ''],
+  ])('the derived service name is a valid identifier: %j %s', (hosts, path) => {
+    expect(serviceNameFor(hosts, path)).toMatch(IDENTIFIER);
+  });
+});
+
+describe('parseDefinitions: nginx-proxy variables beside labels', () => {
+  const implied = (env: Record<string, string>) => nginxProxyLabels(env, [80]);
+
+  it('a label always wins over a variable', () => {
+    const r = defs({ 'vipkeeper.port': '9000', 'vipkeeper.service': 'mine' }, { implied: implied({ VIRTUAL_HOST: 'a.example.com', VIRTUAL_PORT: '8080' }) });
+    expect(shapes(r)).toEqual([[null, 'mine', 9000, 'a.example.com']]);
+  });
+
+  it.each<[string, Record<string, string>, string[][]]>([
+    ['VIRTUAL_PORT out of range', { VIRTUAL_HOST: 'a.example.com', VIRTUAL_PORT: '70000' }, [['VIRTUAL_PORT', LABELS.port.rule]]],
+    ['VIRTUAL_HOST with a wildcard', { VIRTUAL_HOST: '*.example.com' }, [['VIRTUAL_HOST', LABELS.host.rule]]],
+    ['VIRTUAL_HOST as a regular expression', { VIRTUAL_HOST: '~^app\\..*$' }, [['VIRTUAL_HOST', LABELS.host.rule]]],
+    ['VIRTUAL_HOST in upper case', { VIRTUAL_HOST: 'App.example.com' }, [['VIRTUAL_HOST', LABELS.host.rule]]],
+    ['VIRTUAL_PATH as a regular expression', { VIRTUAL_HOST: 'a.example.com', VIRTUAL_PATH: '~^/api' }, [['VIRTUAL_PATH', LABELS.path.rule]]],
+  ])('refused the way the label is: %s', (_what, env, expected) => {
+    const r = defs({}, { implied: implied(env) });
+    expect(defProblems(r)).toEqual(expected);
+    if (!r.ok) expect(r.problems.every((p) => p.source === 'env')).toBe(true);
+  });
+
+  it('a bad variable a label overrides is not read at all', () => {
+    expect(shapes(defs({ 'vipkeeper.port': '80' }, { implied: implied({ VIRTUAL_HOST: 'a.example.com', VIRTUAL_PORT: 'eighty' }) }))).toEqual([[null, 'a_example_com', 80, 'a.example.com']]);
+  });
+
+  it('with named definitions the variables are ignored, with a notice', () => {
+    const r = defs({ 'vipkeeper.web.port': '80' }, { implied: implied({ VIRTUAL_HOST: 'a.example.com' }) });
+    expect(shapes(r)).toEqual([['web', 'web', 80, '']]);
+    expect(r.ok && r.notices).toEqual([expect.stringContaining('nginx-proxy variables (VIRTUAL_HOST, HTTPS_METHOD, HSTS) are ignored')]);
   });
 });

@@ -501,6 +501,13 @@ describe('mapContainer', () => {
     ['an unparsable Created', { Created: 'yesterday' }, (c) => c.created, 0],
     ['Created in whole seconds', { Created: '2024-01-01T00:00:00Z' }, (c) => c.created, 1704067200],
     ['null labels', { Config: { Labels: null, ExposedPorts: null } }, (c) => c.labels, {}],
+    ['no compat variables: no env at all', { Config: { Env: ['PATH=/bin', 'SECRET=x'] } }, (c) => c.env, undefined],
+    [
+      'only the compat variables of the environment are kept, never the rest',
+      { Config: { Env: ['PATH=/bin', 'DB_PASSWORD=hunter2', 'VIRTUAL_HOST=a.example.com', 'VIRTUAL_PORT=8080'] } },
+      (c) => c.env,
+      { VIRTUAL_HOST: 'a.example.com', VIRTUAL_PORT: '8080' },
+    ],
     ['no exposed ports and no ports', { Config: {}, NetworkSettings: { Ports: null, Networks: null } }, (c) => [c.exposedTcpPorts, c.bindings, c.networks], [[], [], []]],
     ['a network without an address', { NetworkSettings: { Networks: { host: { IPAddress: '' } } } }, (c) => c.networks, [{ network: 'host', ip: '' }]],
     [
