@@ -29,7 +29,11 @@ export interface ServiceLabels {
   readonly memberClass: MemberClass;
   readonly check: CheckSettings;
   readonly tls: TlsLabels;
+  /** vipkeeper.sticky: keep a client on one server by a cookie or its source address; null: none. */
+  readonly sticky: Sticky | null;
 }
+
+export type Sticky = 'cookie' | 'source';
 
 /** vipkeeper.tls*: whether HTTPS serves the service (null: the default), the redirect, HSTS seconds. */
 export interface TlsLabels {
@@ -93,6 +97,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
   };
+  const sticky = get(LABELS.sticky) ?? null;
   if (mode === 'tcp') {
     for (const [spec, present] of [
       [LABELS.host, hosts.length > 0],
@@ -101,6 +106,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       [LABELS.tls, tls.enabled !== null],
       [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
       [LABELS.tlsHsts, tls.hsts !== null],
+      [LABELS.sticky, sticky === 'cookie'],
     ] as const) {
       if (present) {
         problems.push({ label: spec.key, shownValue: showUntrusted(labels[spec.key] ?? ''), rule: 'only with vipkeeper.mode=http' });
@@ -124,6 +130,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       fall: get(LABELS.checkFall) ?? 5,
     },
     tls,
+    sticky,
   };
   const server: ServerLabels = {
     port: get(LABELS.port) ?? null,

@@ -8,6 +8,7 @@ import {
   type ServerLabels,
   type ServiceLabels,
   showUntrusted,
+  type Sticky,
   type TlsLabels,
 } from '../labels/parse-labels.js';
 import type { CertEntry } from '../tls/cert-inventory.js';
@@ -76,6 +77,8 @@ export interface Service {
   readonly check: CheckSettings;
   /** vipkeeper.tls, vipkeeper.tls.redirect, vipkeeper.tls.hsts. */
   readonly tls: TlsLabels;
+  /** vipkeeper.sticky: a stick table by cookie or source address (absent: none). */
+  readonly sticky?: Sticky;
   readonly servers: readonly Server[];
 }
 
@@ -336,6 +339,7 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
     memberClass: s.memberClass,
     check: s.check,
     tls: s.tls,
+    ...(s.sticky ? { sticky: s.sticky } : {}),
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
 }
@@ -373,6 +377,7 @@ function serviceDifference(
     ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
     ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
     ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
+    ['vipkeeper.sticky', owner.sticky, mine.sticky],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };
