@@ -1,0 +1,127 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
+import { removeTestContainers, runApp, sh, waitFor } from './support/lab.js';
+import { type LbNode, NetnsLab } from './support/netns-lab.js';
+
+// vipkeeper.sticky across a VIP failover: two load-balancer hosts in network
+// namespaces (real keepalived, haproxy, dockerd), their haproxies joined as
+// `peers` (VIPKEEPER_PEERS). Clients with their own source addresses (on the
+// lab bridge) and clients with a cookie stick to a container through lb1;
+// then lb1 stops, lb2 takes the VIP, and the share of clients that still reach
+// the same container is measured. Also: adding a container to a cookie
+// service does not move a cookie client.
+
+const lab = new NetnsLab(2, 'vkst', { net: '198.19.5', bridge: 'vkstbr0' });
+const [lb1, lb2] = lab.nodes as [LbNode, LbNode];
+const SOURCE_PORT = 8081;
+const COOKIE_PORT = 8082;
+const SOURCE_CLIENTS = 24;
+const COOKIE_CLIENTS = 24;
+/** Client source addresses, on the bridge in the root namespace: 198.19.5.200 and up. */
+const sources = Array.from({ length: SOURCE_CLIENTS }, (_, i) => `198.19.5.${200 + i}`);
+const peersEnv = { VIPKEEPER_PEERS: `${lb1.address},${lb2.address}`, VIPKEEPER_PEERS_PORT: '10000', VIPKEEPER_NODE_ROLE: '' };
+
+/** One GET to the VIP on a fresh connection, from `localAddress`, with a cookie. */
+function viaVip(port: number, o: { localAddress?: string; cookie?: string } = {}): Promise<{ status: number; body: string; setCookie: string | null }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: lab.vip, port, path: '/', localAddress: o.localAddress, headers: o.cookie ? { cookie: o.cookie } : {}, agent: false, timeout: 3000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim(), setCookie: res.headers['set-cookie']?.[0]?.split(';')[0] ?? null }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.end();
+  });
+}
+
+const entries = async (n: LbNode, backend: string) =>
+  (await runtimeCommand(n.agent!.adminSocket, `show table ${backend}`).catch(() => '')).split('\n').filter((l) => l.includes(' key=')).length;
+
+describe('sticky sessions across a VIP failover', () => {
+  const sourceClients: { address: string; server: string }[] = [];
+  const cookieClients: { cookie: string; server: string }[] = [];
+
+  beforeAll(async () => {
+    await removeTestContainers();
+    await lab.up();
+    for (const a of sources) await sh('ip', ['addr', 'add', `${a}/24`, 'dev', lab.bridge]);
+    for (const i of [1, 2, 3]) {
+      await runApp({ name: `vkt-st-src${i}`, labels: { role: 'apps', 'vipkeeper.service': 'stsrc', 'vipkeeper.frontend.port': String(SOURCE_PORT), 'vipkeeper.sticky': 'source' }, publish: ['80'] });
+    }
+    for (const i of [1, 2]) {
+      await runApp({ name: `vkt-st-ck${i}`, labels: { role: 'apps', 'vipkeeper.service': 'stck', 'vipkeeper.frontend.port': String(COOKIE_PORT), 'vipkeeper.sticky': 'cookie' }, publish: ['80'] });
+    }
+    lab.startAgent(lb1, { VIPKEEPER_PRIORITY: '150', ...peersEnv });
+    await lab.waitHolder(lb1.name, 30_000);
+    lab.startAgent(lb2, { VIPKEEPER_PRIORITY: '100', ...peersEnv });
+    await lb2.agent!.waitLog('lb2 BACKUP', (l) => l.msg === 'VRRP vipkeeper_51 is now BACKUP');
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab.down();
+    await removeTestContainers();
+  });
+
+  it('a client keeps its container through lb1, by source address and by cookie', async () => {
+    await waitFor('three source-sticky servers up', async () => (await viaVip(SOURCE_PORT).catch(() => null))?.status === 200, 30_000);
+    await waitFor('the cookie service', async () => (await viaVip(COOKIE_PORT).catch(() => null))?.status === 200, 30_000);
+    for (const address of sources) {
+      const first = await viaVip(SOURCE_PORT, { localAddress: address });
+      expect(first.status).toBe(200);
+      sourceClients.push({ address, server: first.body });
+    }
+    for (let i = 0; i < COOKIE_CLIENTS; i++) {
+      const first = await viaVip(COOKIE_PORT);
+      expect(first.setCookie).toMatch(/^vk_stck=[0-9a-f-]{36}$/);
+      cookieClients.push({ cookie: first.setCookie!, server: first.body });
+    }
+    // Balanced first, then stuck: several containers in use, and every client again on its own.
+    expect(new Set(sourceClients.map((c) => c.server)).size).toBeGreaterThan(1);
+    expect(new Set(cookieClients.map((c) => c.server)).size).toBe(2);
+    for (const c of sourceClients) expect((await viaVip(SOURCE_PORT, { localAddress: c.address })).body).toBe(c.server);
+    for (const c of cookieClients) expect((await viaVip(COOKIE_PORT, { cookie: c.cookie })).body).toBe(c.server);
+  });
+
+  it('adding a container to the cookie service moves no cookie client; new clients reach it', async () => {
+    const passesBefore = lb1.agent!.passes().length;
+    await runApp({ name: 'vkt-st-ck3', labels: { role: 'apps', 'vipkeeper.service': 'stck', 'vipkeeper.frontend.port': String(COOKIE_PORT), 'vipkeeper.sticky': 'cookie' }, publish: ['80'] });
+    await waitFor('a new client on the new container', async () => (await viaVip(COOKIE_PORT).catch(() => null))?.body === 'vkt-st-ck3', 30_000);
+    // Added through the Runtime API: no reload.
+    const since = lb1.agent!.passes().slice(passesBefore);
+    expect(since.map((p) => p.applied)).toContain('runtime-api');
+    expect(since.map((p) => p.applied)).not.toContain('reload');
+    let moved = 0;
+    for (const c of cookieClients) for (let i = 0; i < 2; i++) if ((await viaVip(COOKIE_PORT, { cookie: c.cookie })).body !== c.server) moved++;
+    expect(moved).toBe(0);
+  });
+
+  it('after the VIP moves to lb2, sticky clients still reach their container', async () => {
+    // lb2 learns every entry from lb1 through the peers connection.
+    const t0 = Date.now();
+    await waitFor('lb2 to hold every stick entry', async () => (await entries(lb2, 'be_stsrc')) >= SOURCE_CLIENTS && (await entries(lb2, 'be_stck')) >= COOKIE_CLIENTS, 20_000, 50);
+    const replicatedMs = Date.now() - t0;
+
+    await lb1.agent!.stop();
+    await lab.waitHolder(lb2.name);
+    await waitFor('an answer through the VIP from lb2', async () => (await viaVip(SOURCE_PORT, { localAddress: sources[0] }).catch(() => null))?.status === 200, 20_000);
+
+    let sourceKept = 0;
+    for (const c of sourceClients) if ((await viaVip(SOURCE_PORT, { localAddress: c.address })).body === c.server) sourceKept++;
+    let cookieKept = 0;
+    for (const c of cookieClients) if ((await viaVip(COOKIE_PORT, { cookie: c.cookie })).body === c.server) cookieKept++;
+    const report = {
+      sourceKept: `${sourceKept}/${sourceClients.length}`,
+      cookieKept: `${cookieKept}/${cookieClients.length}`,
+      replicatedWithinMs: replicatedMs,
+    };
+    console.log(`STICKY FAILOVER ${JSON.stringify(report)}`);
+    expect(sourceKept).toBe(sourceClients.length);
+    expect(cookieKept).toBe(cookieClients.length);
+  });
+});
