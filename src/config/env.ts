@@ -420,6 +420,10 @@ export function parseEnvironment(
   if (httpsPort === frontendPort) {
     problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort})`);
   }
+  if (haproxyPeers.port === frontendPort || haproxyPeers.port === httpsPort) {
+    // HAProxy would fail to bind one of them, and the whole file would be refused.
+    problem(ENV.peersPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort}) and VIPKEEPER_HTTPS_PORT (${httpsPort})`);
+  }
   const configDir = read(ENV.configDir) ?? '/etc/vipkeeper';
   const statusAddr = read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 };
   if (httpsPort === statusAddr.port) {

@@ -154,6 +154,11 @@ describe('VIPKEEPER_PEERS', () => {
     expect(problems).toEqual(problem ? [problem] : []);
   });
 
+  it('a peers port equal to a frontend port is refused, naming the variable', async () => {
+    const { parseEnvironment } = await import('../../src/config/env.js');
+    expect(() => parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_PEERS_PORT: '80' }, FACTS)).toThrow(/VIPKEEPER_PEERS_PORT/);
+  });
+
   it('the default comes from the interface address and VIPKEEPER_UNICAST_PEERS', async () => {
     const { parseEnvironment } = await import('../../src/config/env.js');
     const env = { VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_UNICAST_PEERS: '198.18.0.5,198.18.0.6' };
