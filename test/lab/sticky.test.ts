@@ -154,4 +154,26 @@ describe('sticky sessions across a VIP failover', () => {
     console.log(`STICKY RELOAD ${JSON.stringify({ kept: `${kept}/${sourceClients.length + cookieClients.length}` })}`);
     expect(kept).toBe(sourceClients.length + cookieClients.length);
   });
+
+  it('a node that comes back learns the tables from the other, and a host death (link cut) keeps sticky clients too', async () => {
+    const back = lab.startAgent(lb1, { VIPKEEPER_PRIORITY: '150', ...peersEnv });
+    await back.waitLog('lb1 back in VRRP', (l) => /VRRP vipkeeper_51 is now (BACKUP|MASTER)/.test(String(l.msg)), 30_000);
+    await waitFor('lb1 to learn every entry from lb2', async () => (await entries(lb1, 'be_stsrc')) >= SOURCE_CLIENTS && (await entries(lb1, 'be_stck')) >= COOKIE_CLIENTS, 20_000, 100);
+    const [holder] = await lab.holders();
+    const dying = holder === lb1.name ? lb1 : lb2;
+    const heir = dying === lb1 ? lb2 : lb1;
+    await lab.link(dying, 'down');
+    try {
+      // The cut node may still hold it on its dead cable: only the heir counts.
+      await waitFor(`${heir.name} to take the VIP`, async () => (await lab.holders()).includes(heir.name), 20_000, 50);
+      await waitFor(`an answer through the VIP from ${heir.name}`, async () => (await viaVip(SOURCE_PORT, { localAddress: sources[0] }).catch(() => null))?.status === 200, 20_000);
+      let kept = 0;
+      for (const c of sourceClients) if ((await viaVip(SOURCE_PORT, { localAddress: c.address })).body === c.server) kept++;
+      for (const c of cookieClients) if ((await viaVip(COOKIE_PORT, { cookie: c.cookie })).body === c.server) kept++;
+      console.log(`STICKY HOST DEATH ${JSON.stringify({ from: dying.name, to: heir.name, kept: `${kept}/${sourceClients.length + cookieClients.length}` })}`);
+      expect(kept).toBe(sourceClients.length + cookieClients.length);
+    } finally {
+      await lab.link(dying, 'up');
+    }
+  });
 });
