@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ejs from 'ejs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peersOf } from '../../src/config/env.js';
@@ -234,3 +238,24 @@ describe.skipIf(!haproxyInstalled)('cookie stickiness on the real haproxy 2.6', 
     expect(await runtimeCommand(haproxy.adminSocket, 'show table be_apps')).toMatch(/server_key=web-[12]/);
   });
 });
+
+describe.skipIf(!haproxyInstalled)('haproxy -c accepts every sticky shape', () => {
+  it.each([false, true])('cookie and source services, peers of two nodes, IPv6 frontends: %s', async (ipv6) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vk-sticky-'));
+    try {
+      const services = [
+        service([server('web-1'), server('web-2')], { name: 'web', sticky: 'cookie', frontendPort: 8080 }),
+        service([server('db-1')], { name: 'db', mode: 'tcp', sticky: 'source', frontendPort: 5432 }),
+      ];
+      const view = haproxyView(services, { adminSocket: join(dir, 'a.sock'), ipv6, peers: { port: 10_000, local: '198.18.0.11', addresses: ['198.18.0.11', '198.18.0.12'] } });
+      const templates = await loadTemplates(null);
+      writeFileSync(join(dir, 'haproxy.cfg'), ejs.render(templates['haproxy.cfg.ejs'].text, view as unknown as ejs.Data));
+      const r = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr + r.stdout).not.toMatch(/ALERT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
