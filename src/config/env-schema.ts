@@ -211,6 +211,19 @@ export const ENV = {
     defaultText: 'none: multicast',
     schema: listOf(ipv4, 'an IPv4 address'),
   }),
+  peers: spec({
+    name: 'VIPKEEPER_PEERS',
+    meaning:
+      "IPv4 addresses of every load-balancer node, this one included, comma or space separated: HAProxy `peers` that share the stick tables of `vipkeeper.sticky` services, so a sticky client keeps its container after a VIP failover. Each peer is named by its address; the one that is this host's own is the local peer. Used only while some service is sticky.",
+    defaultText: "this node's IPv4 address on VIPKEEPER_INTERFACE plus VIPKEEPER_UNICAST_PEERS; without unicast peers, this node alone on 127.0.0.1 (tables still survive reloads)",
+    schema: listOf(ipv4, 'an IPv4 address'),
+  }),
+  peersPort: spec({
+    name: 'VIPKEEPER_PEERS_PORT',
+    meaning: 'TCP port every node\'s HAProxy listens on for its peers (VIPKEEPER_PEERS).',
+    defaultText: '10000',
+    schema: wholeIn(1, 65535),
+  }),
   authPass: spec({
     name: 'VIPKEEPER_AUTH_PASS',
     meaning:

@@ -2,7 +2,7 @@ import type { EnvProblem } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import { ENV, ENV_SPECS, type Cidr, type EngineSpec, type EnvVarSpec, INSTANCE_NAME, isIpv6Cidr, LOG_LEVELS } from './env-schema.js';
 import type { HostFacts } from './host-facts.js';
-import { ABSOLUTE_PATH, inSubnet, quoteUntrusted, ROUTER_ID } from './patterns.js';
+import { ABSOLUTE_PATH, inSubnet, IPV4, quoteUntrusted, ROUTER_ID } from './patterns.js';
 import { maskSecret, Secret } from './secret.js';
 import { closestName } from '../util/closest-name.js';
 
@@ -13,6 +13,8 @@ import { closestName } from '../util/closest-name.js';
 export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interface' | 'virtualRouterId' | 'priority' | 'state' | 'nopreempt' | 'advertInt' | 'authPass'> {
   readonly vrrpVersion: 2 | 3;
   readonly unicastPeers: readonly string[];
+  /** HAProxy peers for sticky services' stick tables: every node by address, and which is this one. */
+  readonly peers?: PeersConfig;
   readonly routerId: string;
   readonly roleLabel: string;
   readonly backendRole: string;
@@ -82,6 +84,14 @@ export function instanceVariable(instance: string, global: string): string {
 /** The global rule under the instance's own name. */
 function instanceSpec<T>(instance: string, spec: EnvVarSpec<T>): EnvVarSpec<T> {
   return { ...spec, name: instanceVariable(instance, spec.name) as `VIPKEEPER_${string}` };
+}
+
+export interface PeersConfig {
+  readonly port: number;
+  /** The local peer's name (its address); HAProxy's `localpeer`. */
+  readonly local: string;
+  /** Every node, this one included, sorted: the same list on every node. */
+  readonly addresses: readonly string[];
 }
 
 export interface EngineConfig extends EngineSpec {
@@ -235,6 +245,7 @@ export function parseEnvironment(
   const ownAddresses = new Set(facts.interfaces.flatMap((i) => i.addresses.map((a) => a.address)));
   const peers = read(ENV.unicastPeers) ?? [];
   const unicastPeers = [...new Set(peers.filter((p) => !ownAddresses.has(p)))];
+  const peersRaw = peers;
 
   let routerId = read(ENV.routerId) ?? undefined;
   if (routerId === undefined) {
@@ -406,9 +417,16 @@ export function parseEnvironment(
 
   const first = instances[0] ?? { ...globalInstance, name: 'default', keepalivedName: 'vipkeeper_51' };
   const frontendPort = read(ENV.frontendPort) ?? 80;
+  const haproxyPeers = peersOf(read(ENV.peers) ?? undefined, peersPort(read(ENV.peersPort) ?? undefined), ownAddresses, peerList(peersRaw, facts, first.interface, first.virtualIps), (m) =>
+    problem(ENV.peers as EnvVarSpec<unknown>, m),
+  );
   const httpsPort = read(ENV.httpsPort) ?? 443;
   if (httpsPort === frontendPort) {
     problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort})`);
+  }
+  if (haproxyPeers.port === frontendPort || haproxyPeers.port === httpsPort) {
+    // HAProxy would fail to bind one of them, and the whole file would be refused.
+    problem(ENV.peersPort as EnvVarSpec<unknown>, `must differ from VIPKEEPER_FRONTEND_PORT (${frontendPort}) and VIPKEEPER_HTTPS_PORT (${httpsPort})`);
   }
   const configDir = read(ENV.configDir) ?? '/etc/vipkeeper';
   const statusAddr = read(ENV.statusAddr) ?? { host: '127.0.0.1', port: 9321 };
@@ -426,6 +444,7 @@ export function parseEnvironment(
     vrrpVersion,
     advertInt: first.advertInt,
     unicastPeers,
+    peers: haproxyPeers,
     authPass: first.authPass,
     routerId: routerId ?? '',
     roleLabel: read(ENV.roleLabel) ?? 'role',
@@ -510,4 +529,31 @@ export function nameEngines(specs: readonly EngineSpec[]): (EngineSpec & { name:
     used.set(base, n);
     return { ...s, name: n === 1 ? base : `${base}-${n}` };
   });
+}
+
+const peersPort = (p: number | undefined) => p ?? 10_000;
+
+/** The default peer list: this node's IPv4 address on its VRRP interface (not a VIP) and the unicast peers. */
+function peerList(unicast: readonly string[], facts: HostFacts, iface: string, vips: readonly Cidr[]): string[] {
+  if (unicast.length === 0) return [];
+  const vipSet = new Set(vips.map((v) => v.address));
+  const own = facts.interfaces.find((i) => i.name === iface)?.addresses.find((a) => IPV4.test(a.address) && !vipSet.has(a.address))?.address;
+  return own ? [own, ...unicast] : [];
+}
+
+/** HAProxy peers: the explicit list or the derived one; this host must be in it exactly once. Pure. */
+export function peersOf(
+  explicit: readonly string[] | undefined,
+  port: number,
+  own: ReadonlySet<string>,
+  derived: readonly string[],
+  problem: (message: string) => void,
+): PeersConfig {
+  const addresses = [...new Set(explicit ?? derived)].sort();
+  if (addresses.length === 0) return { port, local: '127.0.0.1', addresses: ['127.0.0.1'] };
+  const mine = addresses.filter((a) => own.has(a));
+  if (mine.length !== 1 && explicit !== undefined && own.size > 0) {
+    problem(mine.length === 0 ? 'none of these addresses is one of this host: list every load-balancer node, this one included' : `lists ${mine.join(' and ')}, which are all this host: list one address per node`);
+  }
+  return { port, local: mine[0] ?? addresses[0]!, addresses };
 }

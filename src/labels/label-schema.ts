@@ -196,6 +196,15 @@ export const LABELS = {
     rule: 'single or multiple',
     schema: z.enum(['single', 'multiple']),
   }),
+  sticky: spec({
+    key: 'vipkeeper.sticky',
+    meaning:
+      "Keep a client on one container. `cookie` (HTTP only): HAProxy gives each new client a random `vk_<service>` cookie and remembers which container it went to. `source`: by the client's address (TCP or HTTP). Either way the memory is a stick table that follows container (server) names, survives reloads and is shared with the other load-balancer nodes (VIPKEEPER_PEERS), so a client keeps its container across a VIP failover.",
+    defaultText: 'none: every request is balanced',
+    scope: 'service',
+    rule: 'cookie or source',
+    schema: z.enum(['cookie', 'source']),
+  }),
   check: spec({
     key: 'vipkeeper.check',
     meaning: 'HAProxy health checks for the servers of this service.',

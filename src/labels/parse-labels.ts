@@ -36,7 +36,11 @@ export interface ServiceLabels {
   readonly memberClass: MemberClass;
   readonly check: CheckSettings;
   readonly tls: TlsLabels;
+  /** vipkeeper.sticky: keep a client on one server by a cookie or its source address; null: none. */
+  readonly sticky: Sticky | null;
 }
+
+export type Sticky = 'cookie' | 'source';
 
 /** vipkeeper.tls*: whether HTTPS serves the service (null: the default), the redirect, HSTS seconds. */
 export interface TlsLabels {
@@ -118,6 +122,7 @@ export function parseLabels(
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
   };
+  const sticky = get(LABELS.sticky) ?? null;
   if (mode === 'tcp') {
     for (const [spec, present] of [
       [LABELS.host, hosts.length > 0],
@@ -126,6 +131,7 @@ export function parseLabels(
       [LABELS.tls, tls.enabled !== null],
       [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
       [LABELS.tlsHsts, tls.hsts !== null],
+      [LABELS.sticky, sticky === 'cookie'],
     ] as const) {
       if (present) {
         problem(spec.key, showUntrusted(labels[spec.key] ?? ''), `only with ${origin(LABELS.mode.key).name}=http`);
@@ -150,6 +156,7 @@ export function parseLabels(
       fall: get(LABELS.checkFall) ?? 5,
     },
     tls,
+    sticky,
   };
   const server: ServerLabels = {
     port: get(LABELS.port) ?? null,

@@ -7,6 +7,7 @@ import {
   type ServerLabels,
   type ServiceLabels,
   showUntrusted,
+  type Sticky,
   type TlsLabels,
   type VipLabel,
 } from '../labels/parse-labels.js';
@@ -107,6 +108,8 @@ export interface Service {
   readonly check: CheckSettings;
   /** vipkeeper.tls, vipkeeper.tls.redirect, vipkeeper.tls.hsts. */
   readonly tls: TlsLabels;
+  /** vipkeeper.sticky: a stick table by cookie or source address (absent: none). */
+  readonly sticky?: Sticky;
   readonly servers: readonly Server[];
 }
 
@@ -501,6 +504,7 @@ function toService(s: ServiceLabels, servers: readonly Server[], bind: FrontendB
     memberClass: s.memberClass,
     check: s.check,
     tls: s.tls,
+    ...(s.sticky ? { sticky: s.sticky } : {}),
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
 }
@@ -558,6 +562,7 @@ function serviceDifference(
     [`${prefix}.tls`, owner.tls.enabled, mine.tls.enabled],
     [`${prefix}.tls.redirect`, owner.tls.redirect, mine.tls.redirect],
     [`${prefix}.tls.hsts`, owner.tls.hsts, mine.tls.hsts],
+    [`${prefix}.sticky`, owner.sticky, mine.sticky],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };

@@ -1,6 +1,7 @@
 import { haproxyTimeMs } from '../config/patterns.js';
 import { adminOf, bindKey, type FrontendBind, type Server, type Service } from '../model/desired-state.js';
 import { haproxyServers } from './haproxy-servers.js';
+import type { PeersConfig } from '../config/env.js';
 
 // DesiredState -> exactly what haproxy.cfg.ejs prints. Every decision (names,
 // ordering, ACLs, server options) is made here, so the template only prints.
@@ -12,6 +13,8 @@ export interface HaproxyPaths {
   readonly metricsAddr?: { readonly host: string; readonly port: number } | null;
   /** Some VIP is IPv6: frontends bind `:::PORT v4v6`, both families on one socket. */
   readonly ipv6?: boolean;
+  /** HAProxy peers sharing sticky services' stick tables (absent: this node alone on loopback). */
+  readonly peers?: PeersConfig;
 }
 
 export interface ServerView {
@@ -33,6 +36,8 @@ export interface BackendView {
   readonly responseRules: readonly string[];
   /** HTTP check request lines, empty for TCP connect checks. */
   readonly httpCheck: readonly string[];
+  /** vipkeeper.sticky: the stick table and the lines that fill and read it. */
+  readonly stickRules: readonly string[];
   readonly servers: readonly ServerView[];
 }
 
@@ -63,6 +68,14 @@ export interface HaproxyView {
   readonly backends: readonly BackendView[];
   /** HAProxy's Prometheus exporter: its bind address, or null when off. */
   readonly metrics: { readonly bind: string } | null;
+  /** The `peers` section and `localpeer`, only while some service is sticky. */
+  readonly peers: PeersView | null;
+}
+
+export interface PeersView {
+  readonly name: string;
+  readonly localPeer: string;
+  readonly peers: readonly { readonly name: string; readonly address: string }[];
 }
 
 /** What HTTPS is made of, decided outside the view: where its files are and how many certificates serve. */
@@ -171,6 +184,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
+    stickRules: stickRules(s, paths.ipv6 === true),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
       address: `${srv.address}:${srv.port}`,
@@ -216,7 +230,8 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       : [];
 
   const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
-  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics };
+  const peers = services.some((s) => s.sticky !== undefined) ? peersView(paths.peers ?? LOCAL_PEERS) : null;
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics, peers };
 }
 
 /**
@@ -244,4 +259,44 @@ function routeCondition(s: Service): string {
   if (s.hosts.length > 0) parts.push(`{ hdr(host),field(1,:) -i ${s.hosts.join(' ')} }`);
   if (s.path !== null) parts.push(`{ path_beg ${s.path} }`);
   return parts.join(' ');
+}
+
+export const PEERS_SECTION = 'vipkeeper';
+const LOCAL_PEERS: PeersConfig = { port: 10_000, local: '127.0.0.1', addresses: ['127.0.0.1'] };
+
+function peersView(p: PeersConfig): PeersView {
+  return { name: PEERS_SECTION, localPeer: p.local, peers: p.addresses.map((a) => ({ name: a, address: `${a}:${p.port}` })) };
+}
+
+/** Sticky clients are forgotten after this long without a request. */
+export const STICKY_EXPIRE = '30m';
+export const STICKY_TABLE_SIZE = '1m';
+export const stickyCookieName = (service: string) => `vk_${service}`;
+
+/*
+ * vipkeeper.sticky. Both kinds are a stick table keyed by the client (a cookie's random
+ * token, or the source address) whose entries name the server (`srvkey name`), not its
+ * numeric id: ids of servers added at run time depend on the order of adds, which differs
+ * between nodes and across reloads, while names follow containers. The `peers` section
+ * shares the table with the other nodes (a failover keeps clients where they were) and
+ * hands it over to the new process on a reload. HAProxy's own `cookie` keyword is no
+ * option: 2.6 refuses it on `add server` ("'cookie' option is not accepted for dynamic
+ * server"), and dynamic cookies are a hash of the server's address, which a redeploy changes.
+ */
+export function stickRules(s: Service, ipv6: boolean): string[] {
+  const table = (type: string) => `stick-table type ${type} size ${STICKY_TABLE_SIZE} expire ${STICKY_EXPIRE} peers ${PEERS_SECTION} srvkey name`;
+  if (s.sticky === 'source') return [table(ipv6 ? 'ipv6' : 'ip'), 'stick on src'];
+  if (s.sticky !== 'cookie') return [];
+  const cookie = stickyCookieName(s.name);
+  const set = `http-response add-header Set-Cookie "${cookie}=%[var(txn.vk_sticky)]; Path=/; HttpOnly; SameSite=Lax`;
+  return [
+    table('string len 36'),
+    // A client's token is taken only in the form we hand out; anything else gets a new one.
+    `http-request set-var(txn.vk_sticky) req.cook(${cookie}) if { req.cook(${cookie}) -m reg ^[0-9a-f-]{36}$ }`,
+    'http-request set-var(txn.vk_sticky_new) bool(true) unless { var(txn.vk_sticky) -m found }',
+    'http-request set-var(txn.vk_sticky) uuid if { var(txn.vk_sticky_new) -m found }',
+    'stick on var(txn.vk_sticky)',
+    `${set}" if { var(txn.vk_sticky_new) -m found } !{ ssl_fc }`,
+    `${set}; Secure" if { var(txn.vk_sticky_new) -m found } { ssl_fc }`,
+  ];
 }

@@ -567,6 +567,8 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_VRRP_VERSION: '2',
     VIPKEEPER_ADVERT_INT: '1',
     VIPKEEPER_UNICAST_PEERS: '192.0.2.8',
+    VIPKEEPER_PEERS: '198.18.0.5,198.18.0.6',
+    VIPKEEPER_PEERS_PORT: '10000',
     VIPKEEPER_AUTH_PASS: 'pw-12345',
     VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp',
     VIPKEEPER_ROUTER_ID: 'lb1',

@@ -36,6 +36,7 @@ describe('parseLabels: defaults', () => {
           memberClass: 'multiple',
           check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
           tls: { enabled: null, redirect: false, hsts: null },
+          sticky: null,
         },
         server: { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' },
         unknown: [],
@@ -99,6 +100,8 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.tls.redirect', value: 'true', get: (l) => l.service.tls.redirect, expected: true },
     { label: 'vipkeeper.tls.hsts', value: '0', get: (l) => l.service.tls.hsts, expected: 0 },
     { label: 'vipkeeper.tls.hsts', value: '63072000', get: (l) => l.service.tls.hsts, expected: 63072000 },
+    { label: 'vipkeeper.sticky', value: 'cookie', get: (l) => l.service.sticky, expected: 'cookie' },
+    { label: 'vipkeeper.sticky', value: 'source', get: (l) => l.service.sticky, expected: 'source' },
   ])('$label=$value', ({ label, value, get, expected }) => {
     expect(get(ok({ [label]: value }))).toEqual(expected);
   });
@@ -109,7 +112,7 @@ describe('parseLabels: valid values for every label', () => {
       'vipkeeper.port', 'vipkeeper.network', 'vipkeeper.weight', 'vipkeeper.maxconn', 'vipkeeper.docker-health',
       'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.vip', 'vipkeeper.host', 'vipkeeper.path',
       'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
-      'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
+      'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts', 'vipkeeper.sticky',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
   });
@@ -138,6 +141,7 @@ describe('parseLabels: valid values for every label', () => {
         'vipkeeper.tls': 'true',
         'vipkeeper.tls.redirect': 'true',
         'vipkeeper.tls.hsts': '600',
+        'vipkeeper.sticky': 'cookie',
       }),
     ).toEqual({
       service: {
@@ -151,6 +155,7 @@ describe('parseLabels: valid values for every label', () => {
         memberClass: 'single',
         check: { enabled: true, path: '/v1/health', interval: '5s', rise: 3, fall: 4 },
         tls: { enabled: true, redirect: true, hsts: 600 },
+        sticky: 'cookie',
       },
       server: { port: 3000, network: 'backend', weight: 50, maxconn: 200, dockerHealth: 'ignore' },
       unknown: [],
@@ -182,6 +187,7 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.tls': 'true',
     'vipkeeper.tls.redirect': 'true',
     'vipkeeper.tls.hsts': '31536000',
+    'vipkeeper.sticky': 'source',
   };
 
   it('each base value is valid on its own', () => {
