@@ -29,6 +29,18 @@ export interface ServiceLabels {
   readonly memberClass: MemberClass;
   readonly check: CheckSettings;
   readonly tls: TlsLabels;
+  readonly clients: ClientLabels;
+}
+
+/** vipkeeper.proxy-protocol, vipkeeper.forwarded, vipkeeper.allow, vipkeeper.rate-limit (issue 17). */
+export interface ClientLabels {
+  readonly proxyProtocol: 'v1' | 'v2' | null;
+  /** HTTP: X-Forwarded-For/-Proto/-Host on requests (always false for TCP). */
+  readonly forwarded: boolean;
+  /** Canonical CIDRs (`198.18.0.0/15`), sorted; null: every client. */
+  readonly allow: readonly string[] | null;
+  /** Requests (TCP: connections) per second per client address; null: no limit. */
+  readonly rateLimit: number | null;
 }
 
 /** vipkeeper.tls*: whether HTTPS serves the service (null: the default), the redirect, HSTS seconds. */
@@ -93,8 +105,16 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
   };
+  const forwarded = get(LABELS.forwarded);
+  const clients: ClientLabels = {
+    proxyProtocol: get(LABELS.proxyProtocol) ?? null,
+    forwarded: mode === 'http' && forwarded !== false,
+    allow: get(LABELS.allow) ?? null,
+    rateLimit: get(LABELS.rateLimit) ?? null,
+  };
   if (mode === 'tcp') {
     for (const [spec, present] of [
+      [LABELS.forwarded, forwarded !== undefined],
       [LABELS.host, hosts.length > 0],
       [LABELS.path, path !== null],
       [LABELS.checkPath, checkPath !== null],
@@ -124,6 +144,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       fall: get(LABELS.checkFall) ?? 5,
     },
     tls,
+    clients,
   };
   const server: ServerLabels = {
     port: get(LABELS.port) ?? null,

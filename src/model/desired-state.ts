@@ -1,6 +1,7 @@
 import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
 import {
   type CheckSettings,
+  type ClientLabels,
   type LabelProblem,
   type LabelResult,
   type MemberClass,
@@ -76,6 +77,8 @@ export interface Service {
   readonly check: CheckSettings;
   /** vipkeeper.tls, vipkeeper.tls.redirect, vipkeeper.tls.hsts. */
   readonly tls: TlsLabels;
+  /** Client address and access: PROXY protocol, X-Forwarded-*, allow list, rate limit. */
+  readonly clients: ClientLabels;
   readonly servers: readonly Server[];
 }
 
@@ -336,6 +339,7 @@ function toService(s: ServiceLabels, servers: readonly Server[]): Service {
     memberClass: s.memberClass,
     check: s.check,
     tls: s.tls,
+    clients: s.clients,
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
 }
@@ -373,6 +377,10 @@ function serviceDifference(
     ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
     ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
     ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
+    ['vipkeeper.proxy-protocol', owner.clients.proxyProtocol, mine.clients.proxyProtocol],
+    ['vipkeeper.forwarded', owner.clients.forwarded, mine.clients.forwarded],
+    ['vipkeeper.allow', owner.clients.allow?.join(',') ?? null, mine.clients.allow?.join(',') ?? null],
+    ['vipkeeper.rate-limit', owner.clients.rateLimit, mine.clients.rateLimit],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };

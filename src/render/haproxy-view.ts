@@ -12,6 +12,8 @@ export interface HaproxyPaths {
   readonly metricsAddr?: { readonly host: string; readonly port: number } | null;
   /** Some VIP is IPv6: frontends bind `:::PORT v4v6`, both families on one socket. */
   readonly ipv6?: boolean;
+  /** VIPKEEPER_ACCEPT_PROXY: canonical CIDRs of front load balancers that send PROXY protocol. */
+  readonly acceptProxy?: readonly string[];
 }
 
 export interface ServerView {
@@ -33,6 +35,8 @@ export interface BackendView {
   readonly responseRules: readonly string[];
   /** HTTP check request lines, empty for TCP connect checks. */
   readonly httpCheck: readonly string[];
+  /** Access and client-address lines (allow list, rate limit, X-Forwarded-*), before the servers. */
+  readonly clientRules: readonly string[];
   readonly servers: readonly ServerView[];
 }
 
@@ -45,6 +49,8 @@ export interface FrontendView {
   readonly name: string;
   readonly bind: string;
   readonly mode: 'http' | 'tcp';
+  /** `tcp-request connection` lines right after the bind: PROXY protocol from front load balancers. */
+  readonly connectionRules: readonly string[];
   /** `http-request` lines before the routes: redirects to HTTPS. */
   readonly requestRules: readonly string[];
   readonly routes: readonly RouteView[];
@@ -61,6 +67,8 @@ export interface HaproxyView {
   readonly tlsGlobal: readonly string[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
+  /** Table-only backends (`backend NAME` + `stick-table LINE`) for vipkeeper.rate-limit. */
+  readonly stickTables: readonly { readonly name: string; readonly table: string }[];
   /** HAProxy's Prometheus exporter: its bind address, or null when off. */
   readonly metrics: { readonly bind: string } | null;
 }
@@ -129,6 +137,8 @@ export function serverOptions(server: Server & { readonly backup?: boolean }, se
   }
   parts.push(`weight ${server.weight}`);
   if (server.maxconn !== null) parts.push(`maxconn ${server.maxconn}`);
+  // Health checks send the header too (HAProxy's default with send-proxy), so an app that demands it passes them.
+  if (service.clients.proxyProtocol !== null) parts.push(service.clients.proxyProtocol === 'v2' ? 'send-proxy-v2' : 'send-proxy');
   return parts.join(' ');
 }
 
@@ -144,6 +154,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
+    clientRules: clientRules(s),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
       address: `${srv.address}:${srv.port}`,
@@ -151,6 +162,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     })),
   }));
 
+  const acceptProxy = acceptProxyRules(paths.acceptProxy ?? []);
   const ports = [...new Set(services.map((s) => s.frontendPort))].sort((a, b) => a - b);
   const frontends: FrontendView[] = ports.map((port) => {
     const onPort = services.filter((s) => s.frontendPort === port);
@@ -162,6 +174,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       name: frontendName(port),
       bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
       mode,
+      connectionRules: acceptProxy,
       requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: fallback ? backendName(fallback.name) : null,
@@ -174,6 +187,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       // The first certificate of a bind line answers names no other one covers (and clients without SNI).
       bind: `${paths.ipv6 ? `:::${tls.httpsPort} v4v6` : `:${tls.httpsPort}`} ssl crt ${tls.defaultCertPath} crt-list ${tls.crtListPath} alpn h2,http/1.1`,
       mode: 'http',
+      connectionRules: acceptProxy,
       requestRules: [],
       routes: [...https].sort(bySpecificity).map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: null,
@@ -189,7 +203,10 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       : [];
 
   const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
-  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics };
+  const stickTables = services
+    .filter((s) => s.clients.rateLimit !== null)
+    .map((s) => ({ name: rateTableName(s.name), table: `type ipv6 size 100k expire 10s store ${s.mode === 'http' ? 'http_req_rate(1s)' : 'conn_rate(1s)'}` }));
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, stickTables, metrics };
 }
 
 /**
@@ -217,4 +234,48 @@ function routeCondition(s: Service): string {
   if (s.hosts.length > 0) parts.push(`{ hdr(host),field(1,:) -i ${s.hosts.join(' ')} }`);
   if (s.path !== null) parts.push(`{ path_beg ${s.path} }`);
   return parts.join(' ');
+}
+
+/** The stick table of a service's vipkeeper.rate-limit (a backend of its own: `be_` names stay the services'). */
+export const rateTableName = (service: string) => `rl_${service}`;
+
+/**
+ * PROXY protocol from front load balancers, only from their addresses: a direct client's
+ * connection is served as it comes. `layer4` reads the header before anything else (TLS included).
+ */
+function acceptProxyRules(cidrs: readonly string[]): string[] {
+  return cidrs.length > 0 ? [`tcp-request connection expect-proxy layer4 if { src ${cidrs.join(' ')} }`] : [];
+}
+
+/**
+ * A service's access and client-address lines, in its own backend, so services that share a
+ * frontend (host or path routes) each keep theirs. `src` is the client's address, the one a
+ * front load balancer reported with VIPKEEPER_ACCEPT_PROXY. Order: the allow list first (a
+ * refused client costs no table entry), then the rate limit, then the X-Forwarded-* headers.
+ * Every value was checked by the label schema (canonical CIDRs, a bounded whole number).
+ */
+export function clientRules(s: Service): string[] {
+  const { allow, rateLimit, forwarded } = s.clients;
+  const lines: string[] = [];
+  const table = rateTableName(s.name);
+  if (s.mode === 'http') {
+    if (allow !== null) lines.push(`http-request deny deny_status 403 unless { src ${allow.join(' ')} }`);
+    if (rateLimit !== null) {
+      // The request being tracked is already counted: the N+1th in a second is refused.
+      lines.push(`http-request track-sc1 src table ${table}`, `http-request deny deny_status 429 if { sc_http_req_rate(1) gt ${rateLimit} }`);
+    }
+    if (forwarded) {
+      lines.push(
+        'option forwardfor',
+        'http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+        'http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
+      );
+    }
+  } else {
+    if (allow !== null) lines.push(`tcp-request content reject unless { src ${allow.join(' ')} }`);
+    if (rateLimit !== null) {
+      lines.push(`tcp-request content track-sc1 src table ${table}`, `tcp-request content reject if { sc_conn_rate(1) gt ${rateLimit} }`);
+    }
+  }
+  return lines;
 }

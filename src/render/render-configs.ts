@@ -25,7 +25,7 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
       templates['haproxy.cfg.ejs'],
       haproxyView(
         state.services,
-        { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr) },
+        { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr), acceptProxy: config.acceptProxy },
         tlsPlan(config, state.certificates),
       ),
     ),

@@ -594,6 +594,7 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_STATUS_ADDR: '127.0.0.1:9321',
     VIPKEEPER_HAPROXY_METRICS_ADDR: '127.0.0.1:9101',
     VIPKEEPER_INSTANCES: 'web',
+    VIPKEEPER_ACCEPT_PROXY: '198.18.0.0/15',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {
