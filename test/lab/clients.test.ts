@@ -24,13 +24,14 @@ async function runContainer(name: string, labels: Record<string, string>, script
 }
 
 /** A raw HTTP/1.0 exchange from `from` (a loopback address), optionally after a PROXY v1 line: the status and body. */
-function rawExchange(from: string, text: string): Promise<{ status: number; body: string }> {
+function rawExchange(from: string, text: string, port = TEST_FRONTEND_PORT): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: TEST_FRONTEND_PORT, localAddress: from });
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
     let answer = '';
     socket.setTimeout(5000, () => socket.destroy(new Error('timed out')));
     socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-    socket.on('error', reject);
+    // A refused TCP client may see a reset rather than a clean close: both mean "closed, no answer".
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
     socket.on('close', () => {
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
       resolve({ status, body: answer.slice(answer.indexOf('\r\n\r\n') + 4).trim() });
@@ -40,7 +41,9 @@ function rawExchange(from: string, text: string): Promise<{ status: number; body
 }
 
 const request = (host: string, path = '/') => `GET ${path} HTTP/1.0\r\nHost: ${host}\r\n\r\n`;
-const proxyV1 = (client: string) => `PROXY TCP4 ${client} 127.0.0.1 40000 ${TEST_FRONTEND_PORT}\r\n`;
+const proxyV1 = (client: string, port = TEST_FRONTEND_PORT) => `PROXY TCP4 ${client} 127.0.0.1 40000 ${port}\r\n`;
+const TCP_ALLOW_PORT = 18091;
+const TCP_LIMIT_PORT = 18092;
 
 describe('client address and access (issue 17)', () => {
   let agent: AgentUnderTest;
@@ -64,6 +67,11 @@ describe('client address and access (issue 17)', () => {
     await runContainer('vkt-cl-echo', { 'vipkeeper.service': 'echo', 'vipkeeper.host': 'echo.test' }, httpd, www);
     await runContainer('vkt-cl-closed', { 'vipkeeper.service': 'closed', 'vipkeeper.host': 'closed.test', 'vipkeeper.allow': '198.18.0.0/15,2001:db8::/32' }, httpd, www);
     await runContainer('vkt-cl-limited', { 'vipkeeper.service': 'limited', 'vipkeeper.host': 'limited.test', 'vipkeeper.rate-limit': '5/s' }, httpd, www);
+    const tcp = { 'vipkeeper.mode': 'tcp' };
+    await runContainer('vkt-cl-tcp-allow', { ...tcp, 'vipkeeper.service': 'tcpallow', 'vipkeeper.frontend.port': String(TCP_ALLOW_PORT), 'vipkeeper.allow': '198.18.0.0/15' }, httpd, www);
+    await runContainer('vkt-cl-tcp-limit', { ...tcp, 'vipkeeper.service': 'tcplimit', 'vipkeeper.frontend.port': String(TCP_LIMIT_PORT), 'vipkeeper.rate-limit': '3/s' }, httpd, www);
+    await agent.waitServers(['vkt-cl-tcp-allow'], 'be_tcpallow');
+    await agent.waitServers(['vkt-cl-tcp-limit'], 'be_tcplimit');
     await agent.waitServers(['vkt-cl-echo'], 'be_echo');
     await agent.waitServers(['vkt-cl-closed'], 'be_closed');
     await agent.waitServers(['vkt-cl-limited'], 'be_limited');
@@ -110,6 +118,19 @@ describe('client address and access (issue 17)', () => {
     expect(other.every((r) => r.status === 200)).toBe(true);
     // The count falls again: the same client is served after a while.
     await waitFor('the limited client to be served again', async () => (await get('/', '127.0.0.1', { host: 'limited.test' })).status === 200, 10_000, 250);
+  });
+
+  it('TCP: vipkeeper.allow closes the connection of others; the front LB reports an allowed client', async () => {
+    expect(await rawExchange('127.0.0.1', request('any'), TCP_ALLOW_PORT)).toEqual({ status: 0, body: '' });
+    expect(await rawExchange(FRONT_LB, proxyV1('198.18.5.5', TCP_ALLOW_PORT) + request('any'), TCP_ALLOW_PORT)).toEqual({ status: 200, body: 'ok' });
+  });
+
+  it('TCP: vipkeeper.rate-limit=3/s closes new connections beyond three a second', async () => {
+    const burst = await Promise.all(Array.from({ length: 12 }, () => rawExchange('127.0.0.1', request('any'), TCP_LIMIT_PORT)));
+    const served = burst.filter((r) => r.status === 200).length;
+    expect(served).toBeGreaterThanOrEqual(1);
+    expect(served).toBeLessThanOrEqual(3);
+    expect(burst.filter((r) => r.status === 0).length).toBeGreaterThanOrEqual(9);
   });
 
   it('vipkeeper.proxy-protocol=v2: containers receive the binary header, also one added through the Runtime API', async () => {
