@@ -266,7 +266,9 @@ export function clientRules(s: Service): string[] {
     }
     if (forwarded) {
       lines.push(
-        'option forwardfor',
+        // As `option forwardfor` (appended), but an IPv4 client of a `v4v6` bind (IPv6 VIPs) is
+        // written as IPv4, not `::ffff:198.18.0.7` as forwardfor and `src` print it.
+        'http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
         'http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
         'http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
       );

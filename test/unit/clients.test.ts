@@ -173,7 +173,7 @@ describe('VIPKEEPER_ACCEPT_PROXY', () => {
 describe('haproxy view: client address and access lines', () => {
   it('no client labels on HTTP: X-Forwarded-* only', () => {
     expect(clientRules(service([]))).toEqual([
-      'option forwardfor',
+      'http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
       'http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
       'http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
     ]);

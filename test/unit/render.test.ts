@@ -154,7 +154,7 @@ describe('renderConfigs: haproxy.cfg', () => {
       'backend be_apps',
       '    mode http',
       '    balance roundrobin',
-      '    option forwardfor',
+      '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
       '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
       '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
       '    server plain-1 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100',
@@ -167,7 +167,7 @@ describe('renderConfigs: haproxy.cfg', () => {
       '    option httpchk',
       '    http-check send meth GET uri /healthz?deep=1',
       '    http-check expect status 200-399',
-      '    option forwardfor',
+      '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
       '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
       '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
       '    server checked-1 127.0.0.1:32009 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 weight 100',
@@ -196,7 +196,7 @@ describe('renderConfigs: haproxy.cfg', () => {
   });
 
   const FORWARDED_LINES = [
-    '    option forwardfor',
+    '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
     '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
   ];
