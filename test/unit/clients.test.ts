@@ -11,6 +11,7 @@ import { type ClientLabels, parseLabels } from '../../src/labels/parse-labels.js
 import { buildDesiredState } from '../../src/model/desired-state.js';
 import { clientRules, haproxyView, serverOptions } from '../../src/render/haproxy-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
+import { renderConfigs } from '../../src/render/render-configs.js';
 import { binding, container, DEFAULT_CLIENT_LABELS, FACTS, MINIMAL_ENV, server, service } from './fixtures.js';
 import { haproxyInstalled } from './real-haproxy.js';
 
@@ -263,4 +264,34 @@ describe.runIf(haproxyInstalled)('the real haproxy accepts every client line', (
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('a user template that leaves access rules out is named, not silently open', () => {
+  const config = parseEnvironment({ ...MINIMAL_ENV, VIPKEEPER_ACCEPT_PROXY: '198.18.0.9' }, FACTS).config;
+  const state = buildDesiredState(
+    [container({ name: 'adm', created: 1, bindings: [binding(80, 32001)], extraLabels: { 'vipkeeper.service': 'adm', 'vipkeeper.allow': '198.18.0.0/15', 'vipkeeper.rate-limit': '9/s' } })],
+    { roleLabel: 'role', backendRole: 'apps', frontendPort: 80, publishedHost: null },
+  );
+
+  it('an old template without clientRules or connectionRules: each missing line, by section', async () => {
+    const builtin = await loadTemplates(null);
+    const old = builtin['haproxy.cfg.ejs'].text
+      .replace(/<% for \(const line of be\.clientRules\) \{ -%>\n {4}<%- line %>\n<% \} -%>\n/, '')
+      .replace(/<% for \(const line of fe\.connectionRules\) \{ -%>\n {4}<%- line %>\n<% \} -%>\n/, '');
+    expect(old).not.toContain('clientRules');
+    const r = renderConfigs(config, state, { ...builtin, 'haproxy.cfg.ejs': { ...builtin['haproxy.cfg.ejs'], text: old, overridden: true } });
+    expect(r.unprintedAccessRules).toEqual([
+      'fe_80: tcp-request connection expect-proxy layer4 if { src 198.18.0.9/32 }',
+      'be_adm: http-request deny deny_status 403 unless { src 198.18.0.0/15 }',
+      'be_adm: http-request track-sc1 src table rl_adm',
+      'be_adm: http-request deny deny_status 429 if { sc_http_req_rate(1) gt 9 }',
+    ]);
+  });
+
+  it('the shipped template, also as a user copy, prints them all', async () => {
+    const builtin = await loadTemplates(null);
+    expect(renderConfigs(config, state, builtin).unprintedAccessRules).toBeUndefined();
+    const copy = renderConfigs(config, state, { ...builtin, 'haproxy.cfg.ejs': { ...builtin['haproxy.cfg.ejs'], overridden: true } });
+    expect(copy.unprintedAccessRules).toBeUndefined();
+  });
 });
