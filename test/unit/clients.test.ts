@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ejs from 'ejs';
@@ -12,8 +14,9 @@ import { buildDesiredState } from '../../src/model/desired-state.js';
 import { clientRules, haproxyView, serverOptions } from '../../src/render/haproxy-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
+import { makeSelfSigned } from '../../src/tls/tls-files.js';
 import { binding, container, DEFAULT_CLIENT_LABELS, FACTS, MINIMAL_ENV, server, service } from './fixtures.js';
-import { haproxyInstalled } from './real-haproxy.js';
+import { freePort, haproxyInstalled, startHaproxy } from './real-haproxy.js';
 
 // Issue 17, client address and access: vipkeeper.proxy-protocol, vipkeeper.forwarded,
 // vipkeeper.allow, vipkeeper.rate-limit and VIPKEEPER_ACCEPT_PROXY, from label text to
@@ -294,4 +297,61 @@ describe('a user template that leaves access rules out is named, not silently op
     const copy = renderConfigs(config, state, { ...builtin, 'haproxy.cfg.ejs': { ...builtin['haproxy.cfg.ejs'], overridden: true } });
     expect(copy.unprintedAccessRules).toBeUndefined();
   });
+});
+
+describe.runIf(haproxyInstalled)('X-Forwarded-* from the real haproxy, on HTTP and HTTPS, behind an IPv4+IPv6 bind', () => {
+  it('For is the plain IPv4 client (appended), Proto says http or https, Host is the request Host', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const backend = createServer((req, res) => (seen.push(req.headers), res.end('ok')));
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()));
+    const backendPort = (backend.address() as { port: number }).port;
+    const [httpPort, httpsPort] = [await freePort(), await freePort()];
+    const pemDir = mkdtempSync(join(tmpdir(), 'vk-clients-pem-'));
+    const pem = join(pemDir, 'self.pem');
+    writeFileSync(pem, await makeSelfSigned());
+    const s = service([server('app', '127.0.0.1', backendPort)], { name: 'app' });
+    const h = await startHaproxy((sock) =>
+      [
+        'global',
+        `    stats socket ${sock} mode 600 level admin`,
+        'defaults',
+        '    mode http',
+        '    timeout connect 2s',
+        '    timeout client 5s',
+        '    timeout server 5s',
+        'frontend fe',
+        `    bind :::${httpPort} v4v6`,
+        `    bind :::${httpsPort} v4v6 ssl crt ${pem}`,
+        '    default_backend be_app',
+        'backend be_app',
+        ...clientRules(s).map((l) => `    ${l}`),
+        `    server app 127.0.0.1:${backendPort}`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const ask = (port: number, tls: boolean, headers: Record<string, string> = {}) =>
+        new Promise<void>((resolve, reject) => {
+          const req = (tls ? httpsRequest : httpRequest)({ host: '127.0.0.1', port, path: '/', headers: { host: 'app.example.test', ...headers }, rejectUnauthorized: false, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      await ask(httpPort, false);
+      await ask(httpsPort, true);
+      await ask(httpPort, false, { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test' });
+      expect(seen.map((h) => [h['x-forwarded-for'], h['x-forwarded-proto'], h['x-forwarded-host']])).toEqual([
+        ['127.0.0.1', 'http', 'app.example.test'],
+        ['127.0.0.1', 'https', 'app.example.test'],
+        // A client's own For values stay in front; Proto and Host are replaced, not trusted.
+        ['203.0.113.9, 127.0.0.1', 'http', 'app.example.test'],
+      ]);
+    } finally {
+      await h.stop();
+      await new Promise<void>((r) => backend.close(() => r()));
+      rmSync(pemDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
