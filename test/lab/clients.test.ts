@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommand } from '../../src/haproxy/runtime-api.js';
 import { AgentUnderTest, get, TEST_FRONTEND_PORT } from './support/agent.js';
+import { runCli } from './support/cli.js';
 import { APP_IMAGE, docker, removeTestContainers, sh, TEST_LABEL, waitFor } from './support/lab.js';
 
 // Issue 17 against real dockerd and haproxy: X-Forwarded-* headers an app sees, PROXY
@@ -118,6 +119,12 @@ describe('client address and access (issue 17)', () => {
     expect(other.every((r) => r.status === 200)).toBe(true);
     // The count falls again: the same client is served after a while.
     await waitFor('the limited client to be served again', async () => (await get('/', '127.0.0.1', { host: 'limited.test' })).status === 200, 10_000, 250);
+  });
+
+  it('vipkeeper show names the access settings of a service', async () => {
+    const r = await runCli(['show', 'closed', '--control', agent.controlSocket], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}access: allow 198\.18\.0\.0\/15,2001:db8::\/32, rate-limit none, proxy-protocol off, forwarded on$/m);
   });
 
   it('TCP: vipkeeper.allow closes the connection of others; the front LB reports an allowed client', async () => {

@@ -15,6 +15,8 @@ import { clientRules, haproxyView, serverOptions } from '../../src/render/haprox
 import { loadTemplates } from '../../src/render/load-templates.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
 import { makeSelfSigned } from '../../src/tls/tls-files.js';
+import { showTable } from '../../src/operate/format.js';
+import { inventoryAccess } from '../../src/operate/inventory.js';
 import { binding, container, DEFAULT_CLIENT_LABELS, FACTS, MINIMAL_ENV, server, service } from './fixtures.js';
 import { freePort, haproxyInstalled, startHaproxy } from './real-haproxy.js';
 
@@ -354,4 +356,15 @@ describe.runIf(haproxyInstalled)('X-Forwarded-* from the real haproxy, on HTTP a
       rmSync(pemDir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('vipkeeper show names a service\'s access settings', () => {
+  it('one line when any is set; none at the defaults', () => {
+    const line = (clientsOver: Partial<ClientLabels>, mode: 'http' | 'tcp' = 'http') =>
+      showTable({ services: [{ name: 'a', backend: 'be_a', mode, frontend: { port: 80, hosts: [], path: null }, balance: 'roundrobin', servers: [], ...inventoryAccess(service([], { mode, clients: clients(clientsOver) })) }] }).split('\n')[1];
+    expect(line({ allow: ['198.18.0.0/15'], rateLimit: 20 })).toBe('  access: allow 198.18.0.0/15, rate-limit 20/s, proxy-protocol off, forwarded on');
+    expect(line({ proxyProtocol: 'v2', forwarded: false })).toBe('  access: allow all, rate-limit none, proxy-protocol v2, forwarded off');
+    expect(line({})).toBe('  (no servers)');
+    expect(line({ forwarded: false }, 'tcp')).toBe('  (no servers)');
+  });
 });
