@@ -121,7 +121,7 @@ const killGroup = (app: App, signal: NodeJS.Signals) => {
 };
 
 function svc(frontendPort: number, servers: Server[]): Service {
-  return { name: 'apps', mode: 'http', frontendPort, bind: null, hosts: [], path: null, balance: 'roundrobin', memberClass: 'multiple', tls: { enabled: null, redirect: false, hsts: null }, check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 }, servers };
+  return { name: 'apps', mode: 'http', frontendPort, bind: null, hosts: [], path: null, balance: 'roundrobin', memberClass: 'multiple', tls: { enabled: null, redirect: false, hsts: null }, clients: { proxyProtocol: null, forwarded: true, allow: null, rateLimit: null }, check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 }, servers };
 }
 const server = (a: App): Server => ({ name: a.name, containerId: a.name, containerName: a.name, address: '127.0.0.1', port: a.port, weight: 100, maxconn: null, role: 'active', standby: false });
 const BE = backendName('apps');

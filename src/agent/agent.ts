@@ -18,7 +18,7 @@ import { VrrpInstances } from '../keepalived/vrrp-monitor.js';
 import { readHandlers } from '../operate/operate-reader.js';
 import { operatorController } from '../operator/operator-edges.js';
 import { desiredState } from '../pipeline.js';
-import { renderConfigs } from '../render/render-configs.js';
+import { type RenderedConfigs, renderConfigs } from '../render/render-configs.js';
 import { startStatusServer } from '../status/status-server.js';
 import { AgentStatus } from '../status/status-source.js';
 import { findAdoptable } from '../supervisor/adopt.js';
@@ -86,12 +86,20 @@ export class Agent {
     });
     const stops = new StopTracker(drainStopping({ haproxy: haproxyApplier, services: () => reconciler.applied?.state.services ?? [], log }), clock);
     const warnings = new SkipWarnings(log);
+    // Once per distinct set: a user's template that leaves access rules out (issue 17) leaves services open.
+    let unprintedSeen = '';
+    const warnUnprinted = (r: RenderedConfigs): RenderedConfigs => {
+      const now = (r.unprintedAccessRules ?? []).join('\n');
+      if (now !== unprintedSeen && now !== '') log.warn({ rules: r.unprintedAccessRules }, 'the haproxy.cfg template does not print these access rules, so they are not enforced: update the template (see the shipped one)');
+      unprintedSeen = now;
+      return r;
+    };
     const reconciler: Reconciler = new Reconciler({
       list: () => listEngines(links, log).then((all) => (operator.prune(all, links.every((l) => l.state === 'up')), all)),
       listStats: () => links.map((l) => ({ engine: l.name, ...l.lastListStats() })),
       prepare: () => certs.refresh(),
       desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides(), ...(certs.current ? { certificates: certs.current } : {}) }),
-      render: (state) => renderConfigs(config.current, state, templates.current()),
+      render: (state) => warnUnprinted(renderConfigs(config.current, state, templates.current())),
       httpsPortOf: (state) => {
         const tls = tlsPlan(config.current, state.certificates);
         return state.services.some((s) => servedOnHttps(s, tls)) ? config.current.httpsPort : null;

@@ -4,6 +4,7 @@ import {
   HOSTNAME,
   canonicalIpv6,
   INTERFACE_NAME,
+  clientCidr,
   IPV4,
   isIpv6Address,
   LABEL_KEY,
@@ -435,6 +436,17 @@ export const ENV = {
     meaning: '`json`: one JSON object per line (for log collectors). `pretty`: time, level, message and fields for a person.',
     defaultText: 'json',
     schema: z.enum(['json', 'pretty'], 'must be json or pretty'),
+  }),
+  acceptProxy: spec({
+    name: 'VIPKEEPER_ACCEPT_PROXY',
+    meaning:
+      "Addresses or CIDR blocks of front load balancers (comma or space separated) whose connections start with a PROXY protocol header (v1 or v2): HAProxy takes the client's address from it, for logs, X-Forwarded-For, `vipkeeper.allow` and `vipkeeper.rate-limit`. Connections from elsewhere are served as they come, so direct clients still work. Every frontend; set it only for load balancers that always send the header.",
+    defaultText: 'none',
+    emptyMeansNone: true,
+    schema: listOf(
+      z.string().refine((v) => clientCidr(v) !== null).transform((v) => clientCidr(v)!),
+      'an IPv4 or IPv6 address or CIDR block like 198.18.0.0/15',
+    ).transform((list) => [...new Set(list)].sort()),
   }),
 } as const;
 

@@ -46,6 +46,8 @@ export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interfa
   readonly statusAddr: { readonly host: string; readonly port: number };
   /** HAProxy's own Prometheus exporter (`use-service prometheus-exporter`), or null: off. */
   readonly haproxyMetricsAddr: { readonly host: string; readonly port: number } | null;
+  /** VIPKEEPER_ACCEPT_PROXY: canonical CIDRs of front load balancers that send PROXY protocol; empty: none. */
+  readonly acceptProxy: readonly string[];
   /** Derived from the host, not a variable: keepalived's track_process works only in the initial netns. */
   readonly trackProcess: boolean;
   /**
@@ -472,6 +474,7 @@ export function parseEnvironment(
     logFormat: read(ENV.logFormat) ?? 'json',
     statusAddr,
     haproxyMetricsAddr: read(ENV.haproxyMetricsAddr) ?? null,
+    acceptProxy: read(ENV.acceptProxy) ?? [],
     trackProcess: facts.initialNetns ?? true,
     instances,
   } satisfies Config;

@@ -152,3 +152,22 @@ export function vip6AddressProblem(address: string): string | null {
   if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address (ff00::/8)';
   return null;
 }
+
+/**
+ * One address or CIDR block a client may come from (`198.18.0.0/15`, `198.18.0.7`,
+ * `2001:db8::/32`) -> its canonical text with the prefix always written, or null. The
+ * address is parsed (IPv4 octets 0-255, IPv6 groups), the prefix is 0-32 or 0-128; so only
+ * digits, hex, `.`, `:` and `/` can come out, safe as an HAProxy ACL value.
+ */
+export function clientCidr(text: string): string | null {
+  const parts = text.split('/');
+  if (parts.length > 2) return null;
+  const [address, prefixText] = parts as [string, string | undefined];
+  const v4 = IPV4.test(address);
+  if (!v4 && !isIpv6Address(address)) return null;
+  const max = v4 ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (prefix > max) return null;
+  return `${v4 ? address : canonicalIpv6(address)}/${prefix}`;
+}

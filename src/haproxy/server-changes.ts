@@ -34,7 +34,7 @@ export const isEmpty = (c: ChangeSet) =>
   c.structural === null && c.add.length === 0 && c.remove.length === 0 && c.update.length === 0;
 
 function serviceShape(s: Service): string {
-  return JSON.stringify([s.mode, s.frontendPort, s.hosts, s.path, s.balance, s.check, s.tls, s.sticky ?? null]);
+  return JSON.stringify([s.mode, s.frontendPort, s.bind, s.hosts, s.path, s.balance, s.check, s.tls, s.sticky ?? null, s.clients]);
 }
 
 export function diffServices(applied: readonly Service[], desired: readonly Service[]): ChangeSet {

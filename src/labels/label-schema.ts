@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INSTANCE_NAME } from '../config/env-schema.js';
-import { canonicalIpv6, DOCKER_NAME, HAPROXY_MAX_TIME_MS, HAPROXY_TIME, haproxyTimeMs, HOSTNAME, IDENTIFIER, IPV4, isIpv6Address, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
+import { canonicalIpv6, clientCidr, DOCKER_NAME, HAPROXY_MAX_TIME_MS, HAPROXY_TIME, haproxyTimeMs, HOSTNAME, IDENTIFIER, IPV4, isIpv6Address, URL_PATH, WHOLE_NUMBER } from '../config/patterns.js';
 
 /** A VRRP instance's name, as VIPKEEPER_INSTANCES spells them (`default` without it). */
 const VIP_INSTANCE = INSTANCE_NAME;
@@ -247,6 +247,51 @@ export const LABELS = {
     scope: 'service',
     rule: 'a whole number from 1 to 100',
     schema: whole(1, 100),
+  }),
+  // Client address and access (issue 17).
+  proxyProtocol: spec({
+    key: 'vipkeeper.proxy-protocol',
+    meaning:
+      "Send the client's address to the containers in a PROXY protocol header (`v1`: text, `v2`: binary), health checks included. The app must expect it: one that does not sees garbage before each request.",
+    defaultText: 'none',
+    scope: 'service',
+    rule: 'v1 or v2',
+    schema: z.enum(['v1', 'v2']),
+  }),
+  forwarded: spec({
+    key: 'vipkeeper.forwarded',
+    meaning:
+      "HTTP only: requests carry `X-Forwarded-For` (the client's address, appended as the last value), `X-Forwarded-Proto` (`http` or `https`) and `X-Forwarded-Host` (the request's Host). `false`: headers pass as the client sent them.",
+    defaultText: 'true',
+    scope: 'service',
+    rule: 'true or false',
+    schema: bool,
+  }),
+  allow: spec({
+    key: 'vipkeeper.allow',
+    meaning:
+      'Only clients from these addresses or CIDR blocks (comma separated, IPv4 or IPv6, at most 32) reach the service; others get 403 (HTTP) or a closed connection (TCP). With VIPKEEPER_ACCEPT_PROXY, the address a front load balancer reports counts.',
+    defaultText: 'every client',
+    scope: 'service',
+    rule: 'one to 32 IPv4 or IPv6 addresses or CIDR blocks (`198.18.0.0/15`, `2001:db8::/32`) separated by commas',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map(clientCidr))
+      .refine((list) => list.length <= 32 && list.every((c) => c !== null))
+      .transform((list) => [...new Set(list as string[])].sort()),
+  }),
+  rateLimit: spec({
+    key: 'vipkeeper.rate-limit',
+    meaning:
+      "Most requests per second one client address may send (TCP: new connections per second); beyond it HTTP answers 429 and TCP closes the connection. Counted over a sliding second in a table per service (up to 100k addresses, kept 10 s).",
+    defaultText: 'no limit',
+    scope: 'service',
+    rule: 'N/s with N a whole number from 1 to 1000000',
+    schema: z
+      .string()
+      .regex(/^\d{1,7}\/s$/)
+      .transform((v) => Number(v.slice(0, -2)))
+      .refine((n) => n >= 1 && n <= 1_000_000),
   }),
 } as const;
 

@@ -38,6 +38,18 @@ export interface ServiceLabels {
   readonly tls: TlsLabels;
   /** vipkeeper.sticky: keep a client on one server by a cookie or its source address; null: none. */
   readonly sticky: Sticky | null;
+  readonly clients: ClientLabels;
+}
+
+/** vipkeeper.proxy-protocol, vipkeeper.forwarded, vipkeeper.allow, vipkeeper.rate-limit (issue 17). */
+export interface ClientLabels {
+  readonly proxyProtocol: 'v1' | 'v2' | null;
+  /** HTTP: X-Forwarded-For/-Proto/-Host on requests (always false for TCP). */
+  readonly forwarded: boolean;
+  /** Canonical CIDRs (`198.18.0.0/15`), sorted; null: every client. */
+  readonly allow: readonly string[] | null;
+  /** Requests (TCP: connections) per second per client address; null: no limit. */
+  readonly rateLimit: number | null;
 }
 
 export type Sticky = 'cookie' | 'source';
@@ -123,8 +135,16 @@ export function parseLabels(
     hsts: get(LABELS.tlsHsts) ?? null,
   };
   const sticky = get(LABELS.sticky) ?? null;
+  const forwarded = get(LABELS.forwarded);
+  const clients: ClientLabels = {
+    proxyProtocol: get(LABELS.proxyProtocol) ?? null,
+    forwarded: mode === 'http' && forwarded !== false,
+    allow: get(LABELS.allow) ?? null,
+    rateLimit: get(LABELS.rateLimit) ?? null,
+  };
   if (mode === 'tcp') {
     for (const [spec, present] of [
+      [LABELS.forwarded, forwarded !== undefined],
       [LABELS.host, hosts.length > 0],
       [LABELS.path, path !== null],
       [LABELS.checkPath, checkPath !== null],
@@ -157,6 +177,7 @@ export function parseLabels(
     },
     tls,
     sticky,
+    clients,
   };
   const server: ServerLabels = {
     port: get(LABELS.port) ?? null,

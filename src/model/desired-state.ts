@@ -1,6 +1,7 @@
 import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
 import {
   type CheckSettings,
+  type ClientLabels,
   type LabelProblem,
   type MemberClass,
   parseLabels,
@@ -110,6 +111,8 @@ export interface Service {
   readonly tls: TlsLabels;
   /** vipkeeper.sticky: a stick table by cookie or source address (absent: none). */
   readonly sticky?: Sticky;
+  /** Client address and access: PROXY protocol, X-Forwarded-*, allow list, rate limit. */
+  readonly clients: ClientLabels;
   readonly servers: readonly Server[];
 }
 
@@ -505,6 +508,7 @@ function toService(s: ServiceLabels, servers: readonly Server[], bind: FrontendB
     check: s.check,
     tls: s.tls,
     ...(s.sticky ? { sticky: s.sticky } : {}),
+    clients: s.clients,
     servers: [...servers].sort((a, b) => cmp(a.name, b.name) || cmp(a.containerId, b.containerId)),
   };
 }
@@ -563,6 +567,10 @@ function serviceDifference(
     [`${prefix}.tls.redirect`, owner.tls.redirect, mine.tls.redirect],
     [`${prefix}.tls.hsts`, owner.tls.hsts, mine.tls.hsts],
     [`${prefix}.sticky`, owner.sticky, mine.sticky],
+    [`${prefix}.proxy-protocol`, owner.clients.proxyProtocol, mine.clients.proxyProtocol],
+    [`${prefix}.forwarded`, owner.clients.forwarded, mine.clients.forwarded],
+    [`${prefix}.allow`, owner.clients.allow?.join(',') ?? null, mine.clients.allow?.join(',') ?? null],
+    [`${prefix}.rate-limit`, owner.clients.rateLimit, mine.clients.rateLimit],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };

@@ -1,4 +1,4 @@
-import type { CheckAnswer, InventoryServer, ShowAnswer, VerifyAnswer } from './operate-types.js';
+import type { CheckAnswer, InventoryServer, InventoryService, ShowAnswer, VerifyAnswer } from './operate-types.js';
 
 // The output layer of the operator commands: a readable table by default, JSON
 // or YAML when asked. Pure. The YAML is written here by hand (plain data only:
@@ -107,6 +107,7 @@ export function showTable(a: ShowAnswer): string {
   for (const s of a.services) {
     const rules = [s.frontend.hosts.length ? `host ${s.frontend.hosts.join(',')}` : '', s.frontend.path ? `path ${s.frontend.path}` : ''].filter(Boolean).join(' ');
     out.push(`${s.name}: ${s.mode} on :${s.frontend.port}${rules ? ` (${rules})` : ''}, balance ${s.balance}, backend ${s.backend}`);
+    if (s.access) out.push(`  access: ${accessText(s.access)}`);
     if (s.servers.length === 0) {
       out.push('  (no servers)', '');
       continue;
@@ -211,4 +212,14 @@ export function verifySummary(a: VerifyAnswer): string {
     parts.push(`${a.unserved.length} labelled running container${a.unserved.length === 1 ? '' : 's'} not served (${listed(a.unserved.map((u) => u.container.name))})`);
   }
   return printable(`HAProxy and the engines disagree: ${parts.join(', ')}`);
+}
+
+/** One line of a service's client settings for `vipkeeper show`. */
+function accessText(a: NonNullable<InventoryService['access']>): string {
+  return [
+    `allow ${a.allow ? a.allow.join(',') : 'all'}`,
+    `rate-limit ${a.rateLimit === null ? 'none' : `${a.rateLimit}/s`}`,
+    `proxy-protocol ${a.proxyProtocol ?? 'off'}`,
+    `forwarded ${a.forwarded ? 'on' : 'off'}`,
+  ].join(', ');
 }

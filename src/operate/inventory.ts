@@ -116,7 +116,15 @@ export function buildInventory(i: InventoryInputs): InventoryService[] {
       mode: s.mode,
       frontend: { port: s.frontendPort, hosts: s.hosts, path: s.path },
       balance: s.balance,
+      ...inventoryAccess(s),
       servers,
     };
   });
+}
+
+/** A service's client settings for `vipkeeper show`, only when one is away from its default (X-Forwarded-* are on for HTTP). Pure. */
+export function inventoryAccess(s: Service): Pick<InventoryService, 'access'> {
+  const c = s.clients;
+  const set = c.allow !== null || c.rateLimit !== null || c.proxyProtocol !== null || (s.mode === 'http' && !c.forwarded);
+  return set ? { access: { allow: c.allow, rateLimit: c.rateLimit, proxyProtocol: c.proxyProtocol, forwarded: c.forwarded } } : {};
 }

@@ -58,6 +58,8 @@ export interface InventoryService {
   readonly mode: 'http' | 'tcp';
   readonly frontend: { readonly port: number; readonly hosts: readonly string[]; readonly path: string | null };
   readonly balance: string;
+  /** vipkeeper.allow, rate-limit, proxy-protocol, forwarded; absent when all are at their defaults. */
+  readonly access?: { readonly allow: readonly string[] | null; readonly rateLimit: number | null; readonly proxyProtocol: 'v1' | 'v2' | null; readonly forwarded: boolean };
   readonly servers: readonly InventoryServer[];
 }
 

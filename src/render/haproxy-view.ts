@@ -15,6 +15,8 @@ export interface HaproxyPaths {
   readonly ipv6?: boolean;
   /** HAProxy peers sharing sticky services' stick tables (absent: this node alone on loopback). */
   readonly peers?: PeersConfig;
+  /** VIPKEEPER_ACCEPT_PROXY: canonical CIDRs of front load balancers that send PROXY protocol. */
+  readonly acceptProxy?: readonly string[];
 }
 
 export interface ServerView {
@@ -38,6 +40,8 @@ export interface BackendView {
   readonly httpCheck: readonly string[];
   /** vipkeeper.sticky: the stick table and the lines that fill and read it. */
   readonly stickRules: readonly string[];
+  /** Access and client-address lines (allow list, rate limit, X-Forwarded-*), before the servers. */
+  readonly clientRules: readonly string[];
   readonly servers: readonly ServerView[];
 }
 
@@ -50,6 +54,8 @@ export interface FrontendView {
   readonly name: string;
   readonly bind: string;
   readonly mode: 'http' | 'tcp';
+  /** `tcp-request connection` lines right after the bind: PROXY protocol from front load balancers. */
+  readonly connectionRules: readonly string[];
   /** `http-request` lines before the routes: redirects to HTTPS. */
   readonly requestRules: readonly string[];
   readonly routes: readonly RouteView[];
@@ -66,6 +72,8 @@ export interface HaproxyView {
   readonly tlsGlobal: readonly string[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
+  /** Table-only backends (`backend NAME` + `stick-table LINE`) for vipkeeper.rate-limit. */
+  readonly stickTables: readonly { readonly name: string; readonly table: string }[];
   /** HAProxy's Prometheus exporter: its bind address, or null when off. */
   readonly metrics: { readonly bind: string } | null;
   /** The `peers` section and `localpeer`, only while some service is sticky. */
@@ -169,6 +177,8 @@ export function serverOptions(server: Server & { readonly backup?: boolean }, se
   }
   parts.push(`weight ${server.weight}`);
   if (server.maxconn !== null) parts.push(`maxconn ${server.maxconn}`);
+  // Health checks send the header too (HAProxy's default with send-proxy), so an app that demands it passes them.
+  if (service.clients.proxyProtocol !== null) parts.push(service.clients.proxyProtocol === 'v2' ? 'send-proxy-v2' : 'send-proxy');
   return parts.join(' ');
 }
 
@@ -185,6 +195,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
     stickRules: stickRules(s, paths.ipv6 === true),
+    clientRules: clientRules(s),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
       address: `${srv.address}:${srv.port}`,
@@ -192,6 +203,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     })),
   }));
 
+  const acceptProxy = acceptProxyRules(paths.acceptProxy ?? []);
   const frontends: FrontendView[] = byFrontend(services).map(({ port, bind, services: onPort }) => {
     const mode = onPort[0]!.mode; // desired state guarantees one mode per frontend
     const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
@@ -201,6 +213,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       name: frontendName(port, bind),
       bind: bindAddresses(port, bind, paths.ipv6 === true),
       mode,
+      connectionRules: acceptProxy,
       requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
       routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
       defaultBackend: fallback ? backendName(fallback.name) : null,
@@ -214,6 +227,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
         // The first certificate of a bind line answers names no other one covers (and clients without SNI).
         bind: `${bindAddresses(tls.httpsPort, bind, paths.ipv6 === true)} ssl crt ${tls.defaultCertPath} crt-list ${tls.crtListPath} alpn h2,http/1.1`,
         mode: 'http',
+        connectionRules: acceptProxy,
         requestRules: [],
         routes: [...group].sort(bySpecificity).map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
         defaultBackend: null,
@@ -231,7 +245,10 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
 
   const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
   const peers = services.some((s) => s.sticky !== undefined) ? peersView(paths.peers ?? LOCAL_PEERS) : null;
-  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics, peers };
+  const stickTables = services
+    .filter((s) => s.clients.rateLimit !== null)
+    .map((s) => ({ name: rateTableName(s.name), table: `type ipv6 size 100k expire 10s store ${s.mode === 'http' ? 'http_req_rate(1s)' : 'conn_rate(1s)'}` }));
+  return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, stickTables, metrics, peers };
 }
 
 /**
@@ -299,4 +316,50 @@ export function stickRules(s: Service, ipv6: boolean): string[] {
     `${set}" if { var(txn.vk_sticky_new) -m found } !{ ssl_fc }`,
     `${set}; Secure" if { var(txn.vk_sticky_new) -m found } { ssl_fc }`,
   ];
+}
+
+/** The stick table of a service's vipkeeper.rate-limit (a backend of its own: `be_` names stay the services'). */
+export const rateTableName = (service: string) => `rl_${service}`;
+
+/**
+ * PROXY protocol from front load balancers, only from their addresses: a direct client's
+ * connection is served as it comes. `layer4` reads the header before anything else (TLS included).
+ */
+function acceptProxyRules(cidrs: readonly string[]): string[] {
+  return cidrs.length > 0 ? [`tcp-request connection expect-proxy layer4 if { src ${cidrs.join(' ')} }`] : [];
+}
+
+/**
+ * A service's access and client-address lines, in its own backend, so services that share a
+ * frontend (host or path routes) each keep theirs. `src` is the client's address, the one a
+ * front load balancer reported with VIPKEEPER_ACCEPT_PROXY. Order: the allow list first (a
+ * refused client costs no table entry), then the rate limit, then the X-Forwarded-* headers.
+ * Every value was checked by the label schema (canonical CIDRs, a bounded whole number).
+ */
+export function clientRules(s: Service): string[] {
+  const { allow, rateLimit, forwarded } = s.clients;
+  const lines: string[] = [];
+  const table = rateTableName(s.name);
+  if (s.mode === 'http') {
+    if (allow !== null) lines.push(`http-request deny deny_status 403 unless { src ${allow.join(' ')} }`);
+    if (rateLimit !== null) {
+      // The request being tracked is already counted: the N+1th in a second is refused.
+      lines.push(`http-request track-sc1 src table ${table}`, `http-request deny deny_status 429 if { sc_http_req_rate(1) gt ${rateLimit} }`);
+    }
+    if (forwarded) {
+      lines.push(
+        // As `option forwardfor` (appended), but an IPv4 client of a `v4v6` bind (IPv6 VIPs) is
+        // written as IPv4, not `::ffff:198.18.0.7` as forwardfor and `src` print it.
+        'http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
+        'http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+        'http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
+      );
+    }
+  } else {
+    if (allow !== null) lines.push(`tcp-request content reject unless { src ${allow.join(' ')} }`);
+    if (rateLimit !== null) {
+      lines.push(`tcp-request content track-sc1 src table ${table}`, `tcp-request content reject if { sc_conn_rate(1) gt ${rateLimit} }`);
+    }
+  }
+  return lines;
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/env.js';
 import { runtimePaths } from '../config/paths.js';
 import { TemplateError } from '../errors.js';
 import type { DesiredState } from '../model/desired-state.js';
-import { haproxyView } from './haproxy-view.js';
+import { haproxyView, type HaproxyView } from './haproxy-view.js';
 import { tlsPlan } from '../tls/tls-plan.js';
 import { keepalivedView } from './keepalived-view.js';
 import type { TemplateSource, Templates } from './load-templates.js';
@@ -13,6 +13,8 @@ import type { TemplateSource, Templates } from './load-templates.js';
 export interface RenderedConfigs {
   readonly haproxyCfg: string;
   readonly keepalivedConf: string;
+  /** Access rules (allow list, rate limit, PROXY from front LBs) an overridden template left out: warn, they are not enforced. */
+  readonly unprintedAccessRules?: readonly string[];
 }
 
 /** The most a template may take to print; a loop in a user's template costs its pass, never the agent. */
@@ -20,17 +22,31 @@ export const TEMPLATE_TIMEOUT_MS = 2000;
 
 /** Desired state + config + template text -> both files' bytes. Pure and deterministic. */
 export function renderConfigs(config: Config, state: DesiredState, templates: Templates): RenderedConfigs {
+  const view = haproxyView(
+    state.services,
+    { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr), acceptProxy: config.acceptProxy, ...(config.peers ? { peers: config.peers } : {}) },
+    tlsPlan(config, state.certificates),
+  );
+  const haproxyCfg = printTemplate(templates['haproxy.cfg.ejs'], view);
+  const unprinted = templates['haproxy.cfg.ejs'].overridden ? unprintedAccessRules(view, haproxyCfg) : [];
   return {
-    haproxyCfg: printTemplate(
-      templates['haproxy.cfg.ejs'],
-      haproxyView(
-        state.services,
-        { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr), ...(config.peers ? { peers: config.peers } : {}) },
-        tlsPlan(config, state.certificates),
-      ),
-    ),
+    haproxyCfg,
     keepalivedConf: printTemplate(templates['keepalived.conf.ejs'], keepalivedView(config)),
+    ...(unprinted.length > 0 ? { unprintedAccessRules: unprinted } : {}),
   };
+}
+
+/**
+ * Access lines of the view that a user's template did not print (one written before
+ * vipkeeper.allow existed, say): `haproxy -c` cannot notice a missing deny rule. Pure.
+ */
+export function unprintedAccessRules(view: HaproxyView, text: string): string[] {
+  const printed = new Set(text.split('\n').map((l) => l.trim()));
+  const wanted = [
+    ...view.frontends.flatMap((f) => f.connectionRules.map((line) => `${f.name}: ${line}`)),
+    ...view.backends.flatMap((b) => b.clientRules.filter((l) => !l.includes('X-Forwarded')).map((line) => `${b.name}: ${line}`)),
+  ];
+  return wanted.filter((w) => !printed.has(w.slice(w.indexOf(': ') + 2)));
 }
 
 interface Compiled {

@@ -598,6 +598,7 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_INSTANCES: 'web',
     VIPKEEPER_LABEL_PREFIX: 'lb',
     VIPKEEPER_COMPAT: 'nginx-proxy',
+    VIPKEEPER_ACCEPT_PROXY: '198.18.0.0/15',
   };
 
   it('the table of valid values covers every variable, and each is accepted', () => {

@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { HostFacts } from '../../src/config/host-facts.js';
 import type { ContainerInfo, PortBinding } from '../../src/model/container.js';
 import type { SelectionSettings, Server, Service } from '../../src/model/desired-state.js';
-import type { TlsLabels } from '../../src/labels/parse-labels.js';
+import type { ClientLabels, TlsLabels } from '../../src/labels/parse-labels.js';
 
 // Shared fixtures for the unit tests: a host, selection settings, containers,
 // and the services and servers the model makes of them.
@@ -94,6 +94,9 @@ export const server = (name: string, address = '10.0.0.1', port = 80, over: Part
 /** A service without vipkeeper.tls* labels. */
 export const NO_TLS_LABELS: TlsLabels = { enabled: null, redirect: false, hsts: null };
 
+/** A service without client labels: no PROXY protocol, X-Forwarded-* headers on (HTTP), every client, no limit. */
+export const DEFAULT_CLIENT_LABELS: ClientLabels = { proxyProtocol: null, forwarded: true, allow: null, rateLimit: null };
+
 /** The service the model makes of containers without service labels (`apps`, HTTP on port 80), holding `servers`. */
 export const service = (servers: readonly Server[], over: Partial<Omit<Service, 'servers'>> = {}): Service => ({
   name: 'apps',
@@ -106,6 +109,7 @@ export const service = (servers: readonly Server[], over: Partial<Omit<Service, 
   memberClass: 'multiple',
   check: DEFAULT_CHECK,
   tls: NO_TLS_LABELS,
+  clients: DEFAULT_CLIENT_LABELS,
   servers,
   ...over,
 });

@@ -37,6 +37,7 @@ describe('parseLabels: defaults', () => {
           check: { enabled: true, path: null, interval: '2s', rise: 2, fall: 5 },
           tls: { enabled: null, redirect: false, hsts: null },
           sticky: null,
+          clients: { proxyProtocol: null, forwarded: true, allow: null, rateLimit: null },
         },
         server: { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' },
         unknown: [],
@@ -102,6 +103,11 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.tls.hsts', value: '63072000', get: (l) => l.service.tls.hsts, expected: 63072000 },
     { label: 'vipkeeper.sticky', value: 'cookie', get: (l) => l.service.sticky, expected: 'cookie' },
     { label: 'vipkeeper.sticky', value: 'source', get: (l) => l.service.sticky, expected: 'source' },
+    // More client-label values (IPv6, edges) in clients.test.ts.
+    { label: 'vipkeeper.proxy-protocol', value: 'v1', get: (l) => l.service.clients.proxyProtocol, expected: 'v1' },
+    { label: 'vipkeeper.forwarded', value: 'false', get: (l) => l.service.clients.forwarded, expected: false },
+    { label: 'vipkeeper.allow', value: '198.18.0.0/15,192.0.2.7', get: (l) => l.service.clients.allow, expected: ['192.0.2.7/32', '198.18.0.0/15'] },
+    { label: 'vipkeeper.rate-limit', value: '20/s', get: (l) => l.service.clients.rateLimit, expected: 20 },
   ])('$label=$value', ({ label, value, get, expected }) => {
     expect(get(ok({ [label]: value }))).toEqual(expected);
   });
@@ -113,6 +119,8 @@ describe('parseLabels: valid values for every label', () => {
       'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.vip', 'vipkeeper.host', 'vipkeeper.path',
       'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
       'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts', 'vipkeeper.sticky',
+      'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
+      'vipkeeper.proxy-protocol', 'vipkeeper.forwarded', 'vipkeeper.allow', 'vipkeeper.rate-limit',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
   });
@@ -142,6 +150,10 @@ describe('parseLabels: valid values for every label', () => {
         'vipkeeper.tls.redirect': 'true',
         'vipkeeper.tls.hsts': '600',
         'vipkeeper.sticky': 'cookie',
+        'vipkeeper.proxy-protocol': 'v2',
+        'vipkeeper.forwarded': 'false',
+        'vipkeeper.allow': '2001:DB8:0:0::/32,198.18.0.0/15',
+        'vipkeeper.rate-limit': '50/s',
       }),
     ).toEqual({
       service: {
@@ -156,6 +168,7 @@ describe('parseLabels: valid values for every label', () => {
         check: { enabled: true, path: '/v1/health', interval: '5s', rise: 3, fall: 4 },
         tls: { enabled: true, redirect: true, hsts: 600 },
         sticky: 'cookie',
+        clients: { proxyProtocol: 'v2', forwarded: false, allow: ['198.18.0.0/15', '2001:db8::/32'], rateLimit: 50 },
       },
       server: { port: 3000, network: 'backend', weight: 50, maxconn: 200, dockerHealth: 'ignore' },
       unknown: [],
@@ -188,6 +201,10 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.tls.redirect': 'true',
     'vipkeeper.tls.hsts': '31536000',
     'vipkeeper.sticky': 'source',
+    'vipkeeper.proxy-protocol': 'v2',
+    'vipkeeper.forwarded': 'false',
+    'vipkeeper.allow': '198.18.0.0/15',
+    'vipkeeper.rate-limit': '100/s',
   };
 
   it('each base value is valid on its own', () => {

@@ -154,6 +154,9 @@ describe('renderConfigs: haproxy.cfg', () => {
       'backend be_apps',
       '    mode http',
       '    balance roundrobin',
+      '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
+      '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+      '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
       '    server plain-1 127.0.0.1:32001 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 100',
       '    server plain-2 127.0.0.1:32002 check inter 2s fastinter 250ms downinter 250ms rise 2 fall 5 weight 7 maxconn 50',
     ]],
@@ -164,6 +167,9 @@ describe('renderConfigs: haproxy.cfg', () => {
       '    option httpchk',
       '    http-check send meth GET uri /healthz?deep=1',
       '    http-check expect status 200-399',
+      '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
+      '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+      '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
       '    server checked-1 127.0.0.1:32009 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 weight 100',
       '    server checked-2 127.0.0.1:32010 check inter 5s fastinter 250ms downinter 250ms rise 3 fall 4 weight 100',
     ]],
@@ -189,10 +195,16 @@ describe('renderConfigs: haproxy.cfg', () => {
     expect(out).not.toContain('httpchk');
   });
 
+  const FORWARDED_LINES = [
+    '    http-request add-header X-Forwarded-For %[src,regsub(^::ffff:,)]',
+    '    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+    '    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found }',
+  ];
+
   it('an empty default service still gets a frontend and an empty backend', () => {
     const out = render([]).haproxyCfg;
     expect(section(out, 'frontend fe_80')).toContain('    default_backend be_apps');
-    expect(section(out, 'backend be_apps')).toEqual(['backend be_apps', '    mode http', '    balance roundrobin']);
+    expect(section(out, 'backend be_apps')).toEqual(['backend be_apps', '    mode http', '    balance roundrobin', ...FORWARDED_LINES]);
   });
 
   it('skipped containers (hostile labels) leave no trace in the file', () => {
