@@ -33,20 +33,7 @@ const env = (webPriority: number, apiPriority: number) => ({
 });
 const start = (n: LbNode) => lab.startAgent(n, n === lb1 ? env(150, 100) : env(100, 150));
 
-/** Which nodes hold `address` on eth0 now. */
-async function holdersOf(address: string): Promise<string[]> {
-  const family = address.includes(':') ? '-6' : '-4';
-  const held = await Promise.all(
-    lab.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, family, 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${address}/`) ? n.name : null)),
-  );
-  return held.filter((h): h is string => h !== null);
-}
-const waitHeld = (address: string, node: LbNode, timeoutMs = 20_000) =>
-  waitFor(`${address} on ${node.name} alone`, async () => {
-    const h = await holdersOf(address);
-    return h.length === 1 && h[0] === node.name;
-  }, timeoutMs, 50);
-const moveMs = async (address: string, to: LbNode, from: number) => (await waitHeld(address, to), Date.now() - from);
+const moveMs = async (address: string, to: LbNode, from: number) => (await lab.waitHeld(address, to.name), Date.now() - from);
 const answer = (vip: string) => get('/', vip).then((r) => r.body, (e: Error) => e.message);
 /** `curl -6` from the host (the bridge has fd19:7::1/64) to the IPv6 VIP. */
 const answer6 = async () => (await sh('curl', ['-6', '-sS', '-m', '2', '-g', `http://[${WEB6}]:18080/`], { allowFail: true })).stdout.trim();
@@ -65,10 +52,10 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     await runApp({ name: 'vkt-inst-app', labels: { role: 'apps' }, publish: ['80'] });
     // lb1 first holds both; when lb2 comes, api (preempt) goes to it and web (nopreempt) stays.
     start(lb1);
-    await waitHeld(WEB, lb1, 30_000);
-    await waitHeld(API, lb1, 30_000);
+    await lab.waitHeld(WEB, lb1.name, 30_000);
+    await lab.waitHeld(API, lb1.name, 30_000);
     start(lb2);
-    await waitHeld(API, lb2, 30_000);
+    await lab.waitHeld(API, lb2.name, 30_000);
   }, 120_000);
 
   afterAll(async () => {
@@ -79,9 +66,9 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
   });
 
   it('each node holds one instance: web (IPv4 and IPv6) on lb1, api on lb2; both answer', async () => {
-    expect(await holdersOf(WEB)).toEqual([lb1.name]);
-    expect(await holdersOf(WEB6)).toEqual([lb1.name]);
-    expect(await holdersOf(API)).toEqual([lb2.name]);
+    expect(await lab.holders(WEB)).toEqual([lb1.name]);
+    expect(await lab.holders(WEB6)).toEqual([lb1.name]);
+    expect(await lab.holders(API)).toEqual([lb2.name]);
     await waitFor('web answers', async () => (await answer(WEB)) === 'vkt-inst-app');
     await waitFor('api answers', async () => (await answer(API)) === 'vkt-inst-app');
     await waitFor('web answers curl -6 on its IPv6 VIP', async () => (await answer6()) === 'vkt-inst-app');
@@ -104,14 +91,14 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     const back = Date.now();
     start(lb2);
     moves.apiBackToLb2 = await moveMs(API, lb2, back);
-    expect(await holdersOf(WEB)).toEqual([lb1.name]);
+    expect(await lab.holders(WEB)).toEqual([lb1.name]);
   });
 
   it('stopping lb1 moves web, both families, to lb2; with nopreempt it stays when lb1 returns', async () => {
     const from = Date.now();
     await lb1.agent!.stop();
     moves.webToLb2 = await moveMs(WEB, lb2, from);
-    await waitHeld(WEB6, lb2);
+    await lab.waitHeld(WEB6, lb2.name);
     moves.web6ToLb2 = Date.now() - from;
     await waitFor('web answers from lb2', async () => (await answer(WEB)) === 'vkt-inst-app');
     await waitFor('web answers curl -6 from lb2', async () => (await answer6()) === 'vkt-inst-app');
@@ -120,10 +107,10 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     await again.waitLog('lb1 web BACKUP', (l) => l.msg === 'VRRP vipkeeper_web is now BACKUP');
     const until = Date.now() + 3000;
     while (Date.now() < until) {
-      expect(await holdersOf(WEB)).toEqual([lb2.name]);
+      expect(await lab.holders(WEB)).toEqual([lb2.name]);
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect(await holdersOf(WEB6)).toEqual([lb2.name]);
+    expect(await lab.holders(WEB6)).toEqual([lb2.name]);
   });
 
   it('drill --instance api --mode fault moves only api, and the report names the instance', async () => {
@@ -135,8 +122,8 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     expect(report.instance).toBe('api');
     expect(report.vipLeftMs).not.toBeNull();
     expect(report.answeredAgainMs).not.toBeNull();
-    expect(await holdersOf(WEB)).toEqual([lb2.name]);
+    expect(await lab.holders(WEB)).toEqual([lb2.name]);
     // api preempts: back on lb2 after the restore.
-    await waitHeld(API, lb2);
+    await lab.waitHeld(API, lb2.name);
   });
 });

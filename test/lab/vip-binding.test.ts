@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusSnapshot } from '../../src/status/snapshot.js';
 import { CLI, runCli } from './support/cli.js';
-import { httpGet, removeTestContainers, runApp, sh, waitFor } from './support/lab.js';
+import { httpGet, removeTestContainers, runApp, waitFor } from './support/lab.js';
 import { type LbNode, NetnsLab } from './support/netns-lab.js';
 
 // vipkeeper.vip on two load-balancer hosts (network namespaces) with two VRRP
@@ -36,17 +36,6 @@ const env = (vaPriority: number, vbPriority: number) => ({
 });
 const start = (n: LbNode) => lab.startAgent(n, n === lb1 ? env(150, 100) : env(100, 150));
 
-async function holdersOf(address: string): Promise<string[]> {
-  const held = await Promise.all(
-    lab.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${address}/`) ? n.name : null)),
-  );
-  return held.filter((h): h is string => h !== null);
-}
-const waitHeld = (address: string, node: LbNode, timeoutMs = 20_000) =>
-  waitFor(`${address} on ${node.name} alone`, async () => {
-    const h = await holdersOf(address);
-    return h.length === 1 && h[0] === node.name;
-  }, timeoutMs, 50);
 /** The body, or the error's message (ECONNREFUSED when nothing listens there). */
 const answer = (host: string, port: number) => httpGet({ host, port, path: '/', timeoutMs: 2000 }).then((r) => r.body, (e: Error) => e.message);
 const vkt = (n: LbNode, ...args: string[]) => runCli([...args, '--control', n.agent!.controlSocket], {});
@@ -63,8 +52,8 @@ describe('vipkeeper.vip: services bound to one instance, two hosts, mirrored pri
     await runApp({ name: 'vkt-vb-far', labels: { role: 'apps', 'vipkeeper.service': 'far', 'vipkeeper.vip': '198.19.9.77', 'vipkeeper.frontend.port': '18084' }, publish: ['80'] });
     start(lb1);
     start(lb2);
-    await waitHeld(VA, lb1, 30_000);
-    await waitHeld(VB, lb2, 30_000);
+    await lab.waitHeld(VA, lb1.name, 30_000);
+    await lab.waitHeld(VB, lb2.name, 30_000);
   }, 120_000);
 
   afterAll(async () => {
@@ -112,10 +101,10 @@ describe('vipkeeper.vip: services bound to one instance, two hosts, mirrored pri
     const from = Date.now();
     const r = await vkt(lb1, 'disable', 'vkt-vb-a', '--reason', 'vip-binding lab');
     expect(r.code, r.stderr).toBe(0);
-    await waitHeld(VA, lb2);
+    await lab.waitHeld(VA, lb2.name);
     moves.vaToLb2OnUnhealthy = Date.now() - from;
     await lb1.agent!.waitLog('va drops', (l) => /instance va drops its priority/.test(l.msg));
-    expect(await holdersOf(VB)).toEqual([lb2.name]);
+    expect(await lab.holders(VB)).toEqual([lb2.name]);
     await waitFor('va answers from lb2', async () => (await answer(VA, SHARED_PORT)) === 'vkt-vb-a');
     expect(lb1.agent!.logs.some((l) => /instance vb drops/.test(l.msg))).toBe(false);
     const status = JSON.parse((await lab.exec(lb1, process.execPath, [CLI, 'status', '--json'])).stdout) as StatusSnapshot;
@@ -124,8 +113,8 @@ describe('vipkeeper.vip: services bound to one instance, two hosts, mirrored pri
     const back = Date.now();
     const e = await vkt(lb1, 'enable', 'vkt-vb-a');
     expect(e.code, e.stderr).toBe(0);
-    await waitHeld(VA, lb1);
+    await lab.waitHeld(VA, lb1.name);
     moves.vaBackToLb1 = Date.now() - back;
-    expect(await holdersOf(VB)).toEqual([lb2.name]);
+    expect(await lab.holders(VB)).toEqual([lb2.name]);
   });
 });

@@ -116,18 +116,24 @@ export class NetnsLab {
     return sh('nsenter', [`--net=/var/run/netns/${n.ns}`, cmd, ...args], { allowFail });
   }
 
-  /** Nodes whose eth0 holds the VIP right now. */
-  async holders(): Promise<string[]> {
+  /** Nodes whose eth0 holds `address` (the lab's VIP by default; IPv4 or IPv6) right now. */
+  async holders(address: string = this.vip): Promise<string[]> {
+    const family = address.includes(':') ? '-6' : '-4';
     const held = await Promise.all(
-      this.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${this.vip}/`) ? n.name : null)),
+      this.nodes.map(async (n) => ((await sh('ip', ['-n', n.ns, family, 'addr', 'show', 'dev', 'eth0'], { allowFail: true })).stdout.includes(`${address}/`) ? n.name : null)),
     );
     return held.filter((h): h is string => h !== null);
   }
 
   async waitHolder(name: string, timeoutMs = 20_000): Promise<void> {
+    await this.waitHeld(this.vip, name, timeoutMs);
+  }
+
+  /** Waits until `address` is on the named node alone. */
+  async waitHeld(address: string, name: string, timeoutMs = 20_000): Promise<void> {
     let seen: string[] = [];
-    await waitFor(`the VIP on ${name} alone (seen on [${seen.join(',')}])`, async () => {
-      seen = await this.holders();
+    await waitFor(`${address} on ${name} alone (seen on [${seen.join(',')}])`, async () => {
+      seen = await this.holders(address);
       return seen.length === 1 && seen[0] === name;
     }, timeoutMs, 50);
   }
