@@ -36,6 +36,8 @@ export interface TlsLabels {
   readonly enabled: boolean | null;
   readonly redirect: boolean;
   readonly hsts: number | null;
+  /** vipkeeper.acme: null when unset (VIPKEEPER_ACME_ALL_HOSTS decides). */
+  readonly acme?: boolean | null;
 }
 
 export type MemberClass = 'single' | 'multiple';
@@ -92,6 +94,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
     enabled: get(LABELS.tls) ?? null,
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
+    acme: get(LABELS.acme) ?? null,
   };
   if (mode === 'tcp') {
     for (const [spec, present] of [
@@ -101,6 +104,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       [LABELS.tls, tls.enabled !== null],
       [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
       [LABELS.tlsHsts, tls.hsts !== null],
+      [LABELS.acme, tls.acme !== null],
     ] as const) {
       if (present) {
         problems.push({ label: spec.key, shownValue: showUntrusted(labels[spec.key] ?? ''), rule: 'only with vipkeeper.mode=http' });

@@ -373,6 +373,7 @@ function serviceDifference(
     ['vipkeeper.tls', owner.tls.enabled, mine.tls.enabled],
     ['vipkeeper.tls.redirect', owner.tls.redirect, mine.tls.redirect],
     ['vipkeeper.tls.hsts', owner.tls.hsts, mine.tls.hsts],
+    ['vipkeeper.acme', owner.tls.acme ?? null, mine.tls.acme ?? null],
   ];
   for (const [label, theirs, own] of fields) {
     if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };

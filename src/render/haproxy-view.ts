@@ -12,6 +12,18 @@ export interface HaproxyPaths {
   readonly metricsAddr?: { readonly host: string; readonly port: number } | null;
   /** Some VIP is IPv6: frontends bind `:::PORT v4v6`, both families on one socket. */
   readonly ipv6?: boolean;
+  /** ACME HTTP-01 on: answers from the map, unknown tokens relayed to the VRRP peers. */
+  readonly acme?: AcmeView | null;
+}
+
+/** What HTTP-01 needs in haproxy.cfg (see acmeRules). */
+export interface AcmeView {
+  /** The HTTP frontend port the ACME server validates on. */
+  readonly port: number;
+  /** The challenge map (token -> key authorization), filled through the Runtime API. */
+  readonly mapPath: string;
+  /** Peers' addresses (VIPKEEPER_UNICAST_PEERS): a token this node does not know is asked there. */
+  readonly peers: readonly string[];
 }
 
 export interface ServerView {
@@ -29,6 +41,8 @@ export interface BackendView {
   readonly name: string;
   readonly mode: 'http' | 'tcp';
   readonly balance: string;
+  /** Lines before the servers that are not checks or response rules (the ACME relay's timeouts, retries and header). */
+  readonly settings?: readonly string[];
   /** `http-response` lines (HSTS on HTTPS responses). */
   readonly responseRules: readonly string[];
   /** HTTP check request lines, empty for TCP connect checks. */
@@ -158,15 +172,22 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
     const redirects = mode === 'http' ? ruled.filter((s) => s.tls.redirect && https.includes(s)) : [];
+    const acme = paths.acme && paths.acme.port === port && mode === 'http' ? acmeRules(paths.acme) : null;
     return {
       name: frontendName(port),
       bind: paths.ipv6 ? `:::${port} v4v6` : `:${port}`,
       mode,
-      requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
-      routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
+      requestRules: [
+        ...(acme?.requestRules ?? []),
+        ...redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
+      ],
+      routes: [...(acme?.route ? [acme.route] : []), ...ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) }))],
       defaultBackend: fallback ? backendName(fallback.name) : null,
     };
   });
+  if (paths.acme && paths.acme.peers.length > 0 && frontends.some((f) => f.name === frontendName(paths.acme!.port) && f.mode === 'http')) {
+    backends.push(acmeRelayBackend(paths.acme));
+  }
 
   if (tls !== null && https.length > 0) {
     frontends.push({
@@ -190,6 +211,47 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
 
   const metrics = paths.metricsAddr ? { bind: `${paths.metricsAddr.host}:${paths.metricsAddr.port}` } : null;
   return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, metrics };
+}
+
+export const ACME_RELAY_BACKEND = 'vipkeeper_acme_relay';
+export const ACME_RELAY_HEADER = 'X-Vipkeeper-Acme-Relay';
+const ACME_PATH = '{ path_beg /.well-known/acme-challenge/ }';
+
+/**
+ * HTTP-01 answered by HAProxy itself, before any redirect or route: a token in the map
+ * answers its key authorization; an unknown one goes to the peers (one of them ordered
+ * it), unless it came from a peer already (the header), then 404: no relay loops.
+ */
+export function acmeRules(a: AcmeView): { requestRules: string[]; route: RouteView | null } {
+  return {
+    requestRules: [
+      `http-request set-var(txn.vk_acme) path,field(4,/),map(${a.mapPath}) if ${ACME_PATH}`,
+      'http-request return status 200 content-type text/plain lf-string "%[var(txn.vk_acme)]" if { var(txn.vk_acme) -m found }',
+      a.peers.length > 0
+        ? `http-request return status 404 if ${ACME_PATH} { req.hdr(${ACME_RELAY_HEADER.toLowerCase()}) -m found }`
+        : `http-request return status 404 if ${ACME_PATH}`,
+    ],
+    route: a.peers.length > 0 ? { backend: ACME_RELAY_BACKEND, condition: ACME_PATH } : null,
+  };
+}
+
+/** The peers' HTTP frontends, each tried once: a 404 (not theirs) or a dead peer moves on to the next. */
+export function acmeRelayBackend(a: AcmeView): BackendView {
+  return {
+    name: ACME_RELAY_BACKEND,
+    mode: 'http',
+    balance: 'roundrobin',
+    settings: [
+      'timeout connect 2s',
+      'timeout server 5s',
+      `retries ${a.peers.length}`,
+      'retry-on conn-failure empty-response response-timeout 404',
+      `http-request set-header ${ACME_RELAY_HEADER} 1`,
+    ],
+    responseRules: [],
+    httpCheck: [],
+    servers: a.peers.map((p, i) => ({ name: `peer${i + 1}`, address: `${p}:${a.port}`, options: 'weight 1' })),
+  };
 }
 
 /**

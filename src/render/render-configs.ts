@@ -25,7 +25,12 @@ export function renderConfigs(config: Config, state: DesiredState, templates: Te
       templates['haproxy.cfg.ejs'],
       haproxyView(
         state.services,
-        { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr) },
+        {
+          adminSocket: runtimePaths(config).adminSocket,
+          metricsAddr: config.haproxyMetricsAddr,
+          ipv6: config.virtualIps.some(isIpv6Cidr),
+          acme: config.acme ? { port: config.frontendPort, mapPath: runtimePaths(config).acmeMap, peers: config.unicastPeers } : null,
+        },
         tlsPlan(config, state.certificates),
       ),
     ),

@@ -1,3 +1,4 @@
+import type { AcmeStatus } from '../acme/acme-manager.js';
 import { PASS, type Reconciler } from '../agent/reconciler.js';
 import type { RetryPolicy } from '../agent/retry-policy.js';
 import type { Config } from '../config/env.js';
@@ -36,6 +37,8 @@ export interface StatusParts {
   readonly retry: Pick<RetryPolicy, 'get' | 'failingForMs' | 'failing'>;
   /** Operator overrides and maintenance (absent in tests that have none). */
   readonly operator?: Pick<OperatorController, 'status'>;
+  /** ACME orders and renewals, when ACME is on. */
+  readonly acme?: { status(): AcmeStatus } | null;
 }
 
 /** Status readers share haproxy's server states up to this old: a flood of them costs one command. */
@@ -90,6 +93,7 @@ export class AgentStatus implements StatusSource {
       engines: p.links.map((l) => l.status()),
       drill: p.drill.active(),
       ...(p.operator ? { operator: p.operator.status() } : {}),
+      ...(p.acme ? { acme: p.acme.status() } : {}),
       failing: p.retry.failing(),
       health: this.health(),
       ...(p.reconciler.applied?.state.certificates ? { certificates: p.reconciler.applied.state.certificates } : {}),
