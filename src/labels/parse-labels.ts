@@ -90,11 +90,13 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
   const hosts = get(LABELS.host) ?? [];
   const path = get(LABELS.path) ?? null;
   const checkPath = get(LABELS.checkPath) ?? null;
+  const acme = get(LABELS.acme);
   const tls: TlsLabels = {
     enabled: get(LABELS.tls) ?? null,
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
-    acme: get(LABELS.acme) ?? null,
+    // Only when set, so services without it compare equal to what they were before ACME.
+    ...(acme !== undefined ? { acme } : {}),
   };
   if (mode === 'tcp') {
     for (const [spec, present] of [
@@ -104,7 +106,7 @@ export function parseLabels(labels: Readonly<Record<string, string>>, defaults: 
       [LABELS.tls, tls.enabled !== null],
       [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
       [LABELS.tlsHsts, tls.hsts !== null],
-      [LABELS.acme, tls.acme !== null],
+      [LABELS.acme, tls.acme !== undefined],
     ] as const) {
       if (present) {
         problems.push({ label: spec.key, shownValue: showUntrusted(labels[spec.key] ?? ''), rule: 'only with vipkeeper.mode=http' });
