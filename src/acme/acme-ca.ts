@@ -1,4 +1,4 @@
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { AcmeError, errorMessage } from '../errors.js';
@@ -39,15 +39,21 @@ async function accountKey(file: string, make: () => Promise<Buffer>): Promise<st
 
 /** The real ACME server through acme-client, loaded only when ACME is on. */
 export function acmeClientCa(s: AcmeCaSettings): AcmeCa {
+  let ca: string | undefined;
   let client: Promise<{ client: import('acme-client').Client; acme: typeof import('acme-client') }> | null = null;
   const connect = async () => {
     const acme = (await import('acme-client')).default;
     if (s.caFile !== null) {
-      const ca = await readFile(s.caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      ca = await readFile(s.caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
         throw new Error(`VIPKEEPER_ACME_CA_FILE ${s.caFile} cannot be read: ${err.code ?? err.message}`);
       });
       acme.axios.defaults.httpsAgent = new HttpsAgent({ ca, keepAlive: false });
     }
+    // acme-client retries a request that found no server 5 times over 75 s; the manager's own
+    // backoff retries orders, so fail fast here (a Retry-After from the server is still honoured).
+    const defaults = acme.axios.defaults as { acmeSettings?: Record<string, number> };
+    defaults.acmeSettings = { ...defaults.acmeSettings, retryMaxAttempts: 2, retryDefaultDelay: 2 };
+    acme.axios.defaults.timeout = 30_000;
     // acme-client's own log would name URLs and tokens only, but it is not ours to print.
     acme.setLogger(() => undefined);
     const key = await accountKey(s.accountKeyFile, () => acme.crypto.createPrivateEcdsaKey('P-256'));
@@ -80,10 +86,27 @@ export function acmeClientCa(s: AcmeCaSettings): AcmeCa {
         return `${chain.trim()}\n${key.toString().trim()}\n`;
       } catch (err) {
         if (err instanceof AcmeError) throw err;
+        // acme-client 5.4 turns a request that found no server into a TypeError about
+        // `config`: ask the directory once more ourselves for the network's own reason.
+        if (err instanceof TypeError && /reading 'config'/.test(err.message)) {
+          throw new AcmeError(host, `the ACME server ${s.directoryUrl} did not answer: ${await probe(s.directoryUrl, ca)}`);
+        }
         throw new AcmeError(host, safeReason(err));
       }
     },
   };
+}
+
+/** One GET of the directory: `answers HTTP n`, or the socket's error code. */
+function probe(url: string, ca: string | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { ...(ca ? { ca } : {}), agent: false, timeout: 10_000 }, (res) => {
+      res.resume();
+      resolve(`it answers HTTP ${res.statusCode ?? 0} now`);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
 }
 
 /** One line about what went wrong, without anything that could be a key (PEM blocks are cut out). */

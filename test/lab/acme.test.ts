@@ -161,7 +161,7 @@ describe('ACME by HTTP-01 through the VIP, two nodes, pebble with validation on'
     const h = await waitFor('two failures on lb1', async () => {
       const x = await acmeHost(lb1, DOWN_HOST);
       return x && x.failures >= 2 ? x : undefined;
-    }, 30_000, 500);
+    }, 60_000, 500);
     expect(h.lastError).toMatch(/ECONNREFUSED|connect/);
     expect(h.state).toBe('backoff');
     expect(lb1.agent!.logs.some((l) => l.level === 40 && l.host === DOWN_HOST && String(l.msg).includes('next try in'))).toBe(true);
