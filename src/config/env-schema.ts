@@ -317,7 +317,7 @@ export const ENV = {
     defaultText: "production (Let's Encrypt)",
     schema: z
       .string()
-      .refine((v) => /^(production|staging)$/i.test(v) || /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~%/-]*)?$/.test(v), 'must be production, staging or an https:// URL')
+      .refine((v) => /^(production|staging)$/i.test(v) || /^https:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~%/-]{0,255})?$/.test(v), 'must be production, staging or an https:// URL')
       .transform((v) =>
         /^production$/i.test(v)
           ? 'https://acme-v02.api.letsencrypt.org/directory'

@@ -425,6 +425,13 @@ export function parseEnvironment(
   }
 
   const acmeEmail = read(ENV.acmeEmail) ?? null;
+  // Read (and so checked) whether or not ACME is on: a bad value is reported either way.
+  const acmeRest = {
+    directoryUrl: read(ENV.acmeDirectory) ?? 'https://acme-v02.api.letsencrypt.org/directory',
+    caFile: read(ENV.acmeCaFile) ?? null,
+    allHosts: read(ENV.acmeAllHosts) ?? false,
+    retryMinMs: read(ENV.acmeRetryMin) ?? 60_000,
+  };
   const config = {
     virtualIps: instances.flatMap((i) => i.virtualIps),
     interface: first.interface,
@@ -448,15 +455,7 @@ export function parseEnvironment(
     defaultCert: read(ENV.defaultCert) ?? null,
     tlsCiphers: read(ENV.tlsCiphers) ?? MOZILLA_INTERMEDIATE_CIPHERS,
     tlsMinVersion: read(ENV.tlsMinVersion) ?? 'TLSv1.2',
-    acme: acmeEmail
-      ? {
-          email: acmeEmail,
-          directoryUrl: read(ENV.acmeDirectory) ?? 'https://acme-v02.api.letsencrypt.org/directory',
-          caFile: read(ENV.acmeCaFile) ?? null,
-          allHosts: read(ENV.acmeAllHosts) ?? false,
-          retryMinMs: read(ENV.acmeRetryMin) ?? 60_000,
-        }
-      : null,
+    acme: acmeEmail ? { email: acmeEmail, ...acmeRest } : null,
     dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
     engines,
     engineGraceMs: read(ENV.engineGrace) ?? 10_000,

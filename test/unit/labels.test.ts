@@ -91,6 +91,8 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.tls', value: 'true', get: (l) => l.service.tls.enabled, expected: true },
     { label: 'vipkeeper.tls.redirect', value: 'true', get: (l) => l.service.tls.redirect, expected: true },
     { label: 'vipkeeper.tls.hsts', value: '0', get: (l) => l.service.tls.hsts, expected: 0 },
+    { label: 'vipkeeper.acme', value: 'true', get: (l) => l.service.tls.acme, expected: true },
+    { label: 'vipkeeper.acme', value: 'false', get: (l) => l.service.tls.acme, expected: false },
     { label: 'vipkeeper.tls.hsts', value: '63072000', get: (l) => l.service.tls.hsts, expected: 63072000 },
   ])('$label=$value', ({ label, value, get, expected }) => {
     expect(get(ok({ [label]: value }))).toEqual(expected);
@@ -103,6 +105,7 @@ describe('parseLabels: valid values for every label', () => {
       'vipkeeper.service', 'vipkeeper.mode', 'vipkeeper.frontend.port', 'vipkeeper.host', 'vipkeeper.path',
       'vipkeeper.balance', 'vipkeeper.class', 'vipkeeper.check', 'vipkeeper.check.path', 'vipkeeper.check.interval',
       'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
+      'vipkeeper.acme',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
   });
@@ -172,6 +175,7 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.tls': 'true',
     'vipkeeper.tls.redirect': 'true',
     'vipkeeper.tls.hsts': '31536000',
+    'vipkeeper.acme': 'true',
   };
 
   it('each base value is valid on its own', () => {
