@@ -46,7 +46,8 @@ export function acmeParts(p: {
     manager,
     want: (services: readonly Service[]) => manager.want(acmeHosts(services, { allHosts: p.acme.allHosts, httpPort: p.config.frontendPort })),
     async prepare(): Promise<void> {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // A certificates dir that cannot be made costs ACME its orders (each fails with the reason), never the agent.
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => p.log.error({ err, dir }, 'ACME: the certificates directory cannot be made; orders will fail until it can'));
       await challenges.init();
       p.log.info({ directory: p.acme.directoryUrl, certsDir: dir }, 'ACME on: HTTP-01 answered by HAProxy, certificates written to the certificates directory');
     },
