@@ -144,3 +144,11 @@ export class RuntimeApiError extends VipkeeperError {
     this.transient = options.transient ?? false;
   }
 }
+
+/** An ACME order failed: the ACME server is unreachable or refused, or a challenge could not be answered. Never carries key material. */
+export class AcmeError extends VipkeeperError {
+  readonly code = 'E_ACME';
+  constructor(readonly host: string, reason: string, options?: { cause?: unknown }) {
+    super(`ACME order for ${host}: ${reason}`, options);
+  }
+}

@@ -41,6 +41,7 @@ import { socketCertRuntime, swapCerts } from '../tls/cert-swap.js';
 import { installDefaultCert, makeSelfSigned, readCertsDir, syncTlsFiles } from '../tls/tls-files.js';
 import { tlsPlan } from '../tls/tls-plan.js';
 import { servedOnHttps } from '../render/haproxy-view.js';
+import { acmeParts } from '../acme/acme-edges.js';
 
 // The composition root: builds each part from the edges it is given (or the
 // real ones) and wires them; the parts do the work. AgentLifecycle: the run lock
@@ -73,6 +74,8 @@ export class Agent {
     }, (triggers, waitedMs) => reconciler.pass(triggers, waitedMs).then(() => undefined));
     const trigger = (why: string) => scheduler.trigger(why);
     const certs = new CertSource({ dir: c.certsDir, read: readCertsDir, log });
+    // ACME (VIPKEEPER_ACME_EMAIL): orders through the VIP, challenges in HAProxy's map; null when off.
+    const acme = c.acme ? acmeParts({ config: c, acme: c.acme, paths, api, log, trigger: (why) => trigger(why) }) : null;
     const haproxyApplier = new HaproxyApplier({
       files: store, validate: (f) => validate('haproxy', f), control: haproxy, api, deletes,
       applyServers: (changes) => applyServerChanges(api, changes, log), log,
@@ -98,7 +101,11 @@ export class Agent {
       list: () => listEngines(links, log).then((all) => (operator.prune(all, links.every((l) => l.state === 'up')), all)),
       listStats: () => links.map((l) => ({ engine: l.name, ...l.lastListStats() })),
       prepare: () => certs.refresh(),
-      desire: (containers, context) => desiredState(config.current, containers, { ...context, operator: operator.overrides(), ...(certs.current ? { certificates: certs.current } : {}) }),
+      desire: (containers, context) => {
+        const state = desiredState(config.current, containers, { ...context, operator: operator.overrides(), ...(certs.current ? { certificates: certs.current } : {}) });
+        acme?.want(state.services);
+        return state;
+      },
       render: (state) => warnUnprinted(renderConfigs(config.current, state, templates.current())),
       httpsPortOf: (state) => {
         const tls = tlsPlan(config.current, state.certificates);
@@ -157,6 +164,7 @@ export class Agent {
     watchKeepalivedExits({ process: keepalived.process, vrrp, iface: c.interface, vips: c.virtualIps, removeVips: removeInstanceVips, isClosed, log });
     this.status = new AgentStatus({
       config: () => config.current, isClosed, nodeRoleOk: () => startUp.nodeRoleOk, vrrp, reconciler, api, haproxy, keepalived, links, drill, retry, operator, instanceHealth,
+      acme: acme?.manager ?? null,
     });
     // The default certificate, before the first plan: HTTPS is offered only once it is in place.
     const prepareDefaultCert = async () => {
@@ -173,7 +181,7 @@ export class Agent {
     let statusServer: Closable | null = null;
     this.#life = new AgentLifecycle({
       acquireLock: () => acquireRunLock(c.runDir),
-      parts: () => [resync, watch, ...links, scheduler, deletes, drill, operator, instanceHealth, { close: () => vrrp.stop() }, control, statusServer],
+      parts: () => [resync, watch, ...links, scheduler, deletes, drill, operator, instanceHealth, { close: () => vrrp.stop() }, { close: () => acme?.manager.stop() }, control, statusServer],
       children: startUp,
       afterChildren: [api instanceof RuntimeClient ? api : null],
       log,
@@ -184,6 +192,8 @@ export class Agent {
         await operator.load(); // before keepalived starts: a node in maintenance never takes the VIP
         return startUp.run(async () => {
           await templates.load().catch((err: unknown) => log.error({ err }, 'templates cannot be loaded'));
+          // The challenge map must exist before haproxy -c reads a config naming it; the certificates dir before it is watched.
+          await acme?.prepare();
           await prepareDefaultCert();
           const httpsCertsDir = (await stat(c.certsDir).then((st) => st.isDirectory(), () => false)) ? c.certsDir : null;
           watch = await followFiles(agentWatchedFiles({ config, links, templates, trigger, log, httpsCertsDir }));
@@ -194,6 +204,7 @@ export class Agent {
       trigger('started');
       vrrp.start();
       instanceHealth.start();
+      acme?.manager.start();
       statusServer = serverPart(await startStatusServer(c.statusAddr, this.status, log));
       // Changes (drills) only over a unix socket in the run dir, mode 0600: never over TCP. The operator's reads (show, check, verify) too.
       const reads = readHandlers({

@@ -57,6 +57,11 @@ export function formatStatus(s: StatusSnapshot): string {
         : `cert      ${c.file}: REFUSED, ${c.reason}`,
     );
   }
+  for (const h of s.acme?.hosts ?? []) {
+    const failing = h.failures > 0 ? `, ${h.failures} failure${h.failures === 1 ? '' : 's'}, next try ${h.nextAt}: ${h.lastError}` : '';
+    lines.push(`acme      ${h.host}: ${h.state}${h.notAfter ? `, expires ${h.notAfter}` : ''}${h.expiringSoon ? ', EXPIRES WITHIN 14 DAYS' : ''}${failing}`);
+  }
+  for (const r of s.acme?.refused ?? []) lines.push(`acme      ${r.host}: REFUSED (container ${r.containerName}), ${r.reason}`);
   lines.push('');
   lines.push('service          port  server                        address                 health    role');
   for (const svc of s.services) {

@@ -334,6 +334,53 @@ export const ENV = {
       .regex(/^tlsv1\.[23]$/i, 'must be TLSv1.2 or TLSv1.3')
       .transform((v) => (v.toLowerCase() === 'tlsv1.3' ? 'TLSv1.3' : 'TLSv1.2') as 'TLSv1.2' | 'TLSv1.3'),
   }),
+  acmeEmail: spec({
+    name: 'VIPKEEPER_ACME_EMAIL',
+    meaning:
+      "Turns ACME on: the account's contact address. Hosts of HTTPS services (`vipkeeper.host` with `vipkeeper.acme=true`, or all of them with VIPKEEPER_ACME_ALL_HOSTS) get certificates by HTTP-01 through the VIP, written to the certificates directory as `acme_HOST.pem` and renewed at two thirds of their lifetime. Every node orders its own (see the README).",
+    defaultText: 'none: ACME off',
+    schema: z.string().regex(/^[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]{1,190}$/i, 'must be an e-mail address like ops@example.com').refine((v) => HOSTNAME.test(v.split('@')[1]!.toLowerCase()), 'must be an e-mail address like ops@example.com'),
+  }),
+  acmeDirectory: spec({
+    name: 'VIPKEEPER_ACME_DIRECTORY',
+    meaning: "The ACME server's directory URL (https), or `production` / `staging` for Let's Encrypt's.",
+    defaultText: "production (Let's Encrypt)",
+    schema: z
+      .string()
+      .refine((v) => /^(production|staging)$/i.test(v) || /^https:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~%/-]{0,255})?$/.test(v), 'must be production, staging or an https:// URL')
+      .transform((v) =>
+        /^production$/i.test(v)
+          ? 'https://acme-v02.api.letsencrypt.org/directory'
+          : /^staging$/i.test(v)
+            ? 'https://acme-staging-v02.api.letsencrypt.org/directory'
+            : v,
+      ),
+  }),
+  acmeCaFile: spec({
+    name: 'VIPKEEPER_ACME_CA_FILE',
+    meaning: "PEM file of the CA certificates the ACME server's HTTPS is checked against (a private ACME CA); the system's trust store otherwise.",
+    defaultText: "the system's trust store",
+    schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
+  }),
+  acmeAllHosts: spec({
+    name: 'VIPKEEPER_ACME_ALL_HOSTS',
+    meaning: 'With ACME on: every `vipkeeper.host` of an HTTPS service gets an ACME certificate, not only those whose containers say `vipkeeper.acme=true` (`vipkeeper.acme=false` still opts out).',
+    defaultText: 'false',
+    schema: boolean,
+  }),
+  acmeRetryMin: spec({
+    name: 'VIPKEEPER_ACME_RETRY_MIN',
+    meaning: 'Wait after a failed ACME order before the next try for that host; it doubles with each failure, up to one hour.',
+    defaultText: '1m',
+    schema: z
+      .string()
+      .regex(/^\d{1,6}(ms|s|m)?$/, 'must be a duration like 30s or 2m')
+      .transform((v) => {
+        const m = /^(\d+)(ms|s|m)?$/.exec(v)!;
+        return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+      })
+      .refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be from 1s to 60m'),
+  }),
   dockerHost: spec({
     name: 'VIPKEEPER_DOCKER_HOST',
     meaning:

@@ -31,6 +31,8 @@ export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interfa
   readonly defaultCert: string | null;
   readonly tlsCiphers: string;
   readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** ACME (VIPKEEPER_ACME_*): null or absent when off. */
+  readonly acme?: AcmeConfig | null;
   /** This host's own engine: the node role gate asks it. */
   readonly dockerHost: string;
   /** Engines whose containers (or, with Swarm, whose managers' tasks) are the backends. */
@@ -56,6 +58,16 @@ export interface Config extends Pick<VrrpInstanceConfig, 'virtualIps' | 'interfa
    * are the first instance's.
    */
   readonly instances: readonly VrrpInstanceConfig[];
+}
+
+/** ACME: on when VIPKEEPER_ACME_EMAIL is set. */
+export interface AcmeConfig {
+  readonly email: string;
+  readonly directoryUrl: string;
+  /** VIPKEEPER_ACME_CA_FILE: a path; the agent reads it at start. */
+  readonly caFile: string | null;
+  readonly allHosts: boolean;
+  readonly retryMinMs: number;
 }
 
 /** One VRRP instance: its VIPs move together, its priority is its own. */
@@ -436,6 +448,14 @@ export function parseEnvironment(
     problem(ENV.httpsPort as EnvVarSpec<unknown>, `must differ from the port of VIPKEEPER_STATUS_ADDR (${statusAddr.port})`);
   }
 
+  const acmeEmail = read(ENV.acmeEmail) ?? null;
+  // Read (and so checked) whether or not ACME is on: a bad value is reported either way.
+  const acmeRest = {
+    directoryUrl: read(ENV.acmeDirectory) ?? 'https://acme-v02.api.letsencrypt.org/directory',
+    caFile: read(ENV.acmeCaFile) ?? null,
+    allHosts: read(ENV.acmeAllHosts) ?? false,
+    retryMinMs: read(ENV.acmeRetryMin) ?? 60_000,
+  };
   const config = {
     virtualIps: instances.flatMap((i) => i.virtualIps),
     interface: first.interface,
@@ -462,6 +482,7 @@ export function parseEnvironment(
     defaultCert: read(ENV.defaultCert) ?? null,
     tlsCiphers: read(ENV.tlsCiphers) ?? MOZILLA_INTERMEDIATE_CIPHERS,
     tlsMinVersion: read(ENV.tlsMinVersion) ?? 'TLSv1.2',
+    acme: acmeEmail ? { email: acmeEmail, ...acmeRest } : null,
     dockerHost: dockerHost ?? DEFAULT_DOCKER_SOCKET,
     engines,
     engineGraceMs: read(ENV.engineGrace) ?? 10_000,

@@ -43,6 +43,8 @@ export interface RuntimePaths {
   readonly defaultCert: string;
   /** Where the copy of a certificates-directory file lives. */
   readonly certCopiesDir: string;
+  /** ACME HTTP-01: token -> key authorization, the map HAProxy answers challenges from (filled through the Runtime API too). */
+  readonly acmeMap: string;
 }
 
 export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): RuntimePaths {
@@ -62,6 +64,7 @@ export function runtimePaths(config: Pick<Config, 'configDir' | 'runDir'>): Runt
     controlSocket: controlSocketPath(config.runDir),
     tlsDir: join(config.configDir, 'tls'),
     crtList: join(config.configDir, 'tls', 'crt-list'),
+    acmeMap: join(config.configDir, 'tls', 'acme-challenges.map'),
     defaultCert: join(config.configDir, 'tls', 'default.pem'),
     certCopiesDir: join(config.configDir, 'tls', 'certs'),
   };

@@ -155,6 +155,15 @@ export const LABELS = {
     rule: 'true or false',
     schema: bool,
   }),
+  acme: spec({
+    key: 'vipkeeper.acme',
+    meaning:
+      'HTTP only, with ACME on (VIPKEEPER_ACME_EMAIL): `true` gets each `vipkeeper.host` name a certificate from the ACME server by HTTP-01; `false` opts out even with VIPKEEPER_ACME_ALL_HOSTS. A name needs at least two labels; a certificate in the certificates directory that covers it already wins.',
+    defaultText: 'VIPKEEPER_ACME_ALL_HOSTS',
+    scope: 'service',
+    rule: 'true or false',
+    schema: bool,
+  }),
   tlsRedirect: spec({
     key: 'vipkeeper.tls.redirect',
     meaning: 'HTTP only: requests for this service on plain HTTP answer 308 with the same URL on HTTPS (while HTTPS serves it).',

@@ -59,6 +59,8 @@ export interface TlsLabels {
   readonly enabled: boolean | null;
   readonly redirect: boolean;
   readonly hsts: number | null;
+  /** vipkeeper.acme: null when unset (VIPKEEPER_ACME_ALL_HOSTS decides). */
+  readonly acme?: boolean | null;
 }
 
 export type MemberClass = 'single' | 'multiple';
@@ -129,10 +131,13 @@ export function parseLabels(
   const hosts = get(LABELS.host) ?? [];
   const path = get(LABELS.path) ?? null;
   const checkPath = get(LABELS.checkPath) ?? null;
+  const acme = get(LABELS.acme);
   const tls: TlsLabels = {
     enabled: get(LABELS.tls) ?? null,
     redirect: get(LABELS.tlsRedirect) ?? false,
     hsts: get(LABELS.tlsHsts) ?? null,
+    // Only when set, so services without it compare equal to what they were before ACME.
+    ...(acme !== undefined ? { acme } : {}),
   };
   const sticky = get(LABELS.sticky) ?? null;
   const forwarded = get(LABELS.forwarded);
@@ -152,6 +157,7 @@ export function parseLabels(
       [LABELS.tlsRedirect, labels[LABELS.tlsRedirect.key] !== undefined],
       [LABELS.tlsHsts, tls.hsts !== null],
       [LABELS.sticky, sticky === 'cookie'],
+      [LABELS.acme, tls.acme !== undefined],
     ] as const) {
       if (present) {
         problem(spec.key, showUntrusted(labels[spec.key] ?? ''), `only with ${origin(LABELS.mode.key).name}=http`);

@@ -566,6 +566,7 @@ function serviceDifference(
     [`${prefix}.tls`, owner.tls.enabled, mine.tls.enabled],
     [`${prefix}.tls.redirect`, owner.tls.redirect, mine.tls.redirect],
     [`${prefix}.tls.hsts`, owner.tls.hsts, mine.tls.hsts],
+    [`${prefix}.acme`, owner.tls.acme ?? null, mine.tls.acme ?? null],
     [`${prefix}.sticky`, owner.sticky, mine.sticky],
     [`${prefix}.proxy-protocol`, owner.clients.proxyProtocol, mine.clients.proxyProtocol],
     [`${prefix}.forwarded`, owner.clients.forwarded, mine.clients.forwarded],

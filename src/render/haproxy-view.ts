@@ -17,6 +17,18 @@ export interface HaproxyPaths {
   readonly peers?: PeersConfig;
   /** VIPKEEPER_ACCEPT_PROXY: canonical CIDRs of front load balancers that send PROXY protocol. */
   readonly acceptProxy?: readonly string[];
+  /** ACME HTTP-01 on: answers from the map, unknown tokens relayed to the VRRP peers. */
+  readonly acme?: AcmeView | null;
+}
+
+/** What HTTP-01 needs in haproxy.cfg (see acmeRules). */
+export interface AcmeView {
+  /** The HTTP frontend port the ACME server validates on. */
+  readonly port: number;
+  /** The challenge map (token -> key authorization), filled through the Runtime API. */
+  readonly mapPath: string;
+  /** Peers' addresses (VIPKEEPER_UNICAST_PEERS): a token this node does not know is asked there. */
+  readonly peers: readonly string[];
 }
 
 export interface ServerView {
@@ -34,6 +46,8 @@ export interface BackendView {
   readonly name: string;
   readonly mode: 'http' | 'tcp';
   readonly balance: string;
+  /** Lines before the servers that are not checks or response rules (the ACME relay's timeouts, retries and header). */
+  readonly settings?: readonly string[];
   /** `http-response` lines (HSTS on HTTPS responses). */
   readonly responseRules: readonly string[];
   /** HTTP check request lines, empty for TCP connect checks. */
@@ -209,16 +223,24 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     const ruled = onPort.filter((s) => s.hosts.length > 0 || s.path !== null).sort(bySpecificity);
     const fallback = onPort.find((s) => s.hosts.length === 0 && s.path === null);
     const redirects = mode === 'http' ? ruled.filter((s) => s.tls.redirect && https.includes(s)) : [];
+    const acme = paths.acme && paths.acme.port === port && mode === 'http' ? acmeRules(paths.acme) : null;
     return {
       name: frontendName(port, bind),
       bind: bindAddresses(port, bind, paths.ipv6 === true),
       mode,
       connectionRules: acceptProxy,
-      requestRules: redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
-      routes: ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) })),
+      requestRules: [
+        ...(acme?.requestRules ?? []),
+        ...redirects.map((s) => `http-request redirect location ${httpsLocation(tls!.httpsPort)} code 308 if ${routeCondition(s)}`),
+      ],
+      routes: [...(acme?.route ? [acme.route] : []), ...ruled.map((s) => ({ backend: backendName(s.name), condition: routeCondition(s) }))],
       defaultBackend: fallback ? backendName(fallback.name) : null,
     };
   });
+  // Every HTTP frontend on the ACME port routes unknown tokens there (one on every address, or one per vipkeeper.vip).
+  if (paths.acme && frontends.some((f) => f.routes.some((r) => r.backend === ACME_RELAY_BACKEND))) {
+    backends.push(acmeRelayBackend(paths.acme));
+  }
 
   if (tls !== null) {
     for (const { bind, services: group } of byFrontend(https)) {
@@ -249,6 +271,49 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     .filter((s) => s.clients.rateLimit !== null)
     .map((s) => ({ name: rateTableName(s.name), table: `type ipv6 size 100k expire 10s store ${s.mode === 'http' ? 'http_req_rate(1s)' : 'conn_rate(1s)'}` }));
   return { adminSocket: paths.adminSocket, adminMaxconn: ADMIN_SOCKET_MAXCONN, adminBacklog: ADMIN_SOCKET_BACKLOG, tlsGlobal, frontends, backends, stickTables, metrics, peers };
+}
+
+export const ACME_RELAY_BACKEND = 'vipkeeper_acme_relay';
+export const ACME_RELAY_HEADER = 'X-Vipkeeper-Acme-Relay';
+const ACME_PATH = '{ path_beg /.well-known/acme-challenge/ }';
+
+/**
+ * HTTP-01 answered by HAProxy itself, before any redirect or route: a token in the map
+ * answers its key authorization; an unknown one goes to the peers (one of them ordered
+ * it), unless it came from a peer already (the header), then 404: no relay loops.
+ */
+export function acmeRules(a: AcmeView): { requestRules: string[]; route: RouteView | null } {
+  return {
+    requestRules: [
+      `http-request set-var(txn.vk_acme) path,field(4,/),map(${a.mapPath}) if ${ACME_PATH}`,
+      'http-request return status 200 content-type text/plain lf-string "%[var(txn.vk_acme)]" if { var(txn.vk_acme) -m found }',
+      a.peers.length > 0
+        ? `http-request return status 404 if ${ACME_PATH} { req.hdr(${ACME_RELAY_HEADER.toLowerCase()}) -m found }`
+        : `http-request return status 404 if ${ACME_PATH}`,
+    ],
+    route: a.peers.length > 0 ? { backend: ACME_RELAY_BACKEND, condition: ACME_PATH } : null,
+  };
+}
+
+/** The peers' HTTP frontends, each tried once: a 404 (not theirs) or a dead peer moves on to the next. */
+export function acmeRelayBackend(a: AcmeView): BackendView {
+  return {
+    name: ACME_RELAY_BACKEND,
+    mode: 'http',
+    balance: 'roundrobin',
+    settings: [
+      'timeout connect 2s',
+      'timeout server 5s',
+      `retries ${a.peers.length}`,
+      'retry-on conn-failure empty-response response-timeout 404',
+      `http-request set-header ${ACME_RELAY_HEADER} 1`,
+    ],
+    responseRules: [],
+    httpCheck: [],
+    stickRules: [],
+    clientRules: [],
+    servers: a.peers.map((p, i) => ({ name: `peer${i + 1}`, address: `${p}:${a.port}`, options: 'weight 1' })),
+  };
 }
 
 /**

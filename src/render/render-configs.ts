@@ -24,7 +24,14 @@ export const TEMPLATE_TIMEOUT_MS = 2000;
 export function renderConfigs(config: Config, state: DesiredState, templates: Templates): RenderedConfigs {
   const view = haproxyView(
     state.services,
-    { adminSocket: runtimePaths(config).adminSocket, metricsAddr: config.haproxyMetricsAddr, ipv6: config.virtualIps.some(isIpv6Cidr), acceptProxy: config.acceptProxy, ...(config.peers ? { peers: config.peers } : {}) },
+    {
+      adminSocket: runtimePaths(config).adminSocket,
+      metricsAddr: config.haproxyMetricsAddr,
+      ipv6: config.virtualIps.some(isIpv6Cidr),
+      acceptProxy: config.acceptProxy,
+      ...(config.peers ? { peers: config.peers } : {}),
+      acme: config.acme ? { port: config.frontendPort, mapPath: runtimePaths(config).acmeMap, peers: config.unicastPeers } : null,
+    },
     tlsPlan(config, state.certificates),
   );
   const haproxyCfg = printTemplate(templates['haproxy.cfg.ejs'], view);

@@ -94,6 +94,10 @@ export function renderMetrics(s: StatusSnapshot): string {
       [{ state: 'refused' }, s.certificates.length - ok.length],
     ]);
   }
+  if (s.acme) {
+    metric('vipkeeper_acme_certificate_expiring', 'gauge', '1 while an ACME certificate is within 14 days of its end (renewal failing)', s.acme.hosts.map((h) => [{ host: h.host }, h.expiringSoon ? 1 : 0]));
+    metric('vipkeeper_acme_order_failures', 'gauge', 'ACME orders failed in a row for each host (0: the last one worked)', s.acme.hosts.map((h) => [{ host: h.host }, h.failures]));
+  }
   metric('vipkeeper_healthy', 'gauge', '1 while /healthz answers ok', [[{}, s.health === undefined || s.health.ok ? 1 : 0]]);
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import type { InstanceHealth } from '../health/instance-health.js';
+import type { AcmeStatus } from '../acme/acme-manager.js';
 import type { FailingItem } from '../agent/retry-policy.js';
 import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { Config } from '../config/env.js';
@@ -33,6 +34,7 @@ export interface SnapshotInputs {
   readonly failing: readonly FailingItem[];
   readonly health: Health;
   readonly operator?: OperatorStatus;
+  readonly acme?: AcmeStatus;
   /** The live plan's judged certificates (absent: HTTPS is off). */
   readonly certificates?: readonly CertEntry[];
   readonly now?: Date;
@@ -127,6 +129,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     docker: { endpoint: c.dockerHost, connected: i.engines.some((e) => e.state === 'up'), lastEventAt: lastEvent, engines: i.engines },
     drill: i.drill,
     ...(i.operator ? { operator: i.operator } : {}),
+    ...(i.acme ? { acme: i.acme } : {}),
     failing: i.failing,
     health: i.health,
     ...(i.certificates ? { certificates: statusCertificates(i.certificates, i.now ?? new Date()) } : {}),

@@ -1,3 +1,4 @@
+import type { AcmeStatus } from '../acme/acme-manager.js';
 import type { PassRecord, PassTotals } from '../agent/pass-record.js';
 import type { FailingItem } from '../agent/retry-policy.js';
 import type { ServerStateRow } from '../haproxy/runtime-api.js';
@@ -126,6 +127,8 @@ export interface StatusSnapshot {
   readonly health?: { readonly ok: boolean; readonly reason: string };
   /** HTTPS: the certificates directory as the live plan judged it (absent: HTTPS is off). */
   readonly certificates?: readonly StatusCertificate[];
+  /** ACME (when on): each host's certificate state, failures and their reason, names refused. */
+  readonly acme?: AcmeStatus;
   /** The last passes, oldest first (lastPass is the last of them). */
   readonly recentPasses?: readonly PassRecord[];
   /** Candidate containers not served, and why (their labels broke a rule). */

@@ -1,4 +1,5 @@
 import type { InstanceHealthWatch } from '../health/instance-health-watch.js';
+import type { AcmeStatus } from '../acme/acme-manager.js';
 import { PASS, type Reconciler } from '../agent/reconciler.js';
 import type { RetryPolicy } from '../agent/retry-policy.js';
 import type { Config } from '../config/env.js';
@@ -39,6 +40,8 @@ export interface StatusParts {
   readonly operator?: Pick<OperatorController, 'status'>;
   /** Each instance's health verdict (absent with one instance and in tests that have none). */
   readonly instanceHealth?: Pick<InstanceHealthWatch, 'snapshot'>;
+  /** ACME orders and renewals, when ACME is on. */
+  readonly acme?: { status(): AcmeStatus } | null;
 }
 
 /** Status readers share haproxy's server states up to this old: a flood of them costs one command. */
@@ -93,6 +96,7 @@ export class AgentStatus implements StatusSource {
       engines: p.links.map((l) => l.status()),
       drill: p.drill.active(),
       ...(p.operator ? { operator: p.operator.status() } : {}),
+      ...(p.acme ? { acme: p.acme.status() } : {}),
       failing: p.retry.failing(),
       health: this.health(),
       ...(p.reconciler.applied?.state.certificates ? { certificates: p.reconciler.applied.state.certificates } : {}),

@@ -100,6 +100,8 @@ describe('parseLabels: valid values for every label', () => {
     { label: 'vipkeeper.tls', value: 'true', get: (l) => l.service.tls.enabled, expected: true },
     { label: 'vipkeeper.tls.redirect', value: 'true', get: (l) => l.service.tls.redirect, expected: true },
     { label: 'vipkeeper.tls.hsts', value: '0', get: (l) => l.service.tls.hsts, expected: 0 },
+    { label: 'vipkeeper.acme', value: 'true', get: (l) => l.service.tls.acme, expected: true },
+    { label: 'vipkeeper.acme', value: 'false', get: (l) => l.service.tls.acme, expected: false },
     { label: 'vipkeeper.tls.hsts', value: '63072000', get: (l) => l.service.tls.hsts, expected: 63072000 },
     { label: 'vipkeeper.sticky', value: 'cookie', get: (l) => l.service.sticky, expected: 'cookie' },
     { label: 'vipkeeper.sticky', value: 'source', get: (l) => l.service.sticky, expected: 'source' },
@@ -121,6 +123,7 @@ describe('parseLabels: valid values for every label', () => {
       'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts', 'vipkeeper.sticky',
       'vipkeeper.check.rise', 'vipkeeper.check.fall', 'vipkeeper.tls', 'vipkeeper.tls.redirect', 'vipkeeper.tls.hsts',
       'vipkeeper.proxy-protocol', 'vipkeeper.forwarded', 'vipkeeper.allow', 'vipkeeper.rate-limit',
+      'vipkeeper.acme',
     ]);
     expect(LABEL_SPECS.map((s) => s.key).sort()).toEqual([...covered].sort());
   });
@@ -205,6 +208,7 @@ describe('parseLabels: hostile values are rejected for every label', () => {
     'vipkeeper.forwarded': 'false',
     'vipkeeper.allow': '198.18.0.0/15',
     'vipkeeper.rate-limit': '100/s',
+    'vipkeeper.acme': 'true',
   };
 
   it('each base value is valid on its own', () => {
