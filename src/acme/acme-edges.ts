@@ -27,6 +27,8 @@ export function acmeParts(p: {
   readonly api: Pick<RuntimeApi, 'command'>;
   readonly log: Logger;
   readonly trigger: (why: string) => void;
+  /** Does this node hold the VIPs of these instances (empty: the first instance's)? */
+  readonly holds: (instances: readonly string[]) => boolean;
 }) {
   const dir = p.config.certsDir;
   const challenges = new MapChallengeStore(p.paths.acmeMap, p.api);
@@ -40,6 +42,8 @@ export function acmeParts(p: {
     },
     issued: (file) => p.trigger(`ACME certificate ${file}`),
     retryMinMs: p.acme.retryMinMs,
+    holds: p.holds,
+    backupDelayMs: p.acme.backupDelayMs,
     log: p.log,
   });
   return {

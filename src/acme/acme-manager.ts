@@ -22,6 +22,10 @@ export interface AcmeManagerParts {
   /** A certificate was written: a pass should pick it up now. */
   readonly issued: (file: string) => void;
   readonly retryMinMs: number;
+  /** Does this node hold the VIPs of these instances (empty: the first instance's)? Absent: it does. */
+  readonly holds?: (instances: readonly string[]) => boolean;
+  /** A node without the VIP waits this long before its own order (VIPKEEPER_ACME_BACKUP_DELAY). */
+  readonly backupDelayMs?: number;
   readonly log: Logger;
   readonly now?: () => Date;
   /** Longest sleep without events (also how often an expiring certificate is warned about). */
@@ -50,6 +54,8 @@ export class AcmeManager {
   #wantKey = '';
   #refusedKey = '';
   readonly #attempts = new Map<string, AcmeAttempt>();
+  /** When this node first saw a host due while another node held its VIP. */
+  readonly #dueSince = new Map<string, number>();
   /** Hosts being ordered right now. */
   readonly #ordering = new Set<string>();
   #plan: AcmePlan = { hosts: [], wakeAt: null };
@@ -132,9 +138,28 @@ export class AcmeManager {
     this.#schedule();
   }
 
+  #planNow(certs: readonly AcceptedCert[], now: Date): AcmePlan {
+    const plan = planAcme({
+      hosts: this.#hosts,
+      certs,
+      attempts: this.#attempts,
+      now,
+      dueSince: this.#dueSince,
+      ...(this.p.holds ? { holds: this.p.holds } : {}),
+      ...(this.p.backupDelayMs !== undefined ? { backupDelayMs: this.p.backupDelayMs } : {}),
+    });
+    // The wait starts when a host is first seen due here, and ends with it.
+    for (const h of plan.hosts) {
+      if (h.state === 'wait') {
+        if (!this.#dueSince.has(h.host)) this.#dueSince.set(h.host, now.getTime());
+      } else if (h.state !== 'order' && h.state !== 'renew') this.#dueSince.delete(h.host);
+    }
+    return plan;
+  }
+
   async #round(): Promise<void> {
     const now = () => this.p.now?.() ?? new Date();
-    this.#plan = planAcme({ hosts: this.#hosts, certs: await this.p.readCerts(), attempts: this.#attempts, now: now() });
+    this.#plan = this.#planNow(await this.p.readCerts(), now());
     this.#warnExpiring();
     for (const h of this.#plan.hosts) {
       if (this.#stopped) return;
@@ -148,6 +173,7 @@ export class AcmeManager {
         const pem = await this.p.ca.issue(h.host, this.p.challenges);
         await this.p.writeCert(h.file, pem);
         this.#attempts.delete(h.host);
+        this.#dueSince.delete(h.host);
         this.p.log.info({ host: h.host, file: h.file, ms: Date.now() - started }, `ACME: certificate for ${h.host} issued, written to ${h.file}`);
         this.p.issued(h.file);
       } catch (err) {
@@ -163,7 +189,7 @@ export class AcmeManager {
         this.#ordering.delete(h.host);
       }
     }
-    this.#plan = planAcme({ hosts: this.#hosts, certs: await this.p.readCerts(), attempts: this.#attempts, now: now() });
+    this.#plan = this.#planNow(await this.p.readCerts(), now());
   }
 
   #warned = new Map<string, number>();

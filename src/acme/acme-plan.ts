@@ -13,6 +13,8 @@ export interface AcmeHost {
   readonly host: string;
   readonly service: string;
   readonly containerName: string;
+  /** The VRRP instances whose VIPs serve it (vipkeeper.vip); empty: every address, the first instance decides. */
+  readonly instances: readonly string[];
 }
 
 export interface RefusedAcmeHost {
@@ -64,7 +66,7 @@ export function acmeHosts(services: readonly Service[], opts: { readonly allHost
     for (const host of s.hosts) {
       const problem = acmeNameProblem(host);
       if (problem) refused.push({ host, containerName, reason: problem });
-      else if (!hosts.has(host)) hosts.set(host, { host, service: s.name, containerName });
+      else if (!hosts.has(host)) hosts.set(host, { host, service: s.name, containerName, instances: s.bind?.instances ?? [] });
     }
   }
   return { hosts: [...hosts.values()].sort((a, b) => (a.host < b.host ? -1 : 1)), refused };
@@ -91,6 +93,8 @@ export type AcmeHostState =
   | 'renew'
   /** An order is due but the last one failed: wait for the backoff. */
   | 'backoff'
+  /** An order is due, but this node does not hold the host's VIP: the holder orders first (VIPKEEPER_ACME_BACKUP_DELAY). */
+  | 'wait'
   /** A certificate of the certificates directory that is not ACME's covers the name: no order. */
   | 'covered';
 
@@ -111,12 +115,25 @@ export interface AcmePlan {
   readonly wakeAt: Date | null;
 }
 
-/** Hosts + judged certificates + failures + time -> what each host needs. Pure. */
+/**
+ * Hosts + judged certificates + failures + time -> what each host needs. Pure.
+ *
+ * The VIP holder orders a due host at once; another node waits `backupDelayMs` from the
+ * moment it first saw the host due (`dueSince`, kept by the caller). With a certificates
+ * directory shared between the nodes the holder's certificate shows up in `certs` meanwhile
+ * and the host is valid here too: one order for the group. Otherwise this node then orders
+ * its own (validated through the holder's relay), so it holds one before it takes the VIP.
+ */
 export function planAcme(input: {
   readonly hosts: readonly AcmeHost[];
   readonly certs: readonly AcceptedCert[];
   readonly attempts: ReadonlyMap<string, AcmeAttempt>;
   readonly now: Date;
+  /** Does this node hold the VIPs of these instances (empty: the first instance's)? Absent: it does. */
+  readonly holds?: (instances: readonly string[]) => boolean;
+  /** When this node first saw each host due without holding its VIP (ms since the epoch). */
+  readonly dueSince?: ReadonlyMap<string, number>;
+  readonly backupDelayMs?: number;
 }): AcmePlan {
   const now = input.now.getTime();
   const hosts = input.hosts.map((h): AcmeHostPlan => {
@@ -132,6 +149,11 @@ export function planAcme(input: {
     }
     const attempt = input.attempts.get(h.host);
     if (attempt && attempt.nextAt > now) return { host: h.host, file, state: 'backoff', nextAt: new Date(attempt.nextAt), notAfter, expiringSoon };
+    const delay = input.backupDelayMs ?? 0;
+    if (delay > 0 && input.holds && !input.holds(h.instances)) {
+      const until = (input.dueSince?.get(h.host) ?? now) + delay;
+      if (now < until) return { host: h.host, file, state: 'wait', nextAt: new Date(until), notAfter, expiringSoon };
+    }
     return { host: h.host, file, state: own ? 'renew' : 'order', nextAt: null, notAfter, expiringSoon };
   });
   const times = hosts.map((h) => h.nextAt?.getTime()).filter((t): t is number => t !== undefined);

@@ -75,7 +75,13 @@ export class Agent {
     const trigger = (why: string) => scheduler.trigger(why);
     const certs = new CertSource({ dir: c.certsDir, read: readCertsDir, log });
     // ACME (VIPKEEPER_ACME_EMAIL): orders through the VIP, challenges in HAProxy's map; null when off.
-    const acme = c.acme ? acmeParts({ config: c, acme: c.acme, paths, api, log, trigger: (why) => trigger(why) }) : null;
+    // The VIP holder of a host's instance orders first; the others wait (VIPKEEPER_ACME_BACKUP_DELAY).
+    const holds = (instances: readonly string[]) => {
+      const mine = vrrp.snapshots();
+      const wanted = instances.length > 0 ? instances : [mine[0]?.name];
+      return mine.some((i) => wanted.includes(i.name) && i.state === 'MASTER');
+    };
+    const acme = c.acme ? acmeParts({ config: c, acme: c.acme, paths, api, log, trigger: (why) => trigger(why), holds }) : null;
     const haproxyApplier = new HaproxyApplier({
       files: store, validate: (f) => validate('haproxy', f), control: haproxy, api, deletes,
       applyServers: (changes) => applyServerChanges(api, changes, log), log,

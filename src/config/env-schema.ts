@@ -135,6 +135,19 @@ export function parseEngineEntry(entry: string): EngineSpec | null {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+
+/** An ACME wait: `30s`, `2m`, `500ms` (seconds without a unit), from `minMs` to 60 minutes. */
+function acmeDuration(minMs: number) {
+  return z
+    .string()
+    .regex(/^\d{1,6}(ms|s|m)?$/, 'must be a duration like 30s or 2m')
+    .transform((v) => {
+      const m = /^(\d+)(ms|s|m)?$/.exec(v)!;
+      return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+    })
+    .refine((ms) => ms >= minMs && ms <= 3_600_000, `must be from ${minMs / 1000}s to 60m`);
+}
+
 export const ENV = {
   virtualIps: spec({
     name: 'VIPKEEPER_VIRTUAL_IPS',
@@ -372,14 +385,14 @@ export const ENV = {
     name: 'VIPKEEPER_ACME_RETRY_MIN',
     meaning: 'Wait after a failed ACME order before the next try for that host; it doubles with each failure, up to one hour.',
     defaultText: '1m',
-    schema: z
-      .string()
-      .regex(/^\d{1,6}(ms|s|m)?$/, 'must be a duration like 30s or 2m')
-      .transform((v) => {
-        const m = /^(\d+)(ms|s|m)?$/.exec(v)!;
-        return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
-      })
-      .refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be from 1s to 60m'),
+    schema: acmeDuration(1000),
+  }),
+  acmeBackupDelay: spec({
+    name: 'VIPKEEPER_ACME_BACKUP_DELAY',
+    meaning:
+      'With ACME on: how long a node that does not hold the VIP waits before its own order for a host that is due, so the VIP holder orders first. With a certificates directory shared between the nodes (a shared volume), the holder\'s certificate appears there meanwhile and the others order nothing; otherwise each node then orders its own. 0s: every node orders at once.',
+    defaultText: '1m',
+    schema: acmeDuration(0),
   }),
   dockerHost: spec({
     name: 'VIPKEEPER_DOCKER_HOST',

@@ -68,6 +68,8 @@ export interface AcmeConfig {
   readonly caFile: string | null;
   readonly allHosts: boolean;
   readonly retryMinMs: number;
+  /** VIPKEEPER_ACME_BACKUP_DELAY: a node without the VIP waits this long before its own order. */
+  readonly backupDelayMs: number;
 }
 
 /** One VRRP instance: its VIPs move together, its priority is its own. */
@@ -455,6 +457,7 @@ export function parseEnvironment(
     caFile: read(ENV.acmeCaFile) ?? null,
     allHosts: read(ENV.acmeAllHosts) ?? false,
     retryMinMs: read(ENV.acmeRetryMin) ?? 60_000,
+    backupDelayMs: read(ENV.acmeBackupDelay) ?? 60_000,
   };
   const config = {
     virtualIps: instances.flatMap((i) => i.virtualIps),

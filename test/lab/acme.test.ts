@@ -141,6 +141,8 @@ describe('ACME by HTTP-01 through the VIP, two nodes, pebble with validation on'
       VIPKEEPER_ACME_DIRECTORY: `https://${lab.hostAddress}:${ACME_PORT}/dir`,
       VIPKEEPER_ACME_CA_FILE: caFile,
       VIPKEEPER_ACME_RETRY_MIN: '2s',
+      // The backup waits this long for the VIP holder's order before its own.
+      VIPKEEPER_ACME_BACKUP_DELAY: '3s',
     });
     lab.startAgent(lb1, env('150'));
     await lab.waitHolder(lb1.name, 30_000);
@@ -192,6 +194,9 @@ describe('ACME by HTTP-01 through the VIP, two nodes, pebble with validation on'
     const leaf2 = await waitFor('lb2 certificate (validated through lb1 and the relay)', async () => issuedLeaf(lb2, HOST, root), 60_000, 500);
     console.info(`ACME: new host label -> certificate served through the VIP in ${servedMs} ms`);
     expect(leaf1.serialNumber).not.toBe(leaf2.serialNumber);
+    // The VIP holder (lb1) ordered first; the backup waited VIPKEEPER_ACME_BACKUP_DELAY before its own.
+    const orderedAt = (n: typeof lb1) => Date.parse(String((n.agent!.logs as { msg?: string; time?: string }[]).find((l) => l.msg === `ACME: ordering a certificate for ${HOST} (none yet)`)?.time));
+    expect(orderedAt(lb2) - orderedAt(lb1)).toBeGreaterThanOrEqual(2500);
     expect((await getTls(lab.vip, HOST, rootPem)).serial).toBe(leaf1.serialNumber);
     expect(await acmeHost(lb2, HOST)).toMatchObject({ state: 'valid', failures: 0, expiringSoon: false });
     // Keys never reach logs or /status.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AcmeCa } from '../../src/acme/acme-ca.js';
-import { AcmeManager } from '../../src/acme/acme-manager.js';
+import { AcmeManager, type AcmeManagerParts } from '../../src/acme/acme-manager.js';
 import type { ChallengeStore } from '../../src/acme/challenge-store.js';
 import { AcmeError } from '../../src/errors.js';
 import type { AcceptedCert } from '../../src/tls/cert-inventory.js';
@@ -10,9 +10,9 @@ import { recordingLog } from './support/fakes.js';
 // issued file, backs off on failure with the reason in its status, and never logs keys.
 
 const DAY = 86_400_000;
-const HOST = { host: 'www.example.com', service: 'www', containerName: 'www-1' };
+const HOST = { host: 'www.example.com', service: 'www', containerName: 'www-1', instances: [] };
 
-function setup(answers: (string | Error)[]) {
+function setup(answers: (string | Error)[], extra: Partial<AcmeManagerParts> = {}) {
   let now = Date.parse('2026-12-01T00:00:00Z');
   const files = new Map<string, string>();
   const certs: AcceptedCert[] = [];
@@ -41,8 +41,10 @@ function setup(answers: (string | Error)[]) {
     retryMinMs: 60_000,
     log,
     now: () => new Date(now),
+    ...extra,
   });
-  return { m, files, orders, issued, lines, advance: (ms: number) => (now += ms) };
+  const shared = (file: string) => certs.push({ file, state: 'ok', names: ['www.example.com'], notBefore: new Date(now), notAfter: new Date(now + 90 * DAY), digest: file, pem: 'P' });
+  return { m, files, orders, issued, lines, shared, advance: (ms: number) => (now += ms) };
 }
 
 describe('AcmeManager', () => {
@@ -111,5 +113,36 @@ describe('AcmeManager', () => {
     t.m.want({ hosts: [], refused });
     expect(t.lines.filter((l) => l.level === 40 && l.container === 'intra-1')).toHaveLength(1);
     expect(t.m.status().refused).toEqual(refused);
+  });
+
+  it('without the VIP it waits for the holder: a certificate the holder put in a shared directory means no order here', async () => {
+    const t = setup(['CHAIN\n'], { holds: () => false, backupDelayMs: 60_000 });
+    t.m.start();
+    t.m.want({ hosts: [HOST], refused: [] });
+    await t.m.idle();
+    expect(t.m.status().hosts[0]).toMatchObject({ state: 'wait' });
+    t.advance(30_000);
+    t.shared('acme_www.example.com.pem');
+    t.m.wake();
+    await t.m.idle();
+    expect(t.orders).toEqual([]);
+    expect(t.m.status().hosts[0]).toMatchObject({ state: 'valid' });
+    t.m.stop();
+  });
+
+  it('without the VIP and without a shared directory it orders its own once the delay is over', async () => {
+    const t = setup(['CHAIN\n'], { holds: () => false, backupDelayMs: 60_000 });
+    t.m.start();
+    t.m.want({ hosts: [HOST], refused: [] });
+    await t.m.idle();
+    t.advance(59_000);
+    t.m.wake();
+    await t.m.idle();
+    expect(t.orders).toEqual([]);
+    t.advance(1_000);
+    t.m.wake();
+    await t.m.idle();
+    expect(t.orders).toEqual(['www.example.com']);
+    t.m.stop();
   });
 });

@@ -10,7 +10,7 @@ const T0 = Date.parse('2026-12-01T00:00:00Z');
 const cert = (file: string, names: string[], fromDay: number, days: number): AcceptedCert => ({
   file, state: 'ok', names, notBefore: new Date(T0 + fromDay * DAY), notAfter: new Date(T0 + (fromDay + days) * DAY), digest: file, pem: '',
 });
-const host = (h: string) => ({ host: h, service: 'web', containerName: 'web-1' });
+const host = (h: string, instances: readonly string[] = []) => ({ host: h, service: 'web', containerName: 'web-1', instances });
 
 describe('acmeNameProblem: what HTTP-01 can serve', () => {
   it.each([
@@ -43,7 +43,7 @@ describe('acmeHosts: which services ask', () => {
   it('refuses a single-label name naming the container, serves the others', () => {
     const s = service([server('intra-1')], { name: 'intra', hosts: ['intranet', 'www.example.com'] });
     expect(acmeHosts([s], { allHosts: true, httpPort: 80 })).toEqual({
-      hosts: [{ host: 'www.example.com', service: 'intra', containerName: 'intra-1' }],
+      hosts: [{ host: 'www.example.com', service: 'intra', containerName: 'intra-1', instances: [] }],
       refused: [{ host: 'intranet', containerName: 'intra-1', reason: expect.stringMatching(/two labels/) }],
     });
   });
@@ -68,6 +68,42 @@ describe('planAcme: order, renew at two thirds, back off, warn near the end', ()
     const plan = planAcme({ hosts: [host(www)], certs, attempts, now: new Date(T0 + day * DAY) });
     expect(plan.hosts[0]).toMatchObject({ host: www, file: f, state, expiringSoon, nextAt: nextAtDay === null ? null : new Date(T0 + nextAtDay * DAY) });
     expect(plan.wakeAt).toEqual(nextAtDay === null ? null : new Date(T0 + nextAtDay * DAY));
+  });
+  // The VIP holder orders first; the others wait from when they first saw the host due.
+  const MIN = 60_000;
+  it.each<[string, boolean, number | undefined, number, string, number | null]>([
+    //  what, holds the VIP, due since (ms from T0), now (ms from T0), state, nextAt (ms from T0)
+    ['the holder orders at once', true, undefined, 0, 'order', null],
+    ['a backup first seeing it due waits a delay from now', false, undefined, 0, 'wait', MIN],
+    ['a backup inside the delay keeps waiting', false, 0, 30_000, 'wait', MIN],
+    ['a backup after the delay orders its own', false, 0, MIN, 'order', null],
+  ])('%s', (_what, holder, since, at, state, nextAt) => {
+    const plan = planAcme({
+      hosts: [host(www)],
+      certs: [],
+      attempts: new Map(),
+      now: new Date(T0 + at),
+      holds: () => holder,
+      dueSince: new Map(since === undefined ? [] : [[www, T0 + since]]),
+      backupDelayMs: MIN,
+    });
+    expect(plan.hosts[0]).toMatchObject({ state, nextAt: nextAt === null ? null : new Date(T0 + nextAt) });
+  });
+  it('a backup that finds the holder\'s certificate in a shared directory orders nothing; the holder is asked for the host\'s instances', () => {
+    const asked: string[][] = [];
+    const plan = planAcme({
+      hosts: [host(www, ['web'])],
+      certs: [cert(f, [www], 0, 90)],
+      attempts: new Map(),
+      now: new Date(T0 + DAY),
+      holds: (i) => (asked.push([...i]), false),
+      dueSince: new Map([[www, T0]]),
+      backupDelayMs: MIN,
+    });
+    expect(plan.hosts[0]!.state).toBe('valid');
+    const due = planAcme({ hosts: [host(www, ['web'])], certs: [], attempts: new Map(), now: new Date(T0), holds: (i) => (asked.push([...i]), true), backupDelayMs: MIN });
+    expect(due.hosts[0]!.state).toBe('order');
+    expect(asked).toEqual([['web']]);
   });
   it('wakes at the earliest of the hosts', () => {
     const a = 'a.example.com';

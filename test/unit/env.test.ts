@@ -77,7 +77,7 @@ describe('parseEnvironment: values that are set are used', () => {
     ['VIPKEEPER_DEFAULT_CERT', '/run/secrets/default.pem', 'defaultCert', '/run/secrets/default.pem'],
     ['VIPKEEPER_TLS_CIPHERS', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256', 'tlsCiphers', 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256'],
     ['VIPKEEPER_TLS_MIN_VERSION', 'tlsv1.3', 'tlsMinVersion', 'TLSv1.3'],
-    ['VIPKEEPER_ACME_EMAIL', 'ops@example.com', 'acme', { email: 'ops@example.com', directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory', caFile: null, allHosts: false, retryMinMs: 60_000 }],
+    ['VIPKEEPER_ACME_EMAIL', 'ops@example.com', 'acme', { email: 'ops@example.com', directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory', caFile: null, allHosts: false, retryMinMs: 60_000, backupDelayMs: 60_000 }],
     ['VIPKEEPER_DOCKER_HOST', 'tcp://docker.internal:2375', 'dockerHost', 'tcp://docker.internal:2375'],
     ['VIPKEEPER_CONFIG_DIR', '/srv/vipkeeper/conf', 'configDir', '/srv/vipkeeper/conf'],
     ['VIPKEEPER_RUN_DIR', '/var/run/vk', 'runDir', '/var/run/vk'],
@@ -588,6 +588,7 @@ describe('parseEnvironment: hostile values are rejected for every variable', () 
     VIPKEEPER_ACME_CA_FILE: '/etc/vipkeeper/acme-ca.pem',
     VIPKEEPER_ACME_ALL_HOSTS: 'true',
     VIPKEEPER_ACME_RETRY_MIN: '30s',
+    VIPKEEPER_ACME_BACKUP_DELAY: '0s',
     // tcp:// so that a long tail cannot still be a (long) unix socket path; see the note in the report.
     VIPKEEPER_DOCKER_HOST: 'tcp://docker:2375',
     VIPKEEPER_DOCKER_HOSTS: 'tcp://app1:2375=198.18.0.21',
