@@ -103,3 +103,22 @@ describe.skipIf(!haproxyInstalled)('every combination of features passes the rea
     expect(r.status, `${r.out}\n${r.cfg}`).toBe(0);
   }, 30_000);
 });
+
+describe.skipIf(!haproxyInstalled)('hostile environment values the env parser takes reach haproxy -c intact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vk-combined-env-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('VIPKEEPER_ACCEPT_PROXY with 100 blocks: HAProxy takes at most 64 words a line, so the rule is split, every block kept', async () => {
+    const blocks = Array.from({ length: 100 }, (_, i) => `10.${i}.0.0/16`);
+    const config = parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_CONFIG_DIR: dir, VIPKEEPER_RUN_DIR: dir, VIPKEEPER_ACCEPT_PROXY: blocks.join(',') }, FACTS).config;
+    expect(config.acceptProxy).toHaveLength(100);
+    const cfg = renderConfigs(config, buildDesiredState([c({ 'vipkeeper.service': 'ap' })], config), await loadTemplates(null)).haproxyCfg;
+    const file = join(dir, 'check.cfg');
+    writeFileSync(file, cfg);
+    const r = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' });
+    expect(r.stderr + r.stdout).not.toMatch(/ALERT/);
+    expect(r.status).toBe(0);
+    const printed = cfg.split('\n').filter((l) => l.includes('expect-proxy')).flatMap((l) => /\{ src (.*) \}/.exec(l)![1]!.split(' '));
+    expect(new Set(printed)).toEqual(new Set(config.acceptProxy));
+  });
+});
