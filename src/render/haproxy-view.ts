@@ -208,7 +208,9 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
-    stickRules: stickRules(s, paths.ipv6 === true),
+    // A front load balancer (VIPKEEPER_ACCEPT_PROXY) may report IPv6 clients over IPv4: an `ip`
+    // table cannot hold them, and such a client would be balanced on every request, silently.
+    stickRules: stickRules(s, paths.ipv6 === true || (paths.acceptProxy?.length ?? 0) > 0),
     clientRules: clientRules(s),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
