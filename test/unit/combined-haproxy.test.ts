@@ -122,3 +122,16 @@ describe.skipIf(!haproxyInstalled)('hostile environment values the env parser ta
     expect(new Set(printed)).toEqual(new Set(config.acceptProxy));
   });
 });
+
+describe('a frontend port that is HAProxy peers port (VIPKEEPER_PEERS_PORT)', () => {
+  it('is refused with the reason, since the peers section of sticky services listens there', async () => {
+    const { desiredState } = await import('../../src/pipeline.js');
+    const config = parseEnvironment({ VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_UNICAST_PEERS: '198.18.0.6', VIPKEEPER_PEERS_PORT: '10001' }, FACTS).config;
+    const state = desiredState(config, [
+      container({ name: 'sticky', created: 1, extraLabels: { 'vipkeeper.service': 's', 'vipkeeper.sticky': 'source' } }),
+      container({ name: 'onpeers', created: 2, extraLabels: { 'vipkeeper.service': 'p', 'vipkeeper.frontend.port': '10001' } }),
+    ]);
+    expect(state.services.map((s) => s.name)).toEqual(['s']);
+    expect(state.skipped.map((s) => [s.containerName, s.reason])).toEqual([['onpeers', expect.stringMatching(/frontend port 10001: .*VIPKEEPER_PEERS_PORT/)]]);
+  });
+});
