@@ -6,6 +6,9 @@ import type { Templates } from './render/load-templates.js';
 import type { CertEntry } from './tls/cert-inventory.js';
 import { accepted } from './tls/tls-plan.js';
 
+/** HAProxy's peers port without VIPKEEPER_PEERS_PORT (env.ts). */
+const PEERS_PORT_DEFAULT = 10_000;
+
 export interface Plan {
   readonly state: DesiredState;
   readonly rendered: RenderedConfigs;
@@ -45,9 +48,14 @@ export function desiredState(config: Config, containers: readonly ContainerInfo[
   // While HTTPS serves, its port is HAProxy's HTTPS frontend: a service claiming it would share
   // the port with it (SO_REUSEPORT), each taking some of the connections.
   const https = accepted(context.certificates).length > 0;
-  const unavailable = https
-    ? new Map([...(context.unavailablePorts ?? []), [config.httpsPort, 'it is VIPKEEPER_HTTPS_PORT, where HAProxy serves HTTPS while a certificate is loaded']])
-    : context.unavailablePorts;
+  // The peers port is where HAProxy's `peers` section (sticky services) listens on this node's
+  // address: a frontend there would take the other nodes' table updates. Always reserved, so a
+  // sticky service deployed later never takes a running service's port away.
+  const unavailable = new Map([
+    ...(context.unavailablePorts ?? []),
+    [config.peers?.port ?? PEERS_PORT_DEFAULT, "it is VIPKEEPER_PEERS_PORT, where HAProxy's peers share the sticky services' tables"],
+    ...(https ? [[config.httpsPort, 'it is VIPKEEPER_HTTPS_PORT, where HAProxy serves HTTPS while a certificate is loaded'] as const] : []),
+  ]);
   const state = withoutPorts(buildDesiredState(containers, config, context), unavailable);
   return context.certificates === undefined ? state : { ...state, certificates: context.certificates };
 }

@@ -234,7 +234,7 @@ export const ENV = {
   }),
   peersPort: spec({
     name: 'VIPKEEPER_PEERS_PORT',
-    meaning: 'TCP port every node\'s HAProxy listens on for its peers (VIPKEEPER_PEERS).',
+    meaning: 'TCP port every node\'s HAProxy listens on for its peers (VIPKEEPER_PEERS). No service may use it as its `vipkeeper.frontend.port`: one that does is left out with a warning.',
     defaultText: '10000',
     schema: wholeIn(1, 65535),
   }),

@@ -67,7 +67,8 @@ export function nginxProxyLabels(env: Readonly<Record<string, string>>, exposedT
   if (hostText !== '') {
     set(LABELS.host.key, hostText, 'VIRTUAL_HOST');
     const hosts = LABELS.host.schema.safeParse(hostText);
-    const path = env.VIRTUAL_PATH ?? '';
+    // VIRTUAL_PATH=/ is no path (parse-labels.ts): the same service as without it.
+    const path = env.VIRTUAL_PATH === '/' ? '' : (env.VIRTUAL_PATH ?? '');
     if (hosts.success) set(LABELS.service.key, serviceNameFor(hosts.data, path), 'VIRTUAL_HOST');
   }
   if (has('VIRTUAL_PORT')) set(LABELS.port.key, env.VIRTUAL_PORT!.trim(), 'VIRTUAL_PORT');

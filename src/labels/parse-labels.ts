@@ -129,7 +129,10 @@ export function parseLabels(
 
   const mode = get(LABELS.mode) ?? 'http';
   const hosts = get(LABELS.host) ?? [];
-  const path = get(LABELS.path) ?? null;
+  // `path_beg /` matches every request: the same as no path rule, and judged so in conflicts
+  // (else a newer service with path `/` would take all of an older one's requests).
+  const pathLabel = get(LABELS.path) ?? null;
+  const path = pathLabel === '/' ? null : pathLabel;
   const checkPath = get(LABELS.checkPath) ?? null;
   const acme = get(LABELS.acme);
   const tls: TlsLabels = {

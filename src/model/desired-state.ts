@@ -543,6 +543,10 @@ export function conflictReason(a: ServiceLabels, b: ServiceLabels, prefix = 'vip
       ? `neither has a ${prefix}.host or ${prefix}.path rule to tell their requests apart`
       : `both have the same ${prefix}.host and ${prefix}.path rules`;
   }
+  // Routes of one rank are tried in service-name order, so a host both serve on one path would go
+  // to whichever is named first: a newcomer could take a running service's host away.
+  const shared = a.path === b.path ? a.hosts.filter((h) => b.hosts.includes(h)) : [];
+  if (shared.length > 0) return `both serve ${shared.join(', ')} with the same ${prefix}.path rule`;
   return null;
 }
 

@@ -208,7 +208,9 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
       s.check.enabled && s.check.path !== null
         ? ['option httpchk', `http-check send meth GET uri ${s.check.path}`, 'http-check expect status 200-399']
         : [],
-    stickRules: stickRules(s, paths.ipv6 === true),
+    // A front load balancer (VIPKEEPER_ACCEPT_PROXY) may report IPv6 clients over IPv4: an `ip`
+    // table cannot hold them, and such a client would be balanced on every request, silently.
+    stickRules: stickRules(s, paths.ipv6 === true || (paths.acceptProxy?.length ?? 0) > 0),
     clientRules: clientRules(s),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
@@ -391,8 +393,17 @@ export const rateTableName = (service: string) => `rl_${service}`;
  * connection is served as it comes. `layer4` reads the header before anything else (TLS included).
  */
 function acceptProxyRules(cidrs: readonly string[]): string[] {
-  return cidrs.length > 0 ? [`tcp-request connection expect-proxy layer4 if { src ${cidrs.join(' ')} }`] : [];
+  // HAProxy reads at most 64 words a line and refuses the file beyond; VIPKEEPER_ACCEPT_PROXY has no
+  // count limit, so the blocks are split over lines of ACL_WORDS_PER_LINE (the first that matches applies).
+  const lines: string[] = [];
+  for (let i = 0; i < cidrs.length; i += ACL_WORDS_PER_LINE) {
+    lines.push(`tcp-request connection expect-proxy layer4 if { src ${cidrs.slice(i, i + ACL_WORDS_PER_LINE).join(' ')} }`);
+  }
+  return lines;
 }
+
+/** Values of one ACL on one config line: HAProxy 2.6 truncates a line after 64 words (MAX_LINE_ARGS) and refuses it. */
+export const ACL_WORDS_PER_LINE = 40;
 
 /**
  * A service's access and client-address lines, in its own backend, so services that share a

@@ -252,7 +252,13 @@ describe('buildDesiredState: services sharing a frontend port', () => {
     ['one with a host, one without (the fallback)', { 'vipkeeper.host': 'a.example.com' }, {}, null],
     ['one without, one with a path', {}, { 'vipkeeper.path': '/api' }, null],
     ['same host, different paths', { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/a' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/b' }, null],
-    ['overlapping host lists', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com,b.example.com' }, null],
+    // Routes of one rank are tried by service name: a newer service sharing one host would take it from the older one.
+    ['overlapping host lists', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com,b.example.com' }, 'both serve a.example.com with the same vipkeeper.path rule'],
+    ['overlapping host lists, the newer one named first', { 'vipkeeper.host': 'a.example.com,c.example.com' }, { 'vipkeeper.host': 'b.example.com,c.example.com' }, 'both serve c.example.com with the same vipkeeper.path rule'],
+    // path_beg / matches every request: a newer service would take everything the older one serves.
+    ['path / beside no rules', {}, { 'vipkeeper.path': '/' }, 'neither has a vipkeeper.host or vipkeeper.path rule to tell their requests apart'],
+    ['same host, one with path /', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com', 'vipkeeper.path': '/' }, 'both have the same vipkeeper.host and vipkeeper.path rules'],
+    ['overlapping host lists, different paths', { 'vipkeeper.host': 'a.example.com' }, { 'vipkeeper.host': 'a.example.com,b.example.com', 'vipkeeper.path': '/b' }, null],
     ['different frontend ports', {}, { 'vipkeeper.frontend.port': '8080' }, null],
     ['two tcp services on different ports', { 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '5432' }, { 'vipkeeper.mode': 'tcp', 'vipkeeper.frontend.port': '6379' }, null],
   ])('%s', (_what, olderLabels, newerLabels, conflict) => {
