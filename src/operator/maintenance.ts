@@ -21,6 +21,12 @@ import type { Advert } from '../drill/advert-watch.js';
 // had no holder for that window and comes back after keepalived's own ~3
 // adverts) and the request is refused. A BACKUP node hears its master within
 // an advert interval, so nothing moves.
+//
+// With several VRRP instances (VIPKEEPER_INSTANCES) every vrrp_instance block
+// tracks the same file, so all go FAULT at once; the node is handed over only
+// when each instance is FAULT and, for each, a live peer advertised that
+// instance's virtual router. One without a peer undoes the whole step (the
+// file is the node's, not an instance's) unless --force.
 
 export interface AdvertSource {
   readonly adverts: readonly Advert[];
@@ -196,7 +202,7 @@ export async function stepBack(p: StepBackParts, force: boolean): Promise<StepBa
     return result(
       false,
       each,
-      `no other node advertised for instance ${names(routers)} within ${waited} ms after this node stepped back, so it takes part again in every instance` +
+      `no other node advertised for instance${missing.length > 1 ? 's' : ''} ${names(routers)} within ${waited} ms after this node stepped back, so it takes part again in every instance` +
         (missing.some((h) => h.wasState === 'MASTER') ? ' (those VIPs come back here after about 3 advert intervals)' : '') +
         `; nothing else changed; --force gives the VIPs up anyway (${each.map(line).join('; ')})`,
     );
