@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Advert } from '../../src/drill/advert-watch.js';
+import { createLogger } from '../../src/log.js';
 import { stepBack, type StepBackParts } from '../../src/operator/maintenance.js';
+import { OperatorController } from '../../src/operator/operator-controller.js';
+import type { OperatorFile } from '../../src/operator/operator-store.js';
+import { EMPTY_OPERATOR_STATE, type OperatorState } from '../../src/operator/operator-state.js';
 
 // `maintenance on` with several VRRP instances (VIPKEEPER_INSTANCES=web,api): every
 // instance tracks the one maintenance file, so stepBack must see each one FAULT and,
@@ -178,5 +182,43 @@ describe('stepBack with several instances', () => {
     expect(r.ok).toBe(ok);
     expect(n.track).toEqual(track);
     expect(r.message).toContain(message);
+  });
+});
+
+describe('the controller with several instances', () => {
+  function controller(n: ReturnType<typeof node>) {
+    let saved: OperatorState | null = null;
+    const file: OperatorFile = {
+      path: '/etc/vipkeeper/operator-state.json',
+      load: async () => ({ state: EMPTY_OPERATOR_STATE, problem: null }),
+      save: async (s) => {
+        saved = s;
+      },
+    };
+    const ctl = new OperatorController({
+      file,
+      served: () => null,
+      applyNow: async () => undefined,
+      serversState: async () => [],
+      sessions: async () => 0,
+      maintenance: { ...n.parts, takesPart: () => true },
+      log: createLogger('silent'),
+    });
+    return { ctl, saved: () => saved };
+  }
+  const ROOT = { uid: 0, pid: 1, command: 'vipkeeper', problem: null };
+
+  it.each([
+    ['both handed over: kept, not forced, each instance in the answer', () => [web(), api()], false, true, false],
+    ['api has no peer: refused, nothing kept', () => [web(), api({ peerAfterMs: null })], false, false, null],
+    ['api has no peer, --force: kept, marked forced', () => [web(), api({ peerAfterMs: null })], true, true, true],
+  ] as const)('%s', async (_name, insts, force, ok, forced) => {
+    const n = node(insts());
+    const c = controller(n);
+    await c.ctl.load();
+    const a = await c.ctl.maintenance({ on: true, force, reason: null }, ROOT);
+    expect(a.ok).toBe(ok);
+    expect((a.data?.instances as { name: string }[]).map((i) => i.name)).toEqual(['web', 'api']);
+    expect(c.saved()?.maintenance?.forced ?? null).toBe(forced);
   });
 });
