@@ -150,7 +150,7 @@ export class Agent {
     // disable/enable and maintenance: kept in the config dir, applied by passes like any change.
     const operator = operatorController({
       config: c, api, served: () => reconciler.applied?.state ?? null, applyNow: (why) => (trigger(why), scheduler.idle()),
-      vrrpState: () => vrrp.snapshot().state, takesPart: () => startUp.nodeRoleOk, log,
+      vrrpStateOf: (name) => vrrp.snapshotOf(name)?.state ?? 'UNKNOWN', takesPart: () => startUp.nodeRoleOk, log,
     });
     // Each instance's health file, judged every second against the applied services (several instances only).
     const instanceHealth = new InstanceHealthWatch({

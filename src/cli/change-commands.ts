@@ -70,10 +70,37 @@ export function waitFigures(
   return { answeredAgainMs: answered ? answered.end - startedAt : null, failed: during.filter((r) => !r.ok).length, probes: during.length };
 }
 
+interface InstanceLine {
+  readonly name: string;
+  readonly wasState: string;
+  readonly peer: { readonly address: string; readonly priority: number } | null;
+  readonly handoverMs: number | null;
+}
+
+/** One line per VRRP instance when the agent has several (data.instances), for the table output; none for one. Pure. */
+export function instanceLines(data: Record<string, unknown> | undefined): string[] {
+  const list = data?.instances;
+  if (!Array.isArray(list) || list.length < 2) return [];
+  const rows = list as InstanceLine[];
+  const width = Math.max(...rows.map((r) => r.name.length));
+  return rows.map((r) => {
+    const held = r.peer
+      ? `${r.peer.address} (priority ${r.peer.priority}) holds its VIPs${r.wasState === 'MASTER' && r.handoverMs !== null ? `, ${r.handoverMs} ms after this node stepped back` : ''}`
+      : 'no peer seen';
+    return `  ${r.name.padEnd(width)}  was ${r.wasState.padEnd(6)}  ${held}`;
+  });
+}
+
+/** The agent's answer, with a line per instance under its message in the table output. Exported for its unit test. */
+export function reportMaintenance(answer: ControlAnswer, o: Pick<Common, 'format'>, print: Out, warn: Out, extra: Record<string, unknown> = {}): ChangeOutcome {
+  const lines = o.format === 'table' ? instanceLines(answer.data) : [];
+  return report(lines.length > 0 ? { ...answer, message: [answer.message, ...lines].join('\n') } : answer, o, print, warn, extra);
+}
+
 export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out): Promise<ChangeOutcome> {
   if (!o.on || !o.wait) {
     const answer = await postControl(o.control, '/operator/maintenance', o.on ? { on: true, force: o.force, reason: o.reason } : { on: false }, 60_000);
-    return report(answer, o, print, warn);
+    return reportMaintenance(answer, o, print, warn);
   }
   // --wait: probe the service through the VIP from here while the node steps back, until a
   // request that started after the VIP left this node is answered (by a peer).
@@ -108,11 +135,11 @@ export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn
     await prober.stop();
   }
   figures = waitFigures(prober.records, startedAt, vipLeftAt);
-  if (!answer.ok) return report(answer, o, print, warn);
+  if (!answer.ok) return reportMaintenance(answer, o, print, warn);
   const extra = { wait: { vipLeftMs: vipLeftAt === null ? null : vipLeftAt - startedAt, ...figures } };
   if (figures.answeredAgainMs === null) {
-    return report({ ...answer, ok: false, message: `${answer.message}; but nothing answered through the VIP within ${o.timeoutMs / 1000} s (${figures.failed} of ${figures.probes} requests failed)` }, o, print, warn, extra);
+    return reportMaintenance({ ...answer, ok: false, message: `${answer.message}; but nothing answered through the VIP within ${o.timeoutMs / 1000} s (${figures.failed} of ${figures.probes} requests failed)` }, o, print, warn, extra);
   }
   const waited = `a peer answers through the VIP ${(figures.answeredAgainMs / 1000).toFixed(2)} s after the command; ${figures.failed} of ${figures.probes} requests failed meanwhile`;
-  return report({ ...answer, message: `${answer.message}\n${waited}` }, o, print, warn, extra);
+  return reportMaintenance({ ...answer, message: `${answer.message}\n${waited}` }, o, print, warn, extra);
 }

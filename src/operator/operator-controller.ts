@@ -184,8 +184,11 @@ export class OperatorController {
       if (m) return { ok: false, message: `this node is already in maintenance since ${m.since}${by(m.by)}${m.reason ? ` (${m.reason})` : ''}: nothing changed` };
       if (!this.p.maintenance.takesPart()) return { ok: false, message: 'this node does not take part in VRRP (node role gate): it holds no VIP to give up' };
       const result = await stepBack(this.p.maintenance, r.force);
-      if (!result.ok) return { ok: false, message: result.message, data: { wasState: result.wasState } };
-      const entry: Maintenance = { since: new Date(this.#now()).toISOString(), reason: r.reason, forced: result.peer === null && r.force, by: who };
+      // Several instances: each one's peer and handover too (the top-level fields are the first instance's).
+      const perInstance = result.instances.length > 1 ? { instances: result.instances } : {};
+      if (!result.ok) return { ok: false, message: result.message, data: { wasState: result.wasState, ...perInstance } };
+      const forced = r.force && result.instances.some((i) => i.peer === null);
+      const entry: Maintenance = { since: new Date(this.#now()).toISOString(), reason: r.reason, forced, by: who };
       try {
         await this.#save(withMaintenance(this.#state, entry));
       } catch (err) {
@@ -193,11 +196,11 @@ export class OperatorController {
         await this.p.maintenance.writeTrack('0');
         throw err;
       }
-      this.p.log.warn({ who, reason: r.reason, wasState: result.wasState, peer: result.peer, handoverMs: result.handoverMs, forced: entry.forced }, `operator: maintenance on: ${result.message}`);
+      this.p.log.warn({ who, reason: r.reason, wasState: result.wasState, peer: result.peer, handoverMs: result.handoverMs, ...perInstance, forced: entry.forced }, `operator: maintenance on: ${result.message}`);
       return {
         ok: true,
         message: `maintenance on: ${result.message}; this node stays out of VRRP until \`vipkeeper maintenance off\``,
-        data: { maintenance: entry, wasState: result.wasState, peer: result.peer, handoverMs: result.handoverMs },
+        data: { maintenance: entry, wasState: result.wasState, peer: result.peer, handoverMs: result.handoverMs, ...perInstance },
       };
     });
   }

@@ -126,4 +126,30 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
     // api preempts: back on lb2 after the restore.
     await lab.waitHeld(API, lb2.name);
   });
+
+  it('maintenance on lb2 (MASTER of both) hands web and api to lb1 and names each; off: api comes back (preempt), web stays', async () => {
+    expect(await lab.holders(WEB)).toEqual([lb2.name]);
+    const from = Date.now();
+    const on = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'on', '--json', '--reason', 'lab', '--control', lb2.agent!.controlSocket], true);
+    expect(on.code, on.stderr).toBe(0);
+    console.log(`maintenance on answer: ${on.stdout}`);
+    const a = JSON.parse(on.stdout) as { ok: boolean; message: string; instances: { name: string; wasState: string; peer: { address: string } | null; handoverMs: number }[] };
+    expect(a.instances.map((i) => [i.name, i.wasState, i.peer?.address])).toEqual([
+      ['web', 'MASTER', lb1.address],
+      ['api', 'MASTER', lb1.address],
+    ]);
+    expect(a.message).toContain('every instance handed over');
+    moves.maintenanceWebToLb1 = await moveMs(WEB, lb1, from);
+    moves.maintenanceApiToLb1 = await moveMs(API, lb1, from);
+    await lab.waitHeld(WEB6, lb1.name);
+    await waitFor('web and api answer from lb1', async () => (await answer(WEB)) === 'vkt-inst-app' && (await answer(API)) === 'vkt-inst-app');
+    const s = await statusOf(lb2);
+    expect(s.instances?.map((i) => [i.name, i.vrrp?.state])).toEqual([['web', 'FAULT'], ['api', 'FAULT']]);
+
+    const off = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'off', '--control', lb2.agent!.controlSocket], true);
+    expect(off.code, off.stderr).toBe(0);
+    const back = Date.now();
+    moves.apiBackToLb2AfterMaintenance = await moveMs(API, lb2, back);
+    expect(await lab.holders(WEB)).toEqual([lb1.name]);
+  });
 });

@@ -67,11 +67,9 @@ function world(containers: ContainerInfo[], opts: { file?: OperatorState | 'corr
       if (v === '1' && vrrp.state !== 'FAULT') [before, vrrp.state] = [vrrp.state, 'FAULT'];
       if (v === '0' && vrrp.state === 'FAULT') vrrp.state = before;
     },
-    vrrpState: () => vrrp.state,
+    instances: [{ name: 'default', virtualRouterId: 51, vrrpState: () => vrrp.state, advertIntMs: 1000 }],
     watchAdverts: watch,
     ownAddresses: async () => ['198.18.0.11'],
-    virtualRouterId: 51,
-    advertIntMs: 1000,
     now: () => now,
     sleep: async (ms) => {
       now += ms;
@@ -334,11 +332,9 @@ describe('stepBack', () => {
       writeTrack: async () => {
         throw new Error('read-only run dir');
       },
-      vrrpState: () => 'MASTER',
+      instances: [{ name: 'default', virtualRouterId: 51, vrrpState: () => 'MASTER', advertIntMs: 1000 }],
       watchAdverts: () => ({ adverts: [], available: true, ready: async () => undefined, stop: () => (stopped += 1) }),
       ownAddresses: async () => [],
-      virtualRouterId: 51,
-      advertIntMs: 1000,
     };
     await expect(stepBack(parts, false)).rejects.toThrow('read-only run dir');
     expect(stopped).toBe(1);
