@@ -12,7 +12,7 @@ import { renderConfigs } from '../../src/render/render-configs.js';
 import { type CertEntry, inventoryCerts } from '../../src/tls/cert-inventory.js';
 import { accepted } from '../../src/tls/tls-plan.js';
 import { installDefaultCert, makeSelfSigned, syncTlsFiles } from '../../src/tls/tls-files.js';
-import { container, FACTS } from './fixtures.js';
+import { container, FACTS, TWO_INSTANCES_ENV } from './fixtures.js';
 import { haproxyInstalled } from './real-haproxy.js';
 import { makeTestCa, type TestCa } from './support/test-certs.js';
 
@@ -21,12 +21,7 @@ import { makeTestCa, type TestCa } from './support/test-certs.js';
 // through the real functions, and the real haproxy -c on the file.
 
 const ENV = {
-  VIPKEEPER_VRRP_VERSION: '3',
-  VIPKEEPER_INSTANCES: 'web,api',
-  VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24 2001:db8::10/64',
-  VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
-  VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24',
-  VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+  ...TWO_INSTANCES_ENV,
   VIPKEEPER_UNICAST_PEERS: '198.18.0.6',
   VIPKEEPER_ACCEPT_PROXY: '198.18.1.0/24,2001:db8:1::/48',
   VIPKEEPER_ACME_EMAIL: 'ops@example.test',

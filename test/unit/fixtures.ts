@@ -149,3 +149,13 @@ export const STATUS_NODE = {
   nodeRole: { required: null, present: true },
   vrrpSettings: { virtualRouterId: 51, priority: 100, nopreempt: true, advertInt: 1, version: 2 },
 } as const satisfies import('../../src/status/snapshot.js').StatusSnapshot['node'];
+
+/** Two VRRP instances, web (IPv4 and IPv6 VIPs) and api, as the vip-binding and combination tests set them. */
+export const TWO_INSTANCES_ENV = {
+  VIPKEEPER_VRRP_VERSION: '3',
+  VIPKEEPER_INSTANCES: 'web,api',
+  VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24 2001:db8::10/64',
+  VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
+  VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24',
+  VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+} as const;

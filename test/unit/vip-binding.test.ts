@@ -9,7 +9,7 @@ import type { VipLabel } from '../../src/labels/parse-labels.js';
 import { haproxyView, type TlsPlan } from '../../src/render/haproxy-view.js';
 import { loadTemplates } from '../../src/render/load-templates.js';
 import { renderConfigs } from '../../src/render/render-configs.js';
-import { container, FACTS, SETTINGS } from './fixtures.js';
+import { container, FACTS, SETTINGS, TWO_INSTANCES_ENV } from './fixtures.js';
 
 // vipkeeper.vip: a service's frontend on one instance's VIPs or one VIP address.
 // The label is checked against the instances before anything renders; a name that
@@ -169,14 +169,7 @@ describe('HTTPS with vipkeeper.vip', () => {
 });
 
 describe('haproxy.cfg with vipkeeper.vip, from the environment to the file', () => {
-  const env = {
-    VIPKEEPER_VRRP_VERSION: '3',
-    VIPKEEPER_INSTANCES: 'web,api',
-    VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24 2001:db8::10/64',
-    VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
-    VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24',
-    VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
-  };
+  const env = TWO_INSTANCES_ENV;
   const config = parseEnvironment(env, FACTS).config;
   const dir = mkdtempSync(join(tmpdir(), 'vk-vip-binding-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
