@@ -14,6 +14,7 @@ import { loadTemplates } from '../render/load-templates.js';
 import { realValidator } from '../validate/check-config.js';
 import type { AdminOverride, DesiredState } from '../model/desired-state.js';
 import { OPERATOR_STATE_FILE, overridesOf, parseOperatorState } from '../operator/operator-state.js';
+import { hostPort } from '../config/patterns.js';
 
 export interface RenderOptions {
   readonly out: string;
@@ -85,7 +86,7 @@ export async function renderCommand(opts: RenderOptions, env: NodeJS.ProcessEnv,
         id: srv.containerId.slice(0, 12),
         service: s.name,
         server: srv.name,
-        address: `${srv.address}:${srv.port}`,
+        address: hostPort(srv.address, srv.port),
         role: srv.role,
         admin: srv.admin ?? 'ready',
       })),

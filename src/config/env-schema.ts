@@ -118,6 +118,8 @@ export interface EngineSpec {
 export const DOCKER_ENDPOINT = /^(unix:\/\/\/[A-Za-z0-9._/@+-]{1,106}|tcp:\/\/[A-Za-z0-9.-]{1,253}:\d{1,5})$/;
 
 const isHostOrAddress = (v: string) => IPV4.test(v) || (/^[A-Za-z0-9.-]+$/.test(v) && HOSTNAME.test(v.toLowerCase()));
+/** An engine's `=ADDRESS`: a host name, an IPv4 address, or an IPv6 one (its published ports reached over IPv6). */
+const isAdvertisedAddress = (v: string) => isHostOrAddress(v) || isIpv6Address(v);
 
 /** `endpoint[=address]` -> EngineSpec, or null when either half breaks its rule. */
 export function parseEngineEntry(entry: string): EngineSpec | null {
@@ -129,8 +131,8 @@ export function parseEngineEntry(entry: string): EngineSpec | null {
     const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
     if (port < 1 || port > 65535 || !isHostOrAddress(endpoint.slice(6, endpoint.lastIndexOf(':')))) return null;
   }
-  if (advertise !== null && !isHostOrAddress(advertise)) return null;
-  return { endpoint, advertise };
+  if (advertise !== null && !isAdvertisedAddress(advertise)) return null;
+  return { endpoint, advertise: advertise !== null && isIpv6Address(advertise) ? canonicalIpv6(advertise) : advertise };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -297,13 +299,13 @@ export const ENV = {
   }),
   publishedHost: spec({
     name: 'VIPKEEPER_PUBLISHED_HOST',
-    meaning: 'Address HAProxy uses to reach a published port.',
+    meaning: 'Address HAProxy uses to reach a published port: an IPv4 or IPv6 address, or a host name.',
     defaultText: "the port binding's own address when it is specific, else 127.0.0.1",
     schema: z
       .string()
       // Checked before lower-casing: some non-ASCII letters lower-case to ASCII ones.
-      .refine((v) => IPV4.test(v) || HOSTNAME.test(v.toLowerCase()) && /^[A-Za-z0-9.-]+$/.test(v), 'must be an IPv4 address or a host name')
-      .transform((v) => v.toLowerCase()),
+      .refine((v) => IPV4.test(v) || isIpv6Address(v) || HOSTNAME.test(v.toLowerCase()) && /^[A-Za-z0-9.-]+$/.test(v), 'must be an IPv4 or IPv6 address or a host name')
+      .transform((v) => (isIpv6Address(v) ? canonicalIpv6(v) : v.toLowerCase())),
   }),
   frontendPort: spec({
     name: 'VIPKEEPER_FRONTEND_PORT',
@@ -406,7 +408,7 @@ export const ENV = {
   dockerHosts: spec({
     name: 'VIPKEEPER_DOCKER_HOSTS',
     meaning:
-      'Engines whose containers are backends, for app containers on other hosts: a list of `unix:///path` or `tcp://host:port`, each optionally followed by `=ADDRESS`, the address its published ports are reached at (default: the tcp host; for a socket, the VIPKEEPER_PUBLISHED_HOST rule). TLS for tcp engines comes from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a subdirectory named after the host, if present, else the directory itself). With VIPKEEPER_SWARM=true: manager endpoints, tried in order.',
+      'Engines whose containers are backends, for app containers on other hosts: a list of `unix:///path` or `tcp://host:port`, each optionally followed by `=ADDRESS`, the address (IPv4, IPv6 or a host name) its published ports are reached at (default: the tcp host; for a socket, the VIPKEEPER_PUBLISHED_HOST rule). TLS for tcp engines comes from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a subdirectory named after the host, if present, else the directory itself). With VIPKEEPER_SWARM=true: manager endpoints, tried in order.',
     defaultText: 'VIPKEEPER_DOCKER_HOST alone',
     schema: listOf(
       z.string().refine((v) => parseEngineEntry(v) !== null),

@@ -142,6 +142,33 @@ export function canonicalIpv6(value: string): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
+/**
+ * `address:port` as HAProxy reads a server address: an IPv6 address in brackets
+ * (`[2001:db8::5]:8080`), so its colons are not taken for the port's.
+ */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * Why an IPv6 address cannot be a backend's address, or null when it can. Link-local
+ * addresses need an interface (a zone) that a config line cannot safely carry.
+ */
+export function backend6AddressProblem(address: string): string | null {
+  const g = expandIpv6(address);
+  if (!g) return 'is not an IPv6 address';
+  if (g.every((n) => n === 0)) return 'is the unspecified address ::';
+  if ((g[0]! & 0xffc0) === 0xfe80) return 'is a link-local address (fe80::/10), reachable only through a named interface';
+  if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address (ff00::/8)';
+  return null;
+}
+
+/** True for ::1, the IPv6 loopback address. */
+export function isIpv6Loopback(address: string): boolean {
+  const g = expandIpv6(address);
+  return g !== null && g.slice(0, 7).every((n) => n === 0) && g[7] === 1;
+}
+
 /** Why an IPv6 address cannot be a virtual IP, or null when it can. */
 export function vip6AddressProblem(address: string): string | null {
   const g = expandIpv6(address);

@@ -18,7 +18,7 @@ export interface DockerInspect {
   };
   readonly NetworkSettings: {
     readonly Ports?: Record<string, ReadonlyArray<{ HostIp: string; HostPort: string }> | null> | null;
-    readonly Networks?: Record<string, { readonly IPAddress: string }> | null;
+    readonly Networks?: Record<string, { readonly IPAddress: string; readonly GlobalIPv6Address?: string }> | null;
   };
 }
 
@@ -67,7 +67,7 @@ export function mapContainer(d: DockerInspect): ContainerInfo {
     exposedTcpPorts: [...exposed].sort((a, b) => a - b),
     bindings,
     networks: Object.entries(d.NetworkSettings.Networks ?? {})
-      .map(([network, n]) => ({ network, ip: n.IPAddress ?? '' }))
+      .map(([network, n]) => ({ network, ip: n.IPAddress ?? '', ...(n.GlobalIPv6Address ? { ip6: n.GlobalIPv6Address } : {}) }))
       .sort((a, b) => (a.network < b.network ? -1 : 1)),
   };
 }

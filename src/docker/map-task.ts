@@ -111,7 +111,12 @@ export function mapSwarm(listing: { services: readonly SwarmService[]; tasks: re
       bindings.push({ privatePort: p.TargetPort, protocol, hostIp: address, hostPort: p.PublishedPort });
     }
     const networks: NetworkAddress[] = (t.NetworksAttachments ?? [])
-      .map((a) => ({ network: a.Network?.Spec?.Name ?? '', ip: (a.Addresses?.[0] ?? '').replace(/\/\d+$/, '') }))
+      .map((a) => {
+        // A dual-stack overlay lists both families: the IPv4 one is `ip`, as for a container.
+        const addresses = (a.Addresses ?? []).map((x) => x.replace(/\/\d+$/, ''));
+        const ip6 = addresses.find((x) => x.includes(':'));
+        return { network: a.Network?.Spec?.Name ?? '', ip: addresses.find((x) => !x.includes(':')) ?? '', ...(ip6 ? { ip6 } : {}) };
+      })
       .filter((n) => n.network !== '')
       .sort((a, b) => (a.network < b.network ? -1 : 1));
     containers.push({

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../agent/retry-policy.js';
 import { systemClock } from '../agent/retry-policy.js';
 import type { RuntimeApi, ServerStateRow } from './runtime-api.js';
+import { hostPort } from '../config/patterns.js';
 
 // Servers drained for removal that HAProxy would not delete yet (`del server`
 // refuses while connections are attached). Retried until they go. Two rules
@@ -120,7 +121,7 @@ export class DeleteQueue {
         this.#pending.delete(k); // already gone
         continue;
       }
-      if (`${row.address}:${row.port}` !== p.address || (row.adminState & MAINT) === 0) {
+      if (hostPort(row.address, row.port) !== p.address || (row.adminState & MAINT) === 0) {
         this.log.info({ server: k }, 'pending delete dropped: the server is no longer the one that was drained');
         this.#pending.delete(k);
         continue;

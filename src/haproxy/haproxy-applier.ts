@@ -10,6 +10,7 @@ import { expectBatch, type RuntimeApi, type ServerStateRow } from './runtime-api
 import { adminDrift, type ChangeSet, diffServices, isEmpty, type ServerRef } from './server-changes.js';
 import type { AcceptedCert } from '../tls/cert-inventory.js';
 import { type CertChanges, diffCerts, noCertChanges } from '../tls/cert-swap.js';
+import { hostPort } from '../config/patterns.js';
 
 // Brings HAProxy from what it runs to a new plan, the cheapest safe way:
 // - server-only changes through the Runtime API, no reload;
@@ -238,7 +239,7 @@ export class HaproxyApplier {
     for (const w of waiting) {
       const ref = changes.remove.find((r) => r.backend === w.backend && r.server.name === w.server);
       if (!ref) continue;
-      this.p.deletes.add({ backend: w.backend, server: w.server, address: `${ref.server.address}:${ref.server.port}`, since: now });
+      this.p.deletes.add({ backend: w.backend, server: w.server, address: hostPort(ref.server.address, ref.server.port), since: now });
     }
   }
 

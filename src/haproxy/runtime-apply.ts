@@ -4,6 +4,7 @@ import { BACKUP_SUFFIX } from '../render/haproxy-servers.js';
 import { serverOptions } from '../render/haproxy-view.js';
 import { type Expected, expectBatch, type RuntimeApi } from './runtime-api.js';
 import type { ChangeSet } from './server-changes.js';
+import { hostPort } from '../config/patterns.js';
 
 // Server-level changes through the Runtime API, with no reload. A removed
 // server goes to maintenance here; the caller's DeleteQueue deletes it once it
@@ -42,7 +43,7 @@ export async function applyServerChanges(api: RuntimeApi, changes: ChangeSet, lo
     const id = `${backend}/${server.name}`;
     // A dynamic server inherits no default-server line: the full option set is given here,
     // the same one the config file carries, so a later reload keeps it identical.
-    steps.push({ command: `add server ${id} ${server.address}:${server.port} ${serverOptions(server, service)}`, ok: /New server registered/ });
+    steps.push({ command: `add server ${id} ${hostPort(server.address, server.port)} ${serverOptions(server, service)}`, ok: /New server registered/ });
     if (service.check.enabled) steps.push({ command: `enable health ${id}`, ok: 'empty' });
     // A new server starts in maintenance: one an operator disabled stays there (or only drains).
     if (adminOf(server) !== 'maint') steps.push({ command: `set server ${id} state ${adminOf(server)}`, ok: 'empty' });

@@ -14,6 +14,8 @@ export interface PortBinding {
 export interface NetworkAddress {
   readonly network: string;
   readonly ip: string;
+  /** Its global IPv6 address in that network, when it has one (Docker's GlobalIPv6Address). */
+  readonly ip6?: string;
 }
 
 export interface ContainerInfo {

@@ -1,4 +1,4 @@
-import { DOCKER_NAME, IPV4 } from '../config/patterns.js';
+import { backend6AddressProblem, canonicalIpv6, DOCKER_NAME, IPV4, isIpv6Address, isIpv6Loopback } from '../config/patterns.js';
 import {
   type CheckSettings,
   type ClientLabels,
@@ -613,30 +613,40 @@ export function resolveEndpoint(
       const names = c.networks.map((n) => n.network).join(', ') || 'none';
       return { problem: `${labelKey(settings, 'network')}=${showUntrusted(labels.network)}: the container is not in that network (it is in: ${names})` };
     }
-    if (!IPV4.test(net.ip)) return { problem: `it has no IPv4 address in network ${labels.network}` };
-    return { address: net.ip, port };
+    // IPv4 when the network gives one (as before); else its IPv6 address (an IPv6-only network).
+    if (IPV4.test(net.ip)) return { address: net.ip, port };
+    const ip6 = net.ip6 !== undefined && isIpv6Address(net.ip6) ? canonicalIpv6(net.ip6) : null;
+    if (ip6 !== null && backend6AddressProblem(ip6) === null) return { address: ip6, port };
+    return { problem: `it has no IPv4 or global IPv6 address in network ${labels.network}` };
   }
 
   const bindings = c.bindings.filter((b) => b.privatePort === port && b.protocol === 'tcp' && b.hostPort > 0);
-  // docker-proxy listens on both families for an unspecific binding; prefer the IPv4 entry.
-  const binding = bindings.find((b) => IPV4.test(b.hostIp)) ?? bindings.find((b) => ANY_ADDRESS.has(b.hostIp));
+  // docker-proxy listens on both families for an unspecific binding. Prefer an IPv4 entry,
+  // then every address, then an IPv6 one (`-p [2001:db8::5]:8080:80`), reached over IPv6.
+  const binding =
+    bindings.find((b) => IPV4.test(b.hostIp)) ??
+    bindings.find((b) => ANY_ADDRESS.has(b.hostIp)) ??
+    bindings.find((b) => isIpv6Address(b.hostIp));
   if (!binding) {
     return {
       problem:
         bindings.length > 0
-          ? `port ${port}/tcp is published only on an IPv6 address, which is not supported yet`
+          ? `port ${port}/tcp is published only on ${showUntrusted(bindings[0]!.hostIp)}, which is no IPv4 or IPv6 address`
           : `port ${port}/tcp is not published (docker run -p ${port}); publish it or set ${labelKey(settings, 'network')}`,
     };
   }
   const specific = !ANY_ADDRESS.has(binding.hostIp);
+  const hostIp = isIpv6Address(binding.hostIp) ? canonicalIpv6(binding.hostIp) : binding.hostIp;
+  const v6Problem = hostIp.includes(':') && specific ? backend6AddressProblem(hostIp) : null;
+  if (v6Problem !== null) return { problem: `port ${port}/tcp is published only on ${hostIp}, which ${v6Problem}` };
   if (c.publishedHost) {
     // Another host's engine: a specific binding address is where the port listens there,
     // except loopback, which no other host reaches; else the engine's advertised address.
-    if (binding.hostIp.startsWith('127.')) {
-      return { problem: `port ${port}/tcp is published only on ${binding.hostIp} of its host, which the load balancer cannot reach` };
+    if (hostIp.startsWith('127.') || isIpv6Loopback(hostIp)) {
+      return { problem: `port ${port}/tcp is published only on ${hostIp} of its host, which the load balancer cannot reach` };
     }
-    return { address: specific ? binding.hostIp : c.publishedHost, port: binding.hostPort };
+    return { address: specific ? hostIp : c.publishedHost, port: binding.hostPort };
   }
-  const address = settings.publishedHost ?? (specific ? binding.hostIp : '127.0.0.1');
+  const address = settings.publishedHost ?? (specific ? hostIp : '127.0.0.1');
   return { address, port: binding.hostPort };
 }

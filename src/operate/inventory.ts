@@ -4,6 +4,7 @@ import type { Server, Service } from '../model/desired-state.js';
 import { haproxyServers } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import type { AdminNote, AdminSource, AdminState, ContainerRef, InventoryServer, InventoryService, LiveHealth, ServerRole } from './operate-types.js';
+import { hostPort } from '../config/patterns.js';
 
 // The agent's applied desired state joined with HAProxy's live servers: what
 // `vipkeeper show` prints, and what `check` judges a container by. Pure.
@@ -79,7 +80,7 @@ export function buildInventory(i: InventoryInputs): InventoryService[] {
       return {
         name: x.name,
         container: containerRef(x, i.defaultEngine),
-        address: row ? `${row.address}:${row.port}` : `${x.address}:${x.port}`,
+        address: row ? hostPort(row.address, row.port) : hostPort(x.address, x.port),
         weight: row ? row.weight : x.weight,
         health: liveHealth(row),
         checked: s.check.enabled,
@@ -99,7 +100,7 @@ export function buildInventory(i: InventoryInputs): InventoryService[] {
       servers.push({
         name: row.server,
         container: null,
-        address: `${row.address}:${row.port}`,
+        address: hostPort(row.address, row.port),
         weight: row.weight,
         health: liveHealth(row),
         checked: s.check.enabled,

@@ -5,6 +5,7 @@ import { haproxyServers } from '../render/haproxy-servers.js';
 import { backendName } from '../render/haproxy-view.js';
 import { adminState, containerRef, serverKey, shortId } from './inventory.js';
 import type { ContainerRef, EngineAnswer, UnbackedServer, UnservedContainer, VerifyAnswer } from './operate-types.js';
+import { hostPort } from '../config/patterns.js';
 
 // `vipkeeper verify`: HAProxy's live servers against what runs on every engine
 // right now. Every server must have a running container behind it, at the
@@ -28,7 +29,7 @@ export interface VerifyInputs {
   readonly defaultEngine: string | null;
 }
 
-const at = (x: { address: string; port: number }) => `${x.address}:${x.port}`;
+const at = (x: { address: string; port: number }) => hostPort(x.address, x.port);
 
 export function verifyLive(i: VerifyInputs): VerifyAnswer {
   const expected = new Map<string, { service: Service; server: Server }>();

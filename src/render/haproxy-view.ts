@@ -1,4 +1,4 @@
-import { haproxyTimeMs } from '../config/patterns.js';
+import { haproxyTimeMs, hostPort } from '../config/patterns.js';
 import { adminOf, bindKey, type FrontendBind, type Server, type Service } from '../model/desired-state.js';
 import { haproxyServers } from './haproxy-servers.js';
 import type { PeersConfig } from '../config/env.js';
@@ -214,7 +214,7 @@ export function haproxyView(services: readonly Service[], paths: HaproxyPaths, t
     clientRules: clientRules(s),
     servers: haproxyServers(s).map((srv) => ({
       name: srv.name,
-      address: `${srv.address}:${srv.port}`,
+      address: hostPort(srv.address, srv.port),
       options: adminOf(srv) === 'ready' ? serverOptions(srv, s) : `${serverOptions(srv, s)} disabled`,
     })),
   }));

@@ -14,6 +14,7 @@ import { backendName } from '../render/haproxy-view.js';
 import type { SupervisedState } from '../supervisor/supervised-process.js';
 import { serverHealth, type StatusCertificate, type StatusSnapshot } from './snapshot.js';
 import { type CertEntry, secondsUntilExpiry } from '../tls/cert-inventory.js';
+import { hostPort } from '../config/patterns.js';
 
 // The agent's parts -> what /status, /metrics and `vipkeeper status` show, and
 // whether /healthz says ok. Pure: the agent gathers the inputs.
@@ -109,7 +110,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
           return {
             name: x.name,
             container: x.containerId.slice(0, 12),
-            address: `${x.address}:${x.port}`,
+            address: hostPort(x.address, x.port),
             // A single-class backup's health is that of the line that carries its role (NAME:backup).
             health: serverHealth(row),
             role: x.role,

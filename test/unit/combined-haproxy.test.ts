@@ -55,6 +55,11 @@ export const COMBOS: [string, () => ContainerInfo[]][] = [
     c({ 'vipkeeper.service': 'x'.repeat(48), 'vipkeeper.host': HOSTS16.join(','), 'vipkeeper.allow': ALLOW32.join(','), 'vipkeeper.path': `/${'p'.repeat(254)}`, 'vipkeeper.sticky': 'cookie', 'vipkeeper.rate-limit': '1000000/s', 'vipkeeper.tls.redirect': 'true' }),
   ]],
   ['a vip address + the same port on every address + a single-class service', () => [c({ 'vipkeeper.frontend.port': '82', 'vipkeeper.service': 'v4', 'vipkeeper.vip': '198.18.0.10', 'vipkeeper.class': 'single', 'vipkeeper.rate-limit': '1000000/s' }), c({ 'vipkeeper.frontend.port': '82', 'vipkeeper.service': 'v6', 'vipkeeper.vip': '2001:db8::10', 'vipkeeper.sticky': 'source' })]],
+  ['IPv6 backends: published on an IPv6 address, an IPv6-only network, beside an IPv4 one, sticky by source', () => [
+    c({ 'vipkeeper.service': 'six', 'vipkeeper.sticky': 'source' }, { bindings: [{ privatePort: 80, protocol: 'tcp', hostIp: '2001:db8::7', hostPort: 41001 }] }),
+    c({ 'vipkeeper.service': 'six', 'vipkeeper.sticky': 'source', 'vipkeeper.network': 'v6only' }, { networks: [{ network: 'v6only', ip: '', ip6: '2001:db8:6::5' }] }),
+    c({ 'vipkeeper.service': 'six', 'vipkeeper.sticky': 'source' }),
+  ]],
   ['everything together', () => COMBOS.filter(([name]) => name !== 'everything together').flatMap(([, make]) => make())],
 ];
 
@@ -96,6 +101,15 @@ describe.skipIf(!haproxyInstalled)('every combination of features passes the rea
     const r = await check(state);
     expect(r.out).not.toMatch(/ALERT/);
     expect(r.status, `${r.out}\n${r.cfg}`).toBe(0);
+  }, 30_000);
+
+  it('IPv6 backends are written in brackets, which haproxy -c reads as address and port', async () => {
+    const make = COMBOS.find(([name]) => name.startsWith('IPv6 backends'))![1];
+    const r = await check(buildDesiredState(make(), config));
+    expect(r.status, r.out).toBe(0);
+    expect(r.cfg).toMatch(/server \S+ \[2001:db8::7\]:41001 /);
+    expect(r.cfg).toMatch(/server \S+ \[2001:db8:6::5\]:80 /);
+    expect(r.cfg).toMatch(/server \S+ 127\.0\.0\.1:\d+ /);
   }, 30_000);
 });
 

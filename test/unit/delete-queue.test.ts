@@ -76,6 +76,15 @@ describe('DeleteQueue: never touches a server that is not the one it drained', (
     expect(queue.pending()).toEqual([]);
   });
 
+  it('an IPv6 server it drained (show servers state prints the bare address) is deleted', async () => {
+    const { api, queue } = setup();
+    queue.add(pendingDelete('be_apps', 'web-6', '[2001:db8::5]:80'));
+    api.rows = [row('be_apps', 'web-6', '2001:db8::5', 80)];
+    api.delAnswers.set('be_apps/web-6', 'Server deleted.\n');
+    await queue.runOnce();
+    expect(api.about('be_apps/web-6')).toEqual(['del server be_apps/web-6']);
+  });
+
   it('cancel() before a round: no command for that server, the others still go', async () => {
     const { api, queue } = setup();
     queue.add(pendingDelete('be_apps', 'web-1', '172.17.0.2:80'));

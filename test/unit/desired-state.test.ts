@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerInfo } from '../../src/model/container.js';
+import { hostPort } from '../../src/config/patterns.js';
 import { buildDesiredState, type DesiredState, type SelectionSettings, type Service } from '../../src/model/desired-state.js';
 import { binding, container, type ContainerSpec, idFor, service as defaultService, SETTINGS, shuffled } from './fixtures.js';
 
@@ -64,11 +65,20 @@ describe('buildDesiredState: where HAProxy reaches a container', () => {
     ['an exposed port listed twice is still one port', { exposedTcpPorts: [3000, 3000], bindings: [binding(3000, 32768)] }, {}, '127.0.0.1:32768'],
     ['two exposed ports and vipkeeper.port', { exposedTcpPorts: [80, 443], extraLabels: { 'vipkeeper.port': '443' }, bindings: [binding(443, 32768)] }, {}, '127.0.0.1:32768'],
     ['vipkeeper.port need not be exposed, only published', { exposedTcpPorts: [], extraLabels: { 'vipkeeper.port': '81' }, bindings: [binding(81, 32768)] }, {}, '127.0.0.1:32768'],
+    // IPv6: reached over IPv6 when the app publishes only there; HAProxy's own spelling, brackets.
+    ['published on a specific IPv6 address only', { bindings: [binding(80, 32768, '2001:db8::7')] }, {}, '[2001:db8::7]:32768'],
+    ['published on IPv6 loopback only', { bindings: [binding(80, 32768, '::1')] }, {}, '[::1]:32768'],
+    ['an IPv6 binding is written canonically', { bindings: [binding(80, 32768, '2001:DB8:0:0:0:0:0:7')] }, {}, '[2001:db8::7]:32768'],
+    ['a specific IPv4 binding is preferred over a specific IPv6 one', { bindings: [binding(80, 40000, '2001:db8::7'), binding(80, 32768, '192.0.2.7')] }, {}, '192.0.2.7:32768'],
+    ['every address (0.0.0.0) is preferred over a specific IPv6 one', { bindings: [binding(80, 40000, '2001:db8::7'), binding(80, 32768, '0.0.0.0')] }, {}, '127.0.0.1:32768'],
+    ['VIPKEEPER_PUBLISHED_HOST as an IPv6 address', { bindings: [binding(80, 32768, '0.0.0.0')] }, { publishedHost: '2001:db8::10' }, '[2001:db8::10]:32768'],
+    ['vipkeeper.network: IPv4 first in a dual-stack network', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '10.1.0.5', ip6: '2001:db8:1::5' }] }, {}, '10.1.0.5:80'],
+    ['vipkeeper.network: the IPv6 address in an IPv6-only network', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '', ip6: '2001:DB8:1:0::5' }] }, {}, '[2001:db8:1::5]:80'],
   ])('%s -> %s', (_what, spec, settings, expected) => {
     const state = build([container({ name: 'web', ...spec })], settings);
     expect(state.skipped).toEqual([]);
     const [srv] = service(state, 'apps').servers;
-    expect(`${srv!.address}:${srv!.port}`).toBe(expected);
+    expect(hostPort(srv!.address, srv!.port)).toBe(expected);
   });
 
   it.each<[string, Partial<ContainerSpec>, string]>([
@@ -76,12 +86,14 @@ describe('buildDesiredState: where HAProxy reaches a container', () => {
     ['only a different port published', { bindings: [binding(81, 32768)] }, 'port 80/tcp is not published'],
     ['only udp published', { bindings: [binding(80, 32768, '0.0.0.0', 'udp')] }, 'port 80/tcp is not published'],
     ['host port 0', { bindings: [binding(80, 0)] }, 'port 80/tcp is not published'],
-    ['published on a specific IPv6 address only', { bindings: [binding(80, 32768, '::1')] }, 'port 80/tcp is published only on an IPv6 address, which is not supported yet'],
+    ['published only on an IPv6 link-local address', { bindings: [binding(80, 32768, 'fe80::1')] }, 'port 80/tcp is published only on fe80::1, which is a link-local address (fe80::/10), reachable only through a named interface'],
+    ['published only on something that is no address', { bindings: [binding(80, 32768, 'fe80::1%eth0')] }, 'port 80/tcp is published only on "fe80::1%eth0", which is no IPv4 or IPv6 address'],
     ['no exposed port', { exposedTcpPorts: [], bindings: [] }, 'it exposes no TCP port: set vipkeeper.port'],
     ['two exposed ports without vipkeeper.port', { exposedTcpPorts: [443, 80] }, 'it exposes 2 TCP ports (80, 443): set vipkeeper.port to choose one'],
     ['vipkeeper.network the container is not in', { extraLabels: { 'vipkeeper.network': 'backend' } }, 'vipkeeper.network="backend": the container is not in that network (it is in: bridge)'],
     ['vipkeeper.network and no networks at all', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [] }, 'the container is not in that network (it is in: none)'],
-    ['vipkeeper.network without an IPv4 address', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '' }] }, 'it has no IPv4 address in network backend'],
+    ['vipkeeper.network without any address', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '' }] }, 'it has no IPv4 or global IPv6 address in network backend'],
+    ['vipkeeper.network with only a link-local IPv6 address', { extraLabels: { 'vipkeeper.network': 'backend' }, networks: [{ network: 'backend', ip: '', ip6: 'fe80::5' }] }, 'it has no IPv4 or global IPv6 address in network backend'],
   ])('%s -> skipped', (_what, spec, reason) => {
     const state = build([container({ name: 'web', ...spec })]);
     expect(state.skipped).toEqual([{ containerId: idFor('web'), containerName: 'web', reason: expect.stringContaining(reason), problems: [] }]);

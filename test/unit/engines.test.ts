@@ -22,6 +22,7 @@ describe('VIPKEEPER_DOCKER_HOSTS', () => {
     ['space separated, with an advertised address', 'tcp://app1.internal:2375=203.0.113.21  tcp://app2.internal:2375', [['app1.internal', 'tcp://app1.internal:2375', '203.0.113.21'], ['app2.internal', 'tcp://app2.internal:2375', 'app2.internal']]],
     ['the local socket beside a remote engine', 'unix:///var/run/docker.sock tcp://198.18.0.22:2375', [['local', 'unix:///var/run/docker.sock', null], ['198.18.0.22', 'tcp://198.18.0.22:2375', '198.18.0.22']]],
     ['two sockets get distinct names', 'unix:///run/a.sock=198.18.0.5,unix:///run/b.sock', [['local', 'unix:///run/a.sock', '198.18.0.5'], ['local-2', 'unix:///run/b.sock', null]]],
+    ['an advertised IPv6 address, written canonically', 'tcp://app1.internal:2375=2001:DB8:0::21', [['app1.internal', 'tcp://app1.internal:2375', '2001:db8::21']]],
   ])('%s', (_what, value, expected) => {
     const engines = parse({ VIPKEEPER_DOCKER_HOSTS: value }).engines;
     expect(engines.map((e) => [e.name, e.endpoint, e.advertise])).toEqual(expected);
@@ -34,6 +35,7 @@ describe('VIPKEEPER_DOCKER_HOSTS', () => {
     ['a port out of range', 'tcp://app1:70000'],
     ['an advertised address with a path', 'tcp://app1:2375=/x'],
     ['an empty advertised address', 'tcp://app1:2375='],
+    ['an advertised IPv6 address with a zone', 'tcp://app1:2375=fe80::1%eth0'],
   ])('refuses %s, naming the item', (_what, value) => {
     const err = configError(() => parse({ VIPKEEPER_DOCKER_HOSTS: `tcp://ok:2375,${value}` }));
     expect(err.problems).toEqual([{ variable: 'VIPKEEPER_DOCKER_HOSTS', shownValue: expect.any(String), rule: expect.stringContaining(JSON.stringify(value)) }]);
@@ -90,6 +92,8 @@ describe('containers of several engines', () => {
     ['any address: the engine advertised address', '0.0.0.0', { address: '198.18.0.21', port: 31000 }],
     ['a specific address on that host: that address', '198.18.0.99', { address: '198.18.0.99', port: 31000 }],
     ['loopback of another host: a problem', '127.0.0.1', { problem: expect.stringContaining('only on 127.0.0.1 of its host') }],
+    ['a specific IPv6 address on that host: that address', '2001:db8::99', { address: '2001:db8::99', port: 31000 }],
+    ['IPv6 loopback of another host: a problem', '::1', { problem: expect.stringContaining('only on ::1 of its host') }],
   ])('a remote engine published port, %s', (_what, hostIp, expected) => {
     const c = container({ name: 'web', bindings: [binding(80, 31000, hostIp)], publishedHost: '198.18.0.21' });
     const labels = { port: null, network: null, weight: 100, maxconn: null, dockerHealth: 'respect' as const };
@@ -187,6 +191,12 @@ describe('mapSwarm', () => {
     expect(containers[0]!.networks).toEqual([{ network: 'appnet', ip: '10.0.1.7' }, { network: 'ingress', ip: '10.0.0.5' }]);
     const state = buildDesiredState(containers, SETTINGS);
     expect(state.services[0]!.servers.map((s) => `${s.address}:${s.port}`)).toEqual(['10.0.1.7:80']);
+  });
+
+  it('a dual-stack overlay: the IPv4 address is ip and the IPv6 one ip6, whichever Swarm lists first', () => {
+    const t = task({ id: 't1', NetworksAttachments: [{ Network: { Spec: { Name: 'appnet' } }, Addresses: ['2001:db8:1::7/64', '10.0.1.7/24'] }] });
+    const { containers } = mapSwarm(swarm([t], [NODE], [SERVICE]), { roleLabel: 'role', appNodeRole: null });
+    expect(containers[0]!.networks).toEqual([{ network: 'appnet', ip: '10.0.1.7', ip6: '2001:db8:1::7' }]);
   });
 });
 

@@ -522,6 +522,13 @@ describe('mapContainer', () => {
     ],
     ['no exposed ports and no ports', { Config: {}, NetworkSettings: { Ports: null, Networks: null } }, (c) => [c.exposedTcpPorts, c.bindings, c.networks], [[], [], []]],
     ['a network without an address', { NetworkSettings: { Networks: { host: { IPAddress: '' } } } }, (c) => c.networks, [{ network: 'host', ip: '' }]],
+    ['an empty GlobalIPv6Address is no IPv6 address', { NetworkSettings: { Networks: { host: { IPAddress: '', GlobalIPv6Address: '' } } } }, (c) => c.networks, [{ network: 'host', ip: '' }]],
+    [
+      'a dual-stack network keeps both addresses',
+      { NetworkSettings: { Networks: { v6net: { IPAddress: '172.30.0.2', GlobalIPv6Address: '2001:db8:30::2' } } } },
+      (c) => c.networks,
+      [{ network: 'v6net', ip: '172.30.0.2', ip6: '2001:db8:30::2' }],
+    ],
     [
       'bad port keys are ignored',
       { Config: { ExposedPorts: { 'abc/tcp': {}, '70000/tcp': {}, '0/tcp': {}, '80/icmp': {}, '80': {}, ' 81/tcp': {}, '82/tcp': {} } }, NetworkSettings: { Ports: { 'x/tcp': [{ HostIp: '', HostPort: '1' }], '99999/tcp': null } } },

@@ -76,6 +76,20 @@ describe('applyServerChanges', () => {
     ]);
   });
 
+  it('an IPv6 server is added in brackets and moved by its bare address (as HAProxy 2.6 reads them)', async () => {
+    const { api, batches } = fakeApi((c) => (c.includes(' addr ') ? "IP changed from '2001:db8::5' to '2001:db8::6'" : haproxyLike(c)));
+    const v6 = (name: string, address: string, port: number) => ({ ...modelServer(name, port), address });
+    await applyServerChanges(
+      api,
+      { structural: null, remove: [], update: [{ backend: BE, service: unchecked, before: v6('moved', '2001:db8::5', 80), after: v6('moved', '2001:db8::6', 80) }], add: [{ backend: BE, service: unchecked, server: v6('new6', '2001:db8::7', 8080) }] },
+      log,
+    );
+    expect(batches[0]!.filter((c) => /add server|addr/.test(c))).toEqual([
+      `add server ${BE}/new6 [2001:db8::7]:8080 weight 100`,
+      `set server ${BE}/moved addr 2001:db8::6 port 80`,
+    ]);
+  });
+
   it('a replaced server leaves only after its replacement is ready (make before break: no gap with no server)', async () => {
     const { api, batches } = fakeApi(haproxyLike);
     await applyServerChanges(api, { structural: null, update: [], remove: [changes.remove[0]!], add: [changes.add[0]!] }, log);
