@@ -210,16 +210,16 @@ async function main(argv: string[]): Promise<number> {
     .description('on: this node gives the VIP up to a peer and stays out of VRRP until off (kept across agent restarts)')
     .argument('<on|off>', 'on or off')
     .option('--force', 'give the VIP up even when no peer is seen taking it', false)
-    .option('--wait', 'wait until a peer answers through the VIP; report how long it took and the requests that failed', false)
+    .option('--wait', "wait until a peer answers through the VIP (each instance's); report how long it took and the requests that failed", false)
     .option('--reason <text>', 'why, shown by status')
-    .option('--probe <url>', 'URL --wait probes (default: http://<first VIP>:<frontend port>/)')
+    .option('--probe <[instance=]url>', 'URL --wait probes (default: http://<first VIP>:<frontend port>/ of each instance); NAME=URL for instance NAME, repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--timeout <duration>', 'how long --wait waits', '30s')
     .option('--json', 'print the answer as JSON', false)
     .option('--yaml', 'print the answer as YAML', false)
     .option('--addr <host:port>', 'status address of the agent (--wait reads the VIPs there)', statusAddr)
     .option('--control <path>', "the agent's control socket (root only)", controlSocket)
     .showHelpAfterError(false)
-    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe?: string; timeout: string; json: boolean; yaml: boolean; addr: string; control: string }) => {
+    .action(async (mode: string, opts: { force: boolean; wait: boolean; reason?: string; probe: string[]; timeout: string; json: boolean; yaml: boolean; addr: string; control: string }) => {
       if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not ${JSON.stringify(mode)}`);
       if (mode === 'off' && (opts.force || opts.wait)) throw new UsageError('--force and --wait go with maintenance on');
       const outcome = await maintenanceCommand(
@@ -228,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
           force: opts.force,
           wait: opts.wait,
           reason: reasonOf(opts.reason),
-          ...(opts.probe ? { probe: opts.probe } : {}),
+          probes: opts.probe,
           timeoutMs: durationMs(opts.timeout, '--timeout'),
           format: format(opts),
           addr: opts.addr,

@@ -1,8 +1,9 @@
 import { postControl } from '../control/control-client.js';
 import type { ControlAnswer } from '../control/control-types.js';
-import { Prober } from '../drill/probe.js';
+import { Prober, type ProbeRecord } from '../drill/probe.js';
 import { vipsPresent } from '../host/vip-addresses.js';
 import { toYaml, type OutputFormat } from '../operate/format.js';
+import type { StatusInstance, StatusSnapshot } from '../status/snapshot.js';
 import { fetchStatus } from './status-client.js';
 
 // `vipkeeper disable|enable|maintenance`: an operator's changes, asked of the
@@ -45,14 +46,15 @@ export interface MaintenanceOptions extends Common {
   readonly on: boolean;
   readonly force: boolean;
   readonly reason: string | null;
-  /** Wait until a peer answers through the VIP, measuring it from here. */
+  /** Wait until a peer answers through every instance's VIPs, measuring it from here. */
   readonly wait: boolean;
   readonly addr: string;
-  readonly probe?: string;
+  /** --probe, repeatable: `URL` (the first instance's) or `NAME=URL` (instance NAME's). */
+  readonly probes?: readonly string[];
   readonly timeoutMs: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What `--wait` saw: when the VIP left this node, when it answered again from elsewhere, and the probes that failed meanwhile. Pure. */
 export function waitFigures(
@@ -69,6 +71,128 @@ export function waitFigures(
   const during = after.filter((r) => r.start <= until);
   return { answeredAgainMs: answered ? answered.end - startedAt : null, failed: during.filter((r) => !r.ok).length, probes: during.length };
 }
+
+type Vip = { readonly address: string; readonly prefix: number };
+
+/** What `--wait` watches for one VRRP instance: its VIPs leaving this node, and a URL through them answering. */
+export interface WaitTarget {
+  /** The instance's name; null with one instance (the output stays as it always was). */
+  readonly name: string | null;
+  readonly interface: string;
+  readonly vips: readonly Vip[];
+  readonly url: URL;
+}
+
+const INSTANCE_PROBE = /^([A-Za-z][A-Za-z0-9]{1,14})=(.+)$/;
+
+/** What `--wait` reads of the agent's status. */
+export interface WaitStatus {
+  readonly node: Pick<StatusSnapshot['node'], 'interface' | 'vips' | 'frontendPort'>;
+  readonly instances?: readonly Pick<StatusInstance, 'name' | 'interface' | 'vips'>[];
+}
+
+/**
+ * The instances `--wait` waits for, from the agent's status: every one with VIPs (one without
+ * VIPKEEPER_INSTANCES, or from an agent older than instances), each probed at its first IPv4 VIP
+ * (else its first) on the frontend port, or at its `--probe`. A string: the probes are wrong. Pure.
+ */
+export function waitTargets(status: WaitStatus, probes: readonly string[] = []): WaitTarget[] | string {
+  const listed = (status.instances ?? []).filter((i) => i.vips.length > 0);
+  const several = listed.length > 1;
+  const base = several
+    ? listed.map((i) => ({ name: i.name as string | null, interface: i.interface, vips: i.vips }))
+    : [{ name: listed[0]?.name ?? null, interface: status.node.interface, vips: status.node.vips }];
+  const own = new Map<string | null, string>();
+  for (const p of probes) {
+    const m = INSTANCE_PROBE.exec(p);
+    const name = m ? m[1]!.toLowerCase() : null;
+    const url = m ? m[2]! : p;
+    if (name !== null && !base.some((b) => b.name === name)) {
+      return `--probe ${JSON.stringify(p)}: no VRRP instance ${name} on this node (it has: ${base.map((b) => b.name ?? 'one, unnamed').join(', ')})`;
+    }
+    // A URL without a name is the first instance's, as it was with one.
+    const key = name ?? base[0]!.name;
+    if (own.has(key)) return `--probe: two URLs for ${key === null ? 'the VIP' : `instance ${key}`}`;
+    if (!URL.canParse(url)) return `--probe ${JSON.stringify(p)}: not a URL`;
+    own.set(key, url);
+  }
+  return base.map((b) => {
+    const vips = b.vips.map((v) => ({ address: v.slice(0, v.lastIndexOf('/')), prefix: Number(v.slice(v.lastIndexOf('/') + 1)) }));
+    const first = vips.find((v) => !v.address.includes(':')) ?? vips[0]!;
+    const host = first.address.includes(':') ? `[${first.address}]` : first.address;
+    return { name: b.name, interface: b.interface, vips, url: new URL(own.get(b.name) ?? `http://${host}:${status.node.frontendPort}/`) };
+  });
+}
+
+/** One instance's figures: when its VIPs left this node (ms after the command) and what its probes saw. */
+export type TargetFigures = ReturnType<typeof waitFigures> & { readonly vipLeftMs: number | null };
+
+/**
+ * What `--wait` adds to the agent's answer: a line (one instance: as always) or a line per
+ * instance, ok only when each answered from a peer, and the `wait` figures for JSON: the
+ * slowest instance's times and the sums of the probes, each instance's own under `instances`. Pure.
+ */
+export function waitReport(
+  targets: readonly WaitTarget[],
+  figures: readonly TargetFigures[],
+  timeoutMs: number,
+): { ok: boolean; lines: string[]; headline: string | null; wait: Record<string, unknown> } {
+  const rows = targets.map((t, i) => ({ t, f: figures[i]! }));
+  const missing = rows.filter((r) => r.f.answeredAgainMs === null);
+  const slowest = (pick: (f: TargetFigures) => number | null) => {
+    const all = rows.map((r) => pick(r.f));
+    return all.some((v) => v === null) ? null : Math.max(...(all as number[]));
+  };
+  const wait: Record<string, unknown> = {
+    vipLeftMs: slowest((f) => f.vipLeftMs),
+    answeredAgainMs: slowest((f) => f.answeredAgainMs),
+    failed: rows.reduce((n, r) => n + r.f.failed, 0),
+    probes: rows.reduce((n, r) => n + r.f.probes, 0),
+    ...(targets.length > 1 ? { instances: rows.map((r) => ({ name: r.t.name, url: r.t.url.href, ...r.f })) } : {}),
+  };
+  const seconds = (ms: number) => (ms / 1000).toFixed(2);
+  if (targets.length === 1) {
+    const f = rows[0]!.f;
+    return f.answeredAgainMs === null
+      ? { ok: false, lines: [], headline: `but nothing answered through the VIP within ${timeoutMs / 1000} s (${f.failed} of ${f.probes} requests failed)`, wait }
+      : { ok: true, lines: [`a peer answers through the VIP ${seconds(f.answeredAgainMs)} s after the command; ${f.failed} of ${f.probes} requests failed meanwhile`], headline: null, wait };
+  }
+  const width = Math.max(...rows.map((r) => (r.t.name ?? '').length));
+  const lines = rows.map(({ t, f }) => {
+    const what = `${`${t.name}:`.padEnd(width + 1)} `;
+    return f.answeredAgainMs === null
+      ? `${what}nothing answered through ${t.url.host} within ${timeoutMs / 1000} s (${f.failed} of ${f.probes} requests failed)`
+      : `${what}a peer answers through ${t.url.host} ${seconds(f.answeredAgainMs)} s after the command; ${f.failed} of ${f.probes} requests failed meanwhile`;
+  });
+  const headline = missing.length === 0 ? null : `but nothing answered through the VIPs of instance${missing.length > 1 ? 's' : ''} ${missing.map((r) => r.t.name).join(', ')} within ${timeoutMs / 1000} s`;
+  return { ok: missing.length === 0, lines, headline, wait };
+}
+
+/** A prober as `--wait` uses it: started, stopped once the probes in flight ended, its records read. */
+export interface WaitProber {
+  start(): void;
+  stop(): Promise<void>;
+  readonly records: readonly ProbeRecord[];
+}
+
+/** The edges of `maintenance on --wait`: the agent's status and control socket, this host's addresses, the probes, time. */
+export interface MaintenanceEdges {
+  readonly fetchStatus: (addr: string) => Promise<WaitStatus>;
+  readonly postControl: (control: string, path: string, body: unknown, timeoutMs: number) => Promise<ControlAnswer>;
+  readonly vipsPresent: (iface: string, vips: readonly Vip[]) => Promise<readonly Vip[]>;
+  readonly prober: (url: URL) => WaitProber;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+const REAL_EDGES: MaintenanceEdges = {
+  fetchStatus,
+  postControl,
+  vipsPresent,
+  prober: (url) => new Prober(url, 50, 500),
+  now: () => Date.now(),
+  sleep,
+};
 
 interface InstanceLine {
   readonly name: string;
@@ -97,49 +221,47 @@ export function reportMaintenance(answer: ControlAnswer, o: Pick<Common, 'format
   return report(lines.length > 0 ? { ...answer, message: [answer.message, ...lines].join('\n') } : answer, o, print, warn, extra);
 }
 
-export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out): Promise<ChangeOutcome> {
+export async function maintenanceCommand(o: MaintenanceOptions, print: Out, warn: Out, edges: MaintenanceEdges = REAL_EDGES): Promise<ChangeOutcome> {
   if (!o.on || !o.wait) {
-    const answer = await postControl(o.control, '/operator/maintenance', o.on ? { on: true, force: o.force, reason: o.reason } : { on: false }, 60_000);
+    const answer = await edges.postControl(o.control, '/operator/maintenance', o.on ? { on: true, force: o.force, reason: o.reason } : { on: false }, 60_000);
     return reportMaintenance(answer, o, print, warn);
   }
-  // --wait: probe the service through the VIP from here while the node steps back, until a
-  // request that started after the VIP left this node is answered (by a peer).
-  const status = await fetchStatus(o.addr);
-  const vips = status.node.vips.map((v) => ({ address: v.split('/')[0]!, prefix: Number(v.split('/')[1]) }));
-  const prober = new Prober(new URL(o.probe ?? `http://${vips[0]!.address}:${status.node.frontendPort}/`), 50, 500);
-  const startedAt = Date.now();
-  let vipLeftAt: number | null = null;
+  // --wait: probe the service through each instance's VIPs from here while the node steps back,
+  // until, for every instance, a request that started after its VIPs left this node is answered (by a peer).
+  const targets = waitTargets(await edges.fetchStatus(o.addr), o.probes);
+  if (typeof targets === 'string') {
+    warn(targets);
+    return 'usage';
+  }
+  const probers = targets.map((t) => edges.prober(t.url));
+  const startedAt = edges.now();
+  const leftAt: (number | null)[] = targets.map(() => null);
   let watching = true;
   const watcher = (async () => {
-    while (watching && vipLeftAt === null) {
-      if ((await vipsPresent(status.node.interface, vips)).length === 0) vipLeftAt = Date.now();
-      else await sleep(20);
+    while (watching && leftAt.some((l) => l === null)) {
+      for (const [i, t] of targets.entries()) {
+        if (leftAt[i] === null && (await edges.vipsPresent(t.interface, t.vips)).length === 0) leftAt[i] = edges.now();
+      }
+      await edges.sleep(20);
     }
   })();
-  prober.start();
+  const figuresNow = () => probers.map((p, i) => waitFigures(p.records, startedAt, leftAt[i]!));
+  probers.forEach((p) => p.start());
   let answer: ControlAnswer;
-  let figures: ReturnType<typeof waitFigures> = { answeredAgainMs: null, failed: 0, probes: 0 };
   try {
-    answer = await postControl(o.control, '/operator/maintenance', { on: true, force: o.force, reason: o.reason }, 60_000);
+    answer = await edges.postControl(o.control, '/operator/maintenance', { on: true, force: o.force, reason: o.reason }, 60_000);
     if (answer.ok) {
       const deadline = startedAt + o.timeoutMs;
-      while (Date.now() < deadline) {
-        figures = waitFigures(prober.records, startedAt, vipLeftAt);
-        if (figures.answeredAgainMs !== null) break;
-        await sleep(20);
-      }
+      while (edges.now() < deadline && figuresNow().some((f) => f.answeredAgainMs === null)) await edges.sleep(20);
     }
   } finally {
     watching = false;
     await watcher;
-    await prober.stop();
+    await Promise.all(probers.map((p) => p.stop()));
   }
-  figures = waitFigures(prober.records, startedAt, vipLeftAt);
   if (!answer.ok) return reportMaintenance(answer, o, print, warn);
-  const extra = { wait: { vipLeftMs: vipLeftAt === null ? null : vipLeftAt - startedAt, ...figures } };
-  if (figures.answeredAgainMs === null) {
-    return reportMaintenance({ ...answer, ok: false, message: `${answer.message}; but nothing answered through the VIP within ${o.timeoutMs / 1000} s (${figures.failed} of ${figures.probes} requests failed)` }, o, print, warn, extra);
-  }
-  const waited = `a peer answers through the VIP ${(figures.answeredAgainMs / 1000).toFixed(2)} s after the command; ${figures.failed} of ${figures.probes} requests failed meanwhile`;
-  return reportMaintenance({ ...answer, message: `${answer.message}\n${waited}` }, o, print, warn, extra);
+  const figures = figuresNow().map((f, i) => ({ vipLeftMs: leftAt[i] === null ? null : leftAt[i]! - startedAt, ...f }));
+  const r = waitReport(targets, figures, o.timeoutMs);
+  const message = [`${answer.message}${r.headline ? `; ${r.headline}` : ''}`, ...r.lines].join('\n');
+  return reportMaintenance({ ...answer, ok: r.ok, message }, o, print, warn, { wait: r.wait });
 }

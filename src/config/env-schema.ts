@@ -161,7 +161,7 @@ export const ENV = {
   instances: spec({
     name: 'VIPKEEPER_INSTANCES',
     meaning:
-      'Several VRRP instances, for active-active nodes: their names (2-15 letters and digits, starting with a letter; case does not matter), comma or space separated. Each instance takes `VIPKEEPER_INSTANCE_<NAME>_` followed by VIRTUAL_IPS, VIRTUAL_ROUTER_ID, PRIORITY, STATE, NOPREEMPT, INTERFACE, ADVERT_INT or AUTH_PASS (`VIPKEEPER_INSTANCE_WEB_PRIORITY=150`); one it does not set is the global variable\'s value. No two instances may share a VIP or a virtual router id.',
+      'Several VRRP instances, for active-active nodes: their names (2-15 letters and digits, starting with a letter; case does not matter), comma or space separated. Each instance takes `VIPKEEPER_INSTANCE_<NAME>_` followed by VIRTUAL_IPS, VIRTUAL_ROUTER_ID, PRIORITY, STATE, NOPREEMPT, INTERFACE, ADVERT_INT, AUTH_PASS or AUTH_PASS_FILE (`VIPKEEPER_INSTANCE_WEB_PRIORITY=150`); one it does not set is the global variable\'s value (an instance without AUTH_PASS and AUTH_PASS_FILE of its own takes the global password, inline or from its file). AUTH_PASS_FILE follows VIPKEEPER_AUTH_PASS_FILE\'s rules and excludes the instance\'s AUTH_PASS. No two instances may share a VIP or a virtual router id.',
     defaultText: 'one instance, from the global variables',
     schema: listOf(
       z.string().regex(/^[A-Za-z][A-Za-z0-9]{1,14}$/).transform((v) => v.toLowerCase()),
@@ -252,7 +252,7 @@ export const ENV = {
   }),
   authPassFile: spec({
     name: 'VIPKEEPER_AUTH_PASS_FILE',
-    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored, and like VIPKEEPER_AUTH_PASS only its first 8 characters are used. Excludes VIPKEEPER_AUTH_PASS.',
+    meaning: 'File holding the VRRP password (a Docker secret, say); a trailing newline is ignored, and like VIPKEEPER_AUTH_PASS only its first 8 characters are used. Excludes VIPKEEPER_AUTH_PASS. Followed: a changed file is read again and applied. An instance may name its own (`VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE`).',
     defaultText: 'none',
     schema: z.string().regex(ABSOLUTE_PATH, 'must be an absolute path without spaces or quotes'),
   }),

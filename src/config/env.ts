@@ -89,7 +89,7 @@ export interface VrrpInstanceConfig {
 }
 
 /** The variables an instance may set for itself; any other stays global. */
-export const INSTANCE_SETTINGS = ['virtualIps', 'virtualRouterId', 'priority', 'state', 'nopreempt', 'interface', 'advertInt', 'authPass'] as const;
+export const INSTANCE_SETTINGS = ['virtualIps', 'virtualRouterId', 'priority', 'state', 'nopreempt', 'interface', 'advertInt', 'authPass', 'authPassFile'] as const;
 type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
 
 /** `VIPKEEPER_INSTANCE_WEB_PRIORITY` for instance `web` and VIPKEEPER_PRIORITY. */
@@ -127,8 +127,22 @@ export interface ParsedEnvironment {
   readonly warnings: readonly EnvWarning[];
 }
 
-/** What the edge read from VIPKEEPER_AUTH_PASS_FILE, if it is set. */
+/** What the edge read from a password file (VIPKEEPER_AUTH_PASS_FILE or an instance's), if it is set. */
 export type AuthPassFileRead = { readonly content: string } | { readonly error: string };
+
+/** The edge's reads of every password file, by path (passFilePaths); undefined: that file was not read. */
+export type PassFileReads = (path: string) => AuthPassFileRead | undefined;
+
+/**
+ * The password files the environment names: VIPKEEPER_AUTH_PASS_FILE and each named instance's
+ * VIPKEEPER_INSTANCE_<NAME>_AUTH_PASS_FILE, each path once. The edge reads these (and follows
+ * them); parseEnvironment checks the paths and the contents.
+ */
+export function passFilePaths(env: Readonly<Record<string, string | undefined>>): string[] {
+  const names = (env[ENV.instances.name] ?? '').split(/[\s,]+/).map((n) => n.toLowerCase()).filter((n) => INSTANCE_NAME.test(n));
+  const variables = [ENV.authPassFile.name, ...names.map((n) => instanceVariable(n, ENV.authPassFile.name))];
+  return [...new Set(variables.map((v) => env[v]?.trim() ?? '').filter((p) => p !== ''))];
+}
 
 /** What the edge found at VIPKEEPER_TEMPLATES_DIR, if it is set: a readable directory, or the error code. */
 export type DirectoryCheck = { readonly directory: true } | { readonly error: string };
@@ -147,15 +161,16 @@ function shown(spec: EnvVarSpec<unknown>, raw: string): string {
 }
 
 /**
- * Environment -> Config. Pure: host facts, the password file's content and the
+ * Environment -> Config. Pure: host facts, the password files' contents and the
  * templates directory are read or checked by the caller (load-environment.ts);
+ * `passFiles` is a lookup by path, or the one read of VIPKEEPER_AUTH_PASS_FILE;
  * a templates directory the caller did not check is taken as it is. Throws one
  * ConfigError naming every bad variable.
  */
 export function parseEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts: HostFacts,
-  authPassFile?: AuthPassFileRead,
+  passFiles?: AuthPassFileRead | PassFileReads,
   templatesDirCheck?: DirectoryCheck,
 ): ParsedEnvironment {
   const problems: EnvProblem[] = [];
@@ -202,35 +217,46 @@ export function parseEnvironment(
   }
 
   // Password: inline or from a file, never both; version 3 has no authentication.
-  let authPass: Secret | null = null;
-  const inlinePass = read(ENV.authPass);
-  const passFile = read(ENV.authPassFile);
-  if (inlinePass !== undefined && inlinePass !== null && passFile) {
-    problem(ENV.authPassFile as EnvVarSpec<unknown>, 'set either VIPKEEPER_AUTH_PASS or VIPKEEPER_AUTH_PASS_FILE, not both');
-  } else if (inlinePass) {
-    authPass = new Secret(inlinePass);
-  } else if (passFile) {
-    if (!authPassFile) {
-      problem(ENV.authPassFile as EnvVarSpec<unknown>, 'the file was not read');
-    } else if ('error' in authPassFile) {
-      problem(ENV.authPassFile as EnvVarSpec<unknown>, `cannot read the file: ${authPassFile.error}`);
-    } else {
-      const content = authPassFile.content.replace(/\r?\n$/, '');
-      const check = ENV.authPass.schema.safeParse(content);
-      if (check.success) authPass = new Secret(check.data);
-      else problem(ENV.authPassFile as EnvVarSpec<unknown>, `the password in the file ${check.error.issues[0]?.message ?? 'is invalid'}`);
+  // The file's content comes from the caller: a lookup by path, or the one read of VIPKEEPER_AUTH_PASS_FILE.
+  const fileRead = (path: string): AuthPassFileRead | undefined =>
+    typeof passFiles === 'function' ? passFiles(path) : path === env[ENV.authPassFile.name]?.trim() ? passFiles : undefined;
+  /** The password an inline variable or its _FILE twin gives, uncut, and the variable it came from; null when neither is set or usable. */
+  const passwordFrom = (inlineSpec: EnvVarSpec<string>, fileSpec: EnvVarSpec<string>): { value: string; spec: EnvVarSpec<string> } | null => {
+    const inline = read(inlineSpec);
+    const path = read(fileSpec);
+    if (inline && path) {
+      problem(fileSpec as EnvVarSpec<unknown>, `set either ${inlineSpec.name} or ${fileSpec.name}, not both`);
+      return null;
     }
-  }
-  if (authPass && vrrpVersion === 3) {
+    if (inline) return { value: inline, spec: inlineSpec };
+    if (!path) return null;
+    const got = fileRead(path);
+    if (!got) {
+      problem(fileSpec as EnvVarSpec<unknown>, 'the file was not read');
+    } else if ('error' in got) {
+      problem(fileSpec as EnvVarSpec<unknown>, `cannot read the file: ${got.error}`);
+    } else {
+      // The content is checked against the inline rule; its messages never quote the value.
+      const check = ENV.authPass.schema.safeParse(got.content.replace(/\r?\n$/, ''));
+      if (check.success) return { value: check.data, spec: fileSpec };
+      problem(fileSpec as EnvVarSpec<unknown>, `the password in the file ${check.error.issues[0]?.message ?? 'is invalid'}`);
+    }
+    return null;
+  };
+  let authPass: Secret | null = null;
+  const globalPass = passwordFrom(ENV.authPass, ENV.authPassFile);
+  if (globalPass && vrrpVersion === 3) {
     problem(ENV.vrrpVersion as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication: unset VIPKEEPER_AUTH_PASS(_FILE) or use version 2');
   }
-  if (authPass && authPass.length > KEEPALIVED_PASS_LENGTH) {
-    // keepalived itself would cut it too, but `keepalived -t` then exits 5 and the file is refused.
-    warnings.push({
-      variable: passFile ? ENV.authPassFile.name : ENV.authPass.name,
-      message: `the VRRP password has ${authPass.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit), so every node must share those ${KEEPALIVED_PASS_LENGTH}`,
-    });
-    authPass = new Secret(authPass.reveal().slice(0, KEEPALIVED_PASS_LENGTH));
+  if (globalPass) {
+    if (globalPass.value.length > KEEPALIVED_PASS_LENGTH) {
+      // keepalived itself would cut it too, but `keepalived -t` then exits 5 and the file is refused.
+      warnings.push({
+        variable: globalPass.spec.name,
+        message: `the VRRP password has ${globalPass.value.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit), so every node must share those ${KEEPALIVED_PASS_LENGTH}`,
+      });
+    }
+    authPass = new Secret(globalPass.value.slice(0, KEEPALIVED_PASS_LENGTH));
   }
 
   // Interface: explicit, else the one whose subnet holds the first VIP, else the default route's.
@@ -299,7 +325,7 @@ export function parseEnvironment(
       const instState = own(ENV.state) ?? state;
       const instNopreempt = own(ENV.nopreempt) ?? nopreempt;
       const instAdvert = own(ENV.advertInt) ?? advertInt;
-      const ownPass = own(ENV.authPass);
+      const ownPass = passwordFrom(instanceSpec(name, ENV.authPass), instanceSpec(name, ENV.authPassFile));
       const stateVar = instanceSpec(name, ENV.state);
       if (instState === 'MASTER' && instNopreempt && (env[stateVar.name] !== undefined || env[instanceVariable(name, ENV.nopreempt.name)] !== undefined)) {
         problem(stateVar as EnvVarSpec<unknown>, `MASTER contradicts nopreempt (keepalived ignores nopreempt unless the state is BACKUP); use BACKUP or set ${instanceVariable(name, ENV.nopreempt.name)}=false`);
@@ -311,14 +337,14 @@ export function parseEnvironment(
       if (env[advertSpec.name] !== undefined && vrrpVersion === 3 && instAdvert > 40.95) {
         problem(advertSpec as EnvVarSpec<unknown>, 'must be at most 40.95 seconds with VRRP version 3');
       }
+      // Its own password, inline or from its own file; else the global one.
       let instPass = authPass;
       if (ownPass) {
-        const passSpec = instanceSpec(name, ENV.authPass);
-        if (vrrpVersion === 3) problem(passSpec as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication');
-        else if (ownPass.length > KEEPALIVED_PASS_LENGTH) {
-          warnings.push({ variable: passSpec.name, message: `the VRRP password has ${ownPass.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit)` });
+        if (vrrpVersion === 3) problem(ownPass.spec as EnvVarSpec<unknown>, 'VRRP version 3 has no authentication');
+        else if (ownPass.value.length > KEEPALIVED_PASS_LENGTH) {
+          warnings.push({ variable: ownPass.spec.name, message: `the VRRP password has ${ownPass.value.length} characters; only the first ${KEEPALIVED_PASS_LENGTH} are used (keepalived's limit)` });
         }
-        instPass = new Secret(ownPass.slice(0, KEEPALIVED_PASS_LENGTH));
+        instPass = new Secret(ownPass.value.slice(0, KEEPALIVED_PASS_LENGTH));
       }
       const ifaceSpec = instanceSpec(name, ENV.interface);
       let instIface = own(ENV.interface);

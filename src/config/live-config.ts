@@ -1,11 +1,10 @@
-import { ENV } from './env-schema.js';
-import { type Config, parseEnvironment } from './env.js';
+import { type AuthPassFileRead, type Config, parseEnvironment, type PassFileReads, passFilePaths } from './env.js';
 import type { HostFacts } from './host-facts.js';
 
-// The config the agent runs on now. It changes only when the VRRP password
-// file (VIPKEEPER_AUTH_PASS_FILE) changes: the environment is parsed again with
-// the file's new content. A content that cannot be used throws, and the last
-// good config stays.
+// The config the agent runs on now. It changes only when a VRRP password
+// file (VIPKEEPER_AUTH_PASS_FILE or an instance's VIPKEEPER_INSTANCE_<NAME>_AUTH_PASS_FILE)
+// changes: the environment is parsed again with the files' new contents. A
+// content that cannot be used throws, and the last good config stays.
 
 export class LiveConfig {
   #current: Config;
@@ -22,13 +21,13 @@ export class LiveConfig {
     return this.#current;
   }
 
-  /** The password file the environment names, or null. */
-  get passFile(): string | null {
-    return this.env[ENV.authPassFile.name]?.trim() || null;
+  /** The password files the environment names, each once; empty without any. */
+  get passFiles(): readonly string[] {
+    return passFilePaths(this.env);
   }
 
-  /** The password file's new content, or the error reading it. */
-  passwordChanged(content: { content: string } | { error: string }): void {
-    this.#current = parseEnvironment(this.env, this.facts, content).config;
+  /** Every password file's content (or the error reading it) by path, or the one VIPKEEPER_AUTH_PASS_FILE read. */
+  passwordChanged(reads: AuthPassFileRead | PassFileReads): void {
+    this.#current = parseEnvironment(this.env, this.facts, reads).config;
   }
 }

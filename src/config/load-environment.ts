@@ -1,23 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { readHostFacts } from '../host/read-host-facts.js';
 import { ENV } from './env-schema.js';
-import { type AuthPassFileRead, type DirectoryCheck, type ParsedEnvironment, parseEnvironment } from './env.js';
+import { type AuthPassFileRead, type DirectoryCheck, type ParsedEnvironment, parseEnvironment, passFilePaths } from './env.js';
 import type { HostFacts } from './host-facts.js';
 
-/** The I/O half of configuration: host facts, the password file and the templates directory, then the pure parse. */
+/** The I/O half of configuration: host facts, the password files and the templates directory, then the pure parse. */
 export async function loadEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts?: HostFacts,
 ): Promise<ParsedEnvironment> {
-  const passFile = env[ENV.authPassFile.name]?.trim();
-  let authPassFile: AuthPassFileRead | undefined;
-  if (passFile) {
-    try {
-      authPassFile = { content: await readFile(passFile, 'utf8') };
-    } catch (err) {
-      authPassFile = { error: (err as NodeJS.ErrnoException).code ?? String(err) };
-    }
-  }
+  const passFiles = await readPassFiles(passFilePaths(env));
   // Listing it proves both that it is a directory and that we may read it.
   const templatesDir = env[ENV.templatesDir.name]?.trim();
   let templatesDirCheck: DirectoryCheck | undefined;
@@ -29,5 +21,18 @@ export async function loadEnvironment(
       templatesDirCheck = { error: (err as NodeJS.ErrnoException).code ?? String(err) };
     }
   }
-  return parseEnvironment(env, facts ?? (await readHostFacts()), authPassFile, templatesDirCheck);
+  return parseEnvironment(env, facts ?? (await readHostFacts()), (path) => passFiles.get(path), templatesDirCheck);
+}
+
+/** Each password file's content, or the error code reading it, by path. */
+export async function readPassFiles(paths: readonly string[]): Promise<Map<string, AuthPassFileRead>> {
+  const reads = await Promise.all(
+    paths.map((path) =>
+      readFile(path, 'utf8').then(
+        (content): AuthPassFileRead => ({ content }),
+        (err: NodeJS.ErrnoException): AuthPassFileRead => ({ error: err.code ?? String(err) }),
+      ),
+    ),
+  );
+  return new Map(paths.map((p, i) => [p, reads[i]!]));
 }

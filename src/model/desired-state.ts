@@ -358,7 +358,7 @@ function formServices(
       groups.set(a.service.service, { settings: a.service, bind: a.bind, owner: a.container, members: [a] });
       continue;
     }
-    const differs = serviceDifference(group.settings, a.service, settings.labelPrefix);
+    const differs = serviceDifference({ labels: group.settings, bind: group.bind }, { labels: a.service, bind: a.bind }, settings.labelPrefix);
     if (differs) {
       skip(
         a,
@@ -550,15 +550,22 @@ export function conflictReason(a: ServiceLabels, b: ServiceLabels, prefix = 'vip
   return null;
 }
 
+/**
+ * The first service label two containers of one service set differently, or null. vipkeeper.vip
+ * is compared by the addresses it binds, not as written: `web` and web's only VIP are one frontend.
+ */
 function serviceDifference(
-  owner: ServiceLabels,
-  mine: ServiceLabels,
+  ownerSide: { readonly labels: ServiceLabels; readonly bind: FrontendBind | null },
+  mineSide: { readonly labels: ServiceLabels; readonly bind: FrontendBind | null },
   prefix = 'vipkeeper',
 ): { label: string; mine: string; theirs: string } | null {
-  const fields: [string, unknown, unknown][] = [
+  const owner = ownerSide.labels;
+  const mine = mineSide.labels;
+  // [label, theirs, mine, and how each reads when it is not the compared value itself]
+  const fields: [string, unknown, unknown, string?, string?][] = [
     [`${prefix}.mode`, owner.mode, mine.mode],
     [`${prefix}.frontend.port`, owner.frontendPort, mine.frontendPort],
-    [`${prefix}.vip`, vipText(owner.vip), vipText(mine.vip)],
+    [`${prefix}.vip`, bindKey(ownerSide.bind), bindKey(mineSide.bind), show(vipText(owner.vip)), show(vipText(mine.vip))],
     [`${prefix}.host`, owner.hosts.join(','), mine.hosts.join(',')],
     [`${prefix}.path`, owner.path, mine.path],
     [`${prefix}.balance`, owner.balance, mine.balance],
@@ -577,8 +584,8 @@ function serviceDifference(
     [`${prefix}.allow`, owner.clients.allow?.join(',') ?? null, mine.clients.allow?.join(',') ?? null],
     [`${prefix}.rate-limit`, owner.clients.rateLimit, mine.clients.rateLimit],
   ];
-  for (const [label, theirs, own] of fields) {
-    if (theirs !== own) return { label, mine: show(own), theirs: show(theirs) };
+  for (const [label, theirs, own, theirsShown, ownShown] of fields) {
+    if (theirs !== own) return { label, mine: ownShown ?? show(own), theirs: theirsShown ?? show(theirs) };
   }
   return null;
 }

@@ -139,11 +139,15 @@ describe('compose/docker-compose.yml on the real engine', () => {
     expect(stdout).toContain('io.rancher.scheduler.global: "true"');
     expect(stdout).toContain('io.rancher.scheduler.affinity:host_label: role=load-balancer');
     expect(stdout).toContain('io.rancher.scheduler.affinity:host_label: role=apps');
+    // Active-active: the same agent with two instances on the role=load-balancer-a and -b hosts.
+    expect(stdout).toContain('io.rancher.scheduler.affinity:host_label: role=load-balancer-a');
+    expect(stdout).toContain('io.rancher.scheduler.affinity:host_label: role=load-balancer-b');
+    expect(stdout).toContain('VIPKEEPER_INSTANCES: vipa,vipb');
     expect(stdout).toContain('network_mode: host');
     // rancher-compose.yml is no docker-compose file: parse it with the YAML reader docker-compose itself uses.
     const parsed = await sh('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', join(dir, 'rancher-compose.yml')]);
     const rancher = JSON.parse(parsed.stdout) as { services: Record<string, { scale?: number }>; '.catalog': { questions: { variable: string }[] } };
-    expect(Object.keys(rancher.services).sort()).toEqual(['app', 'vipkeeper']);
+    expect(Object.keys(rancher.services).sort()).toEqual(['app', 'vipkeeper', 'vipkeeper-a', 'vipkeeper-b']);
     expect(rancher.services.app?.scale).toBe(2);
     for (const q of rancher['.catalog'].questions) expect(stdout + 'IMAGE APP_IMAGE').toContain(q.variable);
   });

@@ -130,15 +130,22 @@ describe('two VRRP instances on two hosts, mirrored priorities', () => {
   it('maintenance on lb2 (MASTER of both) hands web and api to lb1 and names each; off: api comes back (preempt), web stays', async () => {
     expect(await lab.holders(WEB)).toEqual([lb2.name]);
     const from = Date.now();
-    const on = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'on', '--json', '--reason', 'lab', '--control', lb2.agent!.controlSocket], true);
+    const on = await lab.exec(lb2, process.execPath, [CLI, 'maintenance', 'on', '--wait', '--json', '--reason', 'lab', '--control', lb2.agent!.controlSocket], true);
     expect(on.code, on.stderr).toBe(0);
     console.log(`maintenance on answer: ${on.stdout}`);
-    const a = JSON.parse(on.stdout) as { ok: boolean; message: string; instances: { name: string; wasState: string; peer: { address: string } | null; handoverMs: number }[] };
+    type Waited = { name: string; url: string; vipLeftMs: number | null; answeredAgainMs: number | null; failed: number; probes: number };
+    const a = JSON.parse(on.stdout) as {
+      ok: boolean; message: string; instances: { name: string; wasState: string; peer: { address: string } | null; handoverMs: number }[];
+      wait: { answeredAgainMs: number | null; instances: Waited[] };
+    };
     expect(a.instances.map((i) => [i.name, i.wasState, i.peer?.address])).toEqual([
       ['web', 'MASTER', lb1.address],
       ['api', 'MASTER', lb1.address],
     ]);
     expect(a.message).toContain('every instance handed over');
+    // --wait probed each instance's VIP from lb2 until lb1 answered it, not only web's.
+    expect(a.wait.instances.map((w) => [w.name, new URL(w.url).hostname, w.answeredAgainMs !== null])).toEqual([['web', WEB, true], ['api', API, true]]);
+    console.log(`maintenance on --wait per instance: ${JSON.stringify(a.wait.instances)}`);
     moves.maintenanceWebToLb1 = await moveMs(WEB, lb1, from);
     moves.maintenanceApiToLb1 = await moveMs(API, lb1, from);
     await lab.waitHeld(WEB6, lb1.name);

@@ -1,5 +1,6 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseEnvironment } from '../../src/config/env.js';
+import { type AuthPassFileRead, parseEnvironment, passFilePaths } from '../../src/config/env.js';
 import { configError, FACTS } from './fixtures.js';
 
 // VIPKEEPER_INSTANCES: several VRRP instances, each inheriting the global value it does not set.
@@ -119,5 +120,100 @@ describe('instances: bad input is refused at start, each problem named (exit 2)'
   it('several problems at once are all named', () => {
     const problems = problemsOf({ ...TWO, VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '61', VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_INSTANCES: 'web,api,x' });
     expect(problems.map(([v]) => v).sort()).toEqual(['VIPKEEPER_INSTANCES', 'VIPKEEPER_INSTANCE_API_VIRTUAL_IPS', 'VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID']);
+  });
+});
+
+describe('instances: VIPKEEPER_INSTANCE_<NAME>_AUTH_PASS_FILE, as VIPKEEPER_AUTH_PASS_FILE', () => {
+  const WEB_FILE = '/run/secrets/web';
+  const API_FILE = '/run/secrets/api';
+  const GLOBAL_FILE = '/run/secrets/vrrp';
+  type Reads = Record<string, AuthPassFileRead>;
+  const withFiles = (env: Env, reads: Reads) => parseEnvironment({ ...TWO, ...env }, FACTS, (path) => reads[path]);
+  const passwords = (env: Env, reads: Reads) => withFiles(env, reads).config.instances.map((i) => [i.name, i.authPass?.reveal() ?? null]);
+
+  it.each<[string, Env, Reads, [string, string | null][]]>([
+    ['one instance from its file, the other without a password', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: 'web-pw\n' } },
+      [['web', 'web-pw'], ['api', null]]],
+    ['each from its own file (CRLF, no newline)', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE, VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: API_FILE },
+      { [WEB_FILE]: { content: 'web-pw\r\n' }, [API_FILE]: { content: 'api-pw' } }, [['web', 'web-pw'], ['api', 'api-pw']]],
+    ['an instance without its own takes the global inline password', { VIPKEEPER_AUTH_PASS: 'glob-pw', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE },
+      { [WEB_FILE]: { content: 'web-pw\n' } }, [['web', 'web-pw'], ['api', 'glob-pw']]],
+    ['an instance without its own takes the global file\'s password', { VIPKEEPER_AUTH_PASS_FILE: GLOBAL_FILE, VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: API_FILE },
+      { [GLOBAL_FILE]: { content: 'glob-pw\n' }, [API_FILE]: { content: 'api-pw\n' } }, [['web', 'glob-pw'], ['api', 'api-pw']]],
+    ['an instance file beside the global file: the instance\'s wins', { VIPKEEPER_AUTH_PASS_FILE: GLOBAL_FILE, VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE },
+      { [GLOBAL_FILE]: { content: 'glob-pw' }, [WEB_FILE]: { content: 'web-pw' } }, [['web', 'web-pw'], ['api', 'glob-pw']]],
+    ['two instances naming one file', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE, VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: ` ${WEB_FILE} ` },
+      { [WEB_FILE]: { content: 'same-pw\n' } }, [['web', 'same-pw'], ['api', 'same-pw']]],
+    ['an empty instance AUTH_PASS beside its file', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS: '', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE },
+      { [WEB_FILE]: { content: 'web-pw' } }, [['web', 'web-pw'], ['api', null]]],
+    ['12 characters: cut to 8', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: '123456789012\n' } }, [['web', '12345678'], ['api', null]]],
+  ])('%s', (_what, env, reads, expected) => {
+    expect(passwords(env, reads)).toEqual(expected);
+  });
+
+  it('a cut password is a warning naming the instance file variable; the file variable is not "unknown"', () => {
+    const { warnings } = withFiles({ VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: '123456789012\n' } });
+    expect(warnings).toEqual([{ variable: 'VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', message: expect.stringContaining('has 12 characters; only the first 8 are used') }]);
+  });
+
+  it.each<[string, Env, Reads, [string, RegExp][]]>([
+    ['its AUTH_PASS and AUTH_PASS_FILE together', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS: 'pw-1', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE },
+      { [WEB_FILE]: { content: 'web-pw' } }, [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /set either VIPKEEPER_INSTANCE_WEB_AUTH_PASS or VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE, not both/]]],
+    ['the file cannot be read', { VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: API_FILE }, { [API_FILE]: { error: 'EACCES' } },
+      [['VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE', /cannot read the file: EACCES/]]],
+    ['the file was not read by the caller', { VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: API_FILE }, {},
+      [['VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE', /the file was not read/]]],
+    ['the file holds an invalid password', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: 'two words\n' } },
+      [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /the password in the file must be 1-64 characters/]]],
+    ['the file is empty', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: '\n' } },
+      [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /the password in the file must be 1-64 characters/]]],
+    ['a relative path', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: 'run/secrets/web' }, {},
+      [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /must be an absolute path/]]],
+    ['with VRRP version 3', { VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: 'web-pw' } },
+      [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /VRRP version 3 has no authentication/]]],
+    ['both instances unreadable: each named', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE, VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: API_FILE },
+      { [WEB_FILE]: { error: 'ENOENT' }, [API_FILE]: { error: 'ENOENT' } },
+      [['VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE', /ENOENT/], ['VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE', /ENOENT/]]],
+  ])('%s: exit 2 naming the variable', (_what, env, reads, expected) => {
+    const problems = configError(() => withFiles(env, reads)).problems.map((p) => [p.variable, p.rule]);
+    for (const [variable, rule] of expected) {
+      expect(problems.filter(([v, r]) => v === variable && rule.test(r!)), JSON.stringify(problems)).toHaveLength(1);
+    }
+    expect(problems).toHaveLength(expected.length);
+  });
+
+  const SECRET = 'Zq7-Secret-Value';
+  it.each<[string, Env, Reads]>([
+    ['a file password breaking the rule', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: `${SECRET} x\n` } }],
+    ['a file password with version 3', { VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: SECRET } }],
+    ['a file beside the inline one', { VIPKEEPER_INSTANCE_WEB_AUTH_PASS: SECRET, VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: SECRET } }],
+  ])('the secret never appears in the ConfigError: %s', (_what, env, reads) => {
+    const err = configError(() => withFiles(env, reads));
+    for (const text of [err.message, String(err), err.stack ?? '', JSON.stringify(err), inspect(err, { depth: 10 })]) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(SECRET.slice(0, 8));
+    }
+  });
+
+  it('the secret never appears when the parsed config or its warnings are printed', () => {
+    const { config, warnings } = withFiles({ VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: WEB_FILE }, { [WEB_FILE]: { content: `${SECRET}\n` } });
+    expect(config.instances[0]!.authPass?.reveal()).toBe(SECRET.slice(0, 8));
+    for (const text of [JSON.stringify(config), inspect(config, { depth: 10, showHidden: true }), JSON.stringify(warnings)]) {
+      expect(text).not.toContain(SECRET.slice(0, 8));
+    }
+  });
+});
+
+describe('passFilePaths: the password files the edge reads and follows', () => {
+  it.each<[string, Env, string[]]>([
+    ['none', {}, []],
+    ['the global one, trimmed', { VIPKEEPER_AUTH_PASS_FILE: ' /run/secrets/vrrp ' }, ['/run/secrets/vrrp']],
+    ['the global one and each named instance\'s, each path once', {
+      VIPKEEPER_INSTANCES: 'WEB api', VIPKEEPER_AUTH_PASS_FILE: '/s/vrrp', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: '/s/web', VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: '/s/vrrp',
+    }, ['/s/vrrp', '/s/web']],
+    ['not an instance that is not named', { VIPKEEPER_INSTANCES: 'web', VIPKEEPER_INSTANCE_DB_AUTH_PASS_FILE: '/s/db' }, []],
+    ['an empty one is none', { VIPKEEPER_INSTANCES: 'web', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: ' ' }, []],
+  ])('%s', (_what, env, expected) => {
+    expect(passFilePaths(env)).toEqual(expected);
   });
 });

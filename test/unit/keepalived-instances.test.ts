@@ -77,8 +77,9 @@ describe.skipIf(!keepalivedInstalled)('the rendered keepalived.conf passes the r
   const dir = mkdtempSync(join(tmpdir(), 'vk-keepalived-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  const PASS_FILES: Record<string, { content: string }> = { '/run/secrets/vrrp': { content: 'glob-pw\n' }, '/run/secrets/web': { content: 'web-pw\n' } };
   const check = (env: Record<string, string>) => {
-    const config = parseEnvironment({ ...env, VIPKEEPER_INTERFACE: iface }, facts).config;
+    const config = parseEnvironment({ ...env, VIPKEEPER_INTERFACE: iface }, facts, (path) => PASS_FILES[path]).config;
     const text = renderConfigs(config, buildDesiredState([], config), templates).keepalivedConf;
     const file = join(dir, 'keepalived.conf');
     writeFileSync(file, text);
@@ -94,12 +95,27 @@ describe.skipIf(!keepalivedInstalled)('the rendered keepalived.conf passes the r
       VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24', VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
       VIPKEEPER_UNICAST_PEERS: '198.18.0.6',
     }],
+    ['two instances with VRRP version 2 and a password file each', {
+      VIPKEEPER_INSTANCES: 'web,api', VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: '/run/secrets/web',
+      VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
+      VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24', VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+      VIPKEEPER_UNICAST_PEERS: '198.18.0.6',
+    }],
     ['an instance of IPv6 VIPs only', { VIPKEEPER_INSTANCES: 'six', VIPKEEPER_VRRP_VERSION: '3', VIPKEEPER_INSTANCE_SIX_VIRTUAL_IPS: 'fd00::10/64 fd00::11/64' }],
     ['the one-instance case with an IPv6 VIP', { VIPKEEPER_VIRTUAL_IPS: '198.18.0.10/24 fd00::10/64', VIPKEEPER_VRRP_VERSION: '3' }],
   ])('%s: exit 0', (_what, env) => {
     const r = check(env);
     expect(r.text).toMatch(/vrrp_instance/); // keepalived -t passes an empty file too
     expect(r.code, r.output).toBe(0);
+  });
+
+  it('each instance carries its own file\'s password, else the global file\'s', () => {
+    const r = check({
+      VIPKEEPER_INSTANCES: 'web,api', VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp', VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: '/run/secrets/web',
+      VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24', VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
+      VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24', VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+    });
+    expect([...r.text.matchAll(/auth_pass\s+(\S+)/g)].map((m) => m[1])).toEqual(['web-pw', 'glob-pw']);
   });
 });
 

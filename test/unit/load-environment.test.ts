@@ -48,3 +48,30 @@ describe('loadEnvironment: VIPKEEPER_TEMPLATES_DIR', () => {
     expect(err.problems.map((p) => p.variable).sort()).toEqual(['VIPKEEPER_AUTH_PASS_FILE', 'VIPKEEPER_PRIORITY', 'VIPKEEPER_TEMPLATES_DIR']);
   });
 });
+
+describe('loadEnvironment: password files, the global one and each instance\'s', () => {
+  const TWO = {
+    VIPKEEPER_INSTANCES: 'web,api',
+    VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24',
+    VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
+    VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24',
+    VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+  };
+
+  it('each file is read: an instance\'s own, else the global one', async () => {
+    const glob = join(root, 'vrrp');
+    const web = join(root, 'web-vrrp');
+    writeFileSync(glob, 'glob-pw\n');
+    writeFileSync(web, 'web-pw\n');
+    const { config } = await loadEnvironment({ ...TWO, VIPKEEPER_AUTH_PASS_FILE: glob, VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: web }, FACTS);
+    expect(config.instances.map((i) => [i.name, i.authPass?.reveal()])).toEqual([['web', 'web-pw'], ['api', 'glob-pw']]);
+  });
+
+  it('an instance file that cannot be read is a ConfigError naming its variable', async () => {
+    const err: unknown = await loadEnvironment({ ...TWO, VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE: join(root, 'missing-api') }, FACTS).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      { variable: 'VIPKEEPER_INSTANCE_API_AUTH_PASS_FILE', shownValue: JSON.stringify(join(root, 'missing-api')), rule: 'cannot read the file: ENOENT' },
+    ]);
+  });
+});

@@ -144,6 +144,30 @@ describe('buildDesiredState with vipkeeper.vip', () => {
     expect(state.skipped.map((s) => [s.containerName, s.reason])).toEqual([['w2', expect.stringMatching(/its vipkeeper\.vip \(api\) disagrees with web set by w1/)]]);
   });
 
+  // Compared by the addresses each binds, not as written: two spellings of one frontend agree.
+  it.each<[string, string | null, string | null, RegExp | null]>([
+    ['the same instance', 'web', 'web', null],
+    ["an instance and its only VIP", 'api', '198.18.0.20', null],
+    ["an instance's only VIP and the instance", '198.18.0.20', 'api', null],
+    ['two spellings of one IPv6 VIP', '2001:db8::10', '2001:DB8:0:0::0010', null],
+    ['an instance of two VIPs and one of them', 'web', '198.18.0.10', /its vipkeeper\.vip \(198\.18\.0\.10\) disagrees with web set by w1/],
+    ['one VIP and the instance of two', '2001:db8::10', 'web', /its vipkeeper\.vip \(web\) disagrees with 2001:db8::10 set by w1/],
+    ['two instances', 'web', 'api', /its vipkeeper\.vip \(api\) disagrees with web set by w1/],
+    ['every address and an instance', null, 'api', /its vipkeeper\.vip \(api\) disagrees with \(unset\) set by w1/],
+    ['an instance and every address', 'api', null, /its vipkeeper\.vip \(\(unset\)\) disagrees with api set by w1/],
+  ])('vipkeeper.vip across one service\'s containers: %s', (_what, oldest, newer, disagreement) => {
+    const labels = (vip: string | null) => ({ 'vipkeeper.service': 'site', ...(vip === null ? {} : { 'vipkeeper.vip': vip }) });
+    const state = buildDesiredState([c('w1', labels(oldest)), c('w2', labels(newer), 1_700_000_001)], WITH);
+    const site = state.services.find((s) => s.name === 'site');
+    if (disagreement === null) {
+      expect(state.skipped).toEqual([]);
+      expect(site?.servers.map((sv) => sv.containerName ?? sv.name).length).toBe(2);
+    } else {
+      expect(state.skipped.map((s) => [s.containerName, s.reason])).toEqual([['w2', expect.stringMatching(disagreement)]]);
+      expect(site?.servers).toHaveLength(1);
+    }
+  });
+
   it('the default pool keeps every address on its port when a VIP-bound service takes the port on its VIP', () => {
     const state = buildDesiredState([c('w1', { 'vipkeeper.service': 'site', 'vipkeeper.vip': 'web' })], WITH);
     expect(state.services.map((s) => [s.name, s.frontendPort, s.bind === null])).toEqual([

@@ -38,12 +38,12 @@ describe('the agent files followed', () => {
       ],
     };
     const r = rig(withCerts);
-    expect(r.files).toMatchObject({ templatesDir: '/etc/vipkeeper/templates', passFile: '/run/secrets/vrrp', certDirs: ['/certs'] });
+    expect(r.files).toMatchObject({ templatesDir: '/etc/vipkeeper/templates', passFiles: ['/run/secrets/vrrp'], certDirs: ['/certs'] });
   });
 
   it('without a password file or templates dir, none is followed', () => {
     const config = parseEnvironment(MINIMAL_ENV, FACTS).config;
-    expect(rig(config, MINIMAL_ENV).files).toMatchObject({ templatesDir: null, passFile: null, certDirs: [] });
+    expect(rig(config, MINIMAL_ENV).files).toMatchObject({ templatesDir: null, passFiles: [], certDirs: [] });
   });
 
   it('a renewed certificate reconnects every engine; a template change reloads the templates', async () => {
@@ -65,5 +65,38 @@ describe('the agent files followed', () => {
     expect(() => r.files.passwordChanged({ content: 'two words\n' })).toThrow(ConfigError);
     expect(() => r.files.passwordChanged({ error: 'ENOENT' })).toThrow(ConfigError);
     expect(r.live.current).toBe(initial);
+  });
+
+  describe('with instance password files', () => {
+    const INST_ENV = {
+      VIPKEEPER_INSTANCES: 'web,api',
+      VIPKEEPER_INSTANCE_WEB_VIRTUAL_IPS: '198.18.0.10/24',
+      VIPKEEPER_INSTANCE_WEB_VIRTUAL_ROUTER_ID: '61',
+      VIPKEEPER_INSTANCE_API_VIRTUAL_IPS: '198.18.0.20/24',
+      VIPKEEPER_INSTANCE_API_VIRTUAL_ROUTER_ID: '62',
+      VIPKEEPER_AUTH_PASS_FILE: '/run/secrets/vrrp',
+      VIPKEEPER_INSTANCE_WEB_AUTH_PASS_FILE: '/run/secrets/web',
+    };
+    const files: Record<string, { content: string }> = { '/run/secrets/vrrp': { content: 'glob-pw\n' }, '/run/secrets/web': { content: 'web-pw\n' } };
+    const start = parseEnvironment(INST_ENV, FACTS, (p) => files[p]).config;
+    const passwords = (c: Config) => c.instances.map((i) => [i.name, i.authPass?.reveal()]);
+
+    it('every one is followed, the global one and each instance\'s', () => {
+      expect(rig(start, INST_ENV).files.passFiles).toEqual(['/run/secrets/vrrp', '/run/secrets/web']);
+    });
+
+    it('a new content of one becomes the live config, the others read with it', () => {
+      const r = rig(start, INST_ENV);
+      expect(passwords(r.live.current)).toEqual([['web', 'web-pw'], ['api', 'glob-pw']]);
+      const after: Record<string, { content: string }> = { ...files, '/run/secrets/web': { content: 'web-pw2\n' } };
+      r.files.passwordChanged((p) => after[p]);
+      expect(passwords(r.live.current)).toEqual([['web', 'web-pw2'], ['api', 'glob-pw']]);
+    });
+
+    it('an instance file that cannot be used throws, and the last good config stays live', () => {
+      const r = rig(start, INST_ENV);
+      expect(() => r.files.passwordChanged((p) => (p === '/run/secrets/web' ? { error: 'ENOENT' } : files[p]))).toThrow(ConfigError);
+      expect(r.live.current).toBe(start);
+    });
   });
 });
