@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentUnderTest, answeringBackends } from './support/agent.js';
-import { docker, publishedPort, removeTestContainers, runApp, waitFor } from './support/lab.js';
+import { describe, expect, it } from 'vitest';
+import { answeringBackends } from './support/agent.js';
+import { agentForBlock } from './support/agent-block.js';
+import { docker, publishedPort, runApp, waitFor } from './support/lab.js';
 
 // Backends reached over IPv6 (issue 15): a container that publishes its port only on an IPv6
 // address is served there, by the real dockerd (docker-proxy listening on ::1) and the real
@@ -13,20 +14,10 @@ import { docker, publishedPort, removeTestContainers, runApp, waitFor } from './
 const apps = { role: 'apps' };
 
 describe('backends over IPv6', () => {
-  let agent: AgentUnderTest;
-
-  beforeAll(async () => {
-    await removeTestContainers();
-    agent = new AgentUnderTest();
-    agent.start();
-    await agent.waitLog('the initial pass', (l) => l.msg === 'pass');
-  });
-  afterAll(async () => {
-    await agent?.stop();
-    await removeTestContainers();
-  });
+  const theAgent = agentForBlock();
 
   it('a container published only on an IPv6 address is served over IPv6 beside an IPv4 one, added and removed without a reload', async () => {
+    const agent = theAgent();
     await Promise.all([
       runApp({ name: 'vkt-six', labels: apps, publish: ['[::1]::80'] }),
       runApp({ name: 'vkt-four', labels: apps, publish: ['80'] }),
