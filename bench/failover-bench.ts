@@ -117,14 +117,17 @@ async function measureInstances(): Promise<Map<string, Sample[]>> {
     await b.agent!.waitLog('api MASTER on b', (l) => l.msg === 'VRRP vipkeeper_api is now MASTER');
     await a.agent!.waitLog('web MASTER on a', (l) => l.msg === 'VRRP vipkeeper_web is now MASTER');
     for (let rep = 0; rep < REPS; rep++) {
-      for (const [instance, home] of [['web', a], ['api', b]] as const) {
+      for (const [instance, home, vip] of [['web', a, `${net}.100`], ['api', b, `${net}.101`]] as const) {
         const r = await lab.exec(home, process.execPath, [CLI, 'drill', '--mode', 'fault', '--instance', instance, '--hold', '500ms', '--json', '--control', home.agent!.controlSocket], true);
         if (r.code !== 0) throw new Error(`drill --instance ${instance} on ${home.name} failed: ${r.stderr}${r.stdout}`);
         const rep0 = JSON.parse(r.stdout) as DrillReport;
         const sample = { movedMs: rep0.vipLeftMs!, answeredMs: rep0.answeredAgainMs!, failedProbes: rep0.failedProbes };
         out.get(instance)!.push(sample);
         process.stderr.write(`failover instance ${instance} #${rep + 1}: ${JSON.stringify(sample)}\n`);
-        await new Promise((res) => setTimeout(res, 1500));
+        // The first run's whole report, as an operator reads it (it names the instance).
+        if (rep === 0) process.stderr.write(`drill report, instance ${instance}: ${r.stdout.trim()}\n`);
+        // Both preempt: the next run starts once the VIP is back on its home node.
+        await lab.waitHeld(vip, home.name);
       }
     }
   } finally {
