@@ -28,7 +28,8 @@ if [ "$action" = up ]; then
   echo "demo: building vipkeeper"
   npm run --silent build
 fi
-# The demo reuses the test lab's code (namespaces, bridge, app image): compiled apart from dist/.
-rm -rf .demo-build
+# The demo reuses the test lab's code (namespaces, bridge, app image): compiled apart from dist/,
+# incrementally (its build info lives in .demo-build, so removing that starts afresh): `down`
+# right after `up` compiles nothing again (4 s here instead of 20).
 npx tsc -p scripts/demo/tsconfig.json
 exec node .demo-build/scripts/demo/demo.js "$action"

@@ -17,8 +17,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-npm run build
-npx tsc -p test/tsconfig.json --noEmit
+# Three independent compiles, each on one core: side by side they take about half as long
+# on two cores (measured here: 82 s one after another, 42 s side by side).
 # The benches are not run here, but they must still build against the code (a merge broke one once).
-npx tsc -p bench/tsconfig.json --noEmit
+npx tsc -p test/tsconfig.json --noEmit & tests_typecheck=$!
+npx tsc -p bench/tsconfig.json --noEmit & bench_typecheck=$!
+npm run build
+wait "$tests_typecheck"
+wait "$bench_typecheck"
 npx vitest run "$@"

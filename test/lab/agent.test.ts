@@ -8,11 +8,14 @@ import { AgentUnderTest, answeringBackends, get } from './support/agent.js';
 import { CLI } from './support/cli.js';
 import {
   TEST_IFACE,
+  createApp,
   docker,
+  eachLimited,
   publishedPort,
   removeTestContainers,
   runApp,
   sh,
+  startAtOnce,
   startDockerd,
   stopDockerd,
   waitFor,
@@ -53,7 +56,8 @@ describe('vipkeeper run follows Docker', () => {
     expect((await get()).status).toBe(503);
     const worker = await haproxyWorkerPid(agent);
 
-    await Promise.all(['vkt-s1', 'vkt-s2', 'vkt-s3'].map((name) => runApp({ name, labels: apps, publish: ['80'] })));
+    // graceMs 0: they exit on SIGTERM, so the dockerd restart below does not wait out vkt-s1's stop timeout (10 s).
+    await Promise.all(['vkt-s1', 'vkt-s2', 'vkt-s3'].map((name) => runApp({ name, labels: apps, publish: ['80'], graceMs: 0 })));
     await agent.waitServers(['vkt-s1', 'vkt-s2', 'vkt-s3']);
     await waitFor('all three to answer', async () => (await answeringBackends(12)).length === 3);
 
@@ -74,14 +78,26 @@ describe('vipkeeper run follows Docker', () => {
   });
 
   it('coalesces a burst of starts into few passes', async () => {
-    const before = agent.passes().length;
     const names = Array.from({ length: 8 }, (_, i) => `vkt-burst-${i}`);
-    await Promise.all(names.map((name) => runApp({ name, labels: apps, publish: ['80'] })));
+    await Promise.all(names.map((name) => createApp({ name, labels: apps, publish: ['80'] })));
+    const before = agent.passes().length;
+    // The burst reaches the agent as one: it is paused (SIGSTOP) while the engine starts all
+    // eight, and their events wait in its socket. Started freely, the engine of a loaded
+    // machine spreads eight starts over 2-4 s, more than the 50 ms quiet time apart, so each
+    // was a pass of its own (measured here: 8 passes, also with all eight started through the
+    // Engine API at once), and the test failed by the machine's load, not by the agent.
+    process.kill(agent.pid!, 'SIGSTOP');
+    try {
+      await startAtOnce(names);
+    } finally {
+      process.kill(agent.pid!, 'SIGCONT');
+    }
     await agent.waitServers(['vkt-s1', ...names]);
-    // Eight starts, several events each; debounced into a handful of passes, not one per event.
-    expect(agent.passes().length - before).toBeLessThan(8);
+    const passes = agent.passes().length - before;
     await sh('docker', ['rm', '-f', ...names]);
     await agent.waitServers(['vkt-s1']);
+    // Eight starts, an event each; debounced into a handful of passes, not one per event.
+    expect(passes).toBeLessThan(8);
   });
 
   it('takes a container killed with SIGKILL out, and the others keep serving', async () => {
@@ -166,7 +182,7 @@ describe('vipkeeper run follows Docker', () => {
   });
 
   it('resyncs after dockerd restarts and serves the restarted container on its new port', async () => {
-    await runApp({ name: 'vkt-always', labels: apps, publish: ['80'], extra: ['--restart', 'always'] });
+    await runApp({ name: 'vkt-always', labels: apps, publish: ['80'], graceMs: 0, extra: ['--restart', 'always'] });
     await agent.waitServers(['vkt-s1', 'vkt-always']);
     await stopDockerd();
     await startDockerd();
@@ -398,7 +414,8 @@ describe('50 containers stopped at once under load', () => {
     await sh('docker', ['network', 'rm', 'vkt-burst'], { allowFail: true });
     await docker('network', 'create', '--label', 'vipkeeper-test=1', 'vkt-burst');
     // Served by address on a user network: no docker-proxy per container.
-    for (const name of names) await runApp({ name, labels: { ...apps, 'vipkeeper.network': 'vkt-burst' }, network: 'vkt-burst', graceMs: 1000 });
+    // Four at a time (one after another: 47 s here under load, four at a time 40-43 s; the engine is the limit).
+    await eachLimited(names, 4, (name) => runApp({ name, labels: { ...apps, 'vipkeeper.network': 'vkt-burst' }, network: 'vkt-burst', graceMs: 1000 }));
     agent = new AgentUnderTest();
     agent.start();
     await agent.waitServers(names, 'be_apps', 60_000);

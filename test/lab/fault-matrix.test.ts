@@ -128,9 +128,11 @@ describe('fault matrix: one fault at a time on the master, under steady load', (
     await sh('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', configMount]);
     cpSync(join(BUILTIN_TEMPLATES_DIR, 'haproxy.cfg.ejs'), join(templates, 'haproxy.cfg.ejs'));
     await lab.up();
-    await tlsHost.up();
-    for (const name of APPS) await runApp({ name, labels: { role: 'apps' }, publish: ['80'], extra: ['--restart', 'always'] });
-    await tlsHost.runApp({ name: 'vkt-fm-tls', labels: { role: 'apps' }, publish: ['80'] });
+    // The TLS host's engine starts while the apps of the root engine do.
+    await Promise.all([
+      tlsHost.up().then(() => tlsHost.runApp({ name: 'vkt-fm-tls', labels: { role: 'apps' }, publish: ['80'] })),
+      ...APPS.map((name) => runApp({ name, labels: { role: 'apps' }, publish: ['80'], extra: ['--restart', 'always'] })),
+    ]);
     lab.startAgent(lb1, env(lb1));
     await lab.waitHolder(lb1.name, 30_000);
     lab.startAgent(lb2, env(lb2));

@@ -77,13 +77,53 @@ export function appScript(name: string, graceMs?: number): string {
  * on the root engine or on the engine at `host` (an app host of the namespace lab).
  */
 export async function runApp(o: AppOptions, host?: string): Promise<string> {
-  const args = [...(host ? ['-H', host] : []), 'run', '-d', '--name', o.name, '-l', `${TEST_LABEL}=1`];
+  return docker(...(host ? ['-H', host] : []), 'run', '-d', ...appArgs(o));
+}
+
+/** The same app as runApp, created but not started (see startAtOnce). */
+export async function createApp(o: AppOptions): Promise<string> {
+  return docker('create', ...appArgs(o));
+}
+
+function appArgs(o: AppOptions): string[] {
+  const args = ['--name', o.name, '-l', `${TEST_LABEL}=1`];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push('-l', `${k}=${v}`);
   for (const p of o.publish ?? []) args.push('-p', p);
   if (o.network) args.push('--network', o.network);
   args.push(...(o.extra ?? []));
   args.push(APP_IMAGE, 'sh', '-c', appScript(o.name, o.graceMs));
-  return docker(...args);
+  return args;
+}
+
+/**
+ * Starts created containers of the root engine with one Engine API request each, all sent at
+ * once: a burst as dense as the engine itself makes it. Several `docker` commands at once spread
+ * the starts over seconds on a loaded machine (each command is a process of its own).
+ */
+export async function startAtOnce(names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map(
+      (name) =>
+        new Promise<void>((resolve, reject) => {
+          const req = request({ socketPath: '/var/run/docker.sock', method: 'POST', path: `/containers/${encodeURIComponent(name)}/start` }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`starting ${name}: HTTP ${res.statusCode} ${body}`))));
+          });
+          req.on('error', reject);
+          req.end();
+        }),
+    ),
+  );
+}
+
+/** Runs `task` on each item, at most `limit` at a time (docker commands: a few at once, not 50). */
+export async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export async function publishedPort(container: string, privatePort: number): Promise<number> {
