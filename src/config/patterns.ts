@@ -150,34 +150,47 @@ export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/**
- * Why an IPv6 address cannot be a backend's address, or null when it can. Link-local
- * addresses need an interface (a zone) that a config line cannot safely carry.
- */
-export function backend6AddressProblem(address: string): string | null {
-  const g = expandIpv6(address);
-  if (!g) return 'is not an IPv6 address';
-  if (g.every((n) => n === 0)) return 'is the unspecified address ::';
-  if ((g[0]! & 0xffc0) === 0xfe80) return 'is a link-local address (fe80::/10), reachable only through a named interface';
-  if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address (ff00::/8)';
+/** Which special IPv6 address this is (RFC 4291), or null for an ordinary one (global, unique-local). */
+function ipv6Special(g: readonly number[]): 'unspecified' | 'loopback' | 'link-local' | 'multicast' | null {
+  if (g.slice(0, 7).every((n) => n === 0)) return g[7] === 0 ? 'unspecified' : g[7] === 1 ? 'loopback' : null;
+  if ((g[0]! & 0xffc0) === 0xfe80) return 'link-local';
+  if ((g[0]! & 0xff00) === 0xff00) return 'multicast';
   return null;
 }
 
 /** True for ::1, the IPv6 loopback address. */
 export function isIpv6Loopback(address: string): boolean {
   const g = expandIpv6(address);
-  return g !== null && g.slice(0, 7).every((n) => n === 0) && g[7] === 1;
+  return g !== null && ipv6Special(g) === 'loopback';
 }
 
 /** Why an IPv6 address cannot be a virtual IP, or null when it can. */
 export function vip6AddressProblem(address: string): string | null {
   const g = expandIpv6(address);
   if (!g) return 'is not an IPv6 address';
-  if (g.every((n) => n === 0)) return 'is the unspecified address ::';
-  if (g.slice(0, 7).every((n) => n === 0) && g[7] === 1) return 'is the loopback address ::1';
-  if ((g[0]! & 0xffc0) === 0xfe80) return 'is a link-local address (fe80::/10), which routers do not forward';
-  if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address (ff00::/8)';
-  return null;
+  switch (ipv6Special(g)) {
+    case 'unspecified': return 'is the unspecified address ::';
+    case 'loopback': return 'is the loopback address ::1';
+    case 'link-local': return 'is a link-local address (fe80::/10), which routers do not forward';
+    case 'multicast': return 'is a multicast address (ff00::/8)';
+    default: return null;
+  }
+}
+
+/**
+ * Why an IPv6 address cannot be a backend's address, or null when it can. Loopback can (a
+ * port published on ::1 of this host); link-local needs an interface (a zone) that a config
+ * line cannot safely carry.
+ */
+export function backend6AddressProblem(address: string): string | null {
+  const g = expandIpv6(address);
+  if (!g) return 'is not an IPv6 address';
+  switch (ipv6Special(g)) {
+    case 'unspecified': return 'is the unspecified address ::';
+    case 'link-local': return 'is a link-local address (fe80::/10), reachable only through a named interface';
+    case 'multicast': return 'is a multicast address (ff00::/8)';
+    default: return null;
+  }
 }
 
 /**
