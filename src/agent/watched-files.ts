@@ -1,4 +1,4 @@
-import type { AuthPassFileRead, PassFileReads } from '../config/env.js';
+import type { PassFileReads } from '../config/env.js';
 import type { LiveConfig } from '../config/live-config.js';
 import { readPassFiles } from '../config/load-environment.js';
 import type { EngineLink } from '../docker/engine-link.js';
@@ -21,7 +21,7 @@ export interface WatchedFiles {
   readonly httpsCertsDir?: string | null;
   readonly reconnectEngines: () => void;
   /** Every password file's content (or the error reading it) by path; throws when one cannot be used. */
-  readonly passwordChanged: (reads: AuthPassFileRead | PassFileReads) => void;
+  readonly passwordChanged: (reads: PassFileReads) => void;
   readonly reloadTemplates: () => Promise<void>;
   readonly trigger: (reason: string) => void;
   readonly log: Logger;

@@ -163,14 +163,14 @@ function shown(spec: EnvVarSpec<unknown>, raw: string): string {
 /**
  * Environment -> Config. Pure: host facts, the password files' contents and the
  * templates directory are read or checked by the caller (load-environment.ts);
- * `passFiles` is a lookup by path, or the one read of VIPKEEPER_AUTH_PASS_FILE;
+ * `passFiles` looks up what was read from each password file by its path;
  * a templates directory the caller did not check is taken as it is. Throws one
  * ConfigError naming every bad variable.
  */
 export function parseEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   facts: HostFacts,
-  passFiles?: AuthPassFileRead | PassFileReads,
+  passFiles?: PassFileReads,
   templatesDirCheck?: DirectoryCheck,
 ): ParsedEnvironment {
   const problems: EnvProblem[] = [];
@@ -217,9 +217,8 @@ export function parseEnvironment(
   }
 
   // Password: inline or from a file, never both; version 3 has no authentication.
-  // The file's content comes from the caller: a lookup by path, or the one read of VIPKEEPER_AUTH_PASS_FILE.
-  const fileRead = (path: string): AuthPassFileRead | undefined =>
-    typeof passFiles === 'function' ? passFiles(path) : path === env[ENV.authPassFile.name]?.trim() ? passFiles : undefined;
+  // The files' contents come from the caller, by path (load-environment.ts reads them).
+  const fileRead = (path: string): AuthPassFileRead | undefined => passFiles?.(path);
   /** The password an inline variable or its _FILE twin gives, uncut, and the variable it came from; null when neither is set or usable. */
   const passwordFrom = (inlineSpec: EnvVarSpec<string>, fileSpec: EnvVarSpec<string>): { value: string; spec: EnvVarSpec<string> } | null => {
     const inline = read(inlineSpec);

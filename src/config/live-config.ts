@@ -1,4 +1,4 @@
-import { type AuthPassFileRead, type Config, parseEnvironment, type PassFileReads, passFilePaths } from './env.js';
+import { type Config, parseEnvironment, type PassFileReads, passFilePaths } from './env.js';
 import type { HostFacts } from './host-facts.js';
 
 // The config the agent runs on now. It changes only when a VRRP password
@@ -26,8 +26,8 @@ export class LiveConfig {
     return passFilePaths(this.env);
   }
 
-  /** Every password file's content (or the error reading it) by path, or the one VIPKEEPER_AUTH_PASS_FILE read. */
-  passwordChanged(reads: AuthPassFileRead | PassFileReads): void {
+  /** Every password file's content (or the error reading it) by path. */
+  passwordChanged(reads: PassFileReads): void {
     this.#current = parseEnvironment(this.env, this.facts, reads).config;
   }
 }

@@ -9,8 +9,9 @@ import { configError, FACTS, facts, MINIMAL_ENV } from './fixtures.js';
 
 type Env = Record<string, string | undefined>;
 
+/** `authPassFile`: what reading VIPKEEPER_AUTH_PASS_FILE gave (the only password file these tests name). */
 const parse = (env: Env, authPassFile?: AuthPassFileRead, hostFacts = FACTS) =>
-  parseEnvironment({ ...MINIMAL_ENV, ...env }, hostFacts, authPassFile);
+  parseEnvironment({ ...MINIMAL_ENV, ...env }, hostFacts, authPassFile && (() => authPassFile));
 
 const MASK = /^\*{8} \(secret, \d+ characters\)$/;
 

@@ -11,7 +11,7 @@ import { silentLog } from './support/fakes.js';
 // config the next plan uses, or, unusable, leaves the last good one in force.
 
 const ENV = { ...MINIMAL_ENV, VIPKEEPER_AUTH_PASS_FILE: ' /run/secrets/vrrp ' };
-const initial = parseEnvironment(ENV, FACTS, { content: 'first-pw\n' }).config;
+const initial = parseEnvironment(ENV, FACTS, () => ({ content: 'first-pw\n' })).config;
 
 function rig(config: Config = initial, env: Record<string, string> = ENV) {
   const calls: string[] = [];
@@ -56,14 +56,14 @@ describe('the agent files followed', () => {
 
   it('a new password becomes the live config', () => {
     const r = rig();
-    r.files.passwordChanged({ content: 'pw-2\n' });
+    r.files.passwordChanged(() => ({ content: 'pw-2\n' }));
     expect(r.live.current.authPass?.reveal()).toBe('pw-2');
   });
 
   it('a password file that cannot be used throws, and the last good config stays live', () => {
     const r = rig();
-    expect(() => r.files.passwordChanged({ content: 'two words\n' })).toThrow(ConfigError);
-    expect(() => r.files.passwordChanged({ error: 'ENOENT' })).toThrow(ConfigError);
+    expect(() => r.files.passwordChanged(() => ({ content: 'two words\n' }))).toThrow(ConfigError);
+    expect(() => r.files.passwordChanged(() => ({ error: 'ENOENT' }))).toThrow(ConfigError);
     expect(r.live.current).toBe(initial);
   });
 
